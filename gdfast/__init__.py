@@ -1,0 +1,40 @@
+"""gdfast: the gradient-descent tutorial's algorithms, compiled.
+
+``from gdfast import cost, gradient, batch_gd, sgd, minibatch_gd`` gives the
+compiled implementation (typed Cython kernels); ``gdfast.reference`` holds
+the same functions in plain Python, the oracle the compiled ones are tested
+against. ``gdfast.IMPLEMENTATION`` says which one this package exposes:
+``"compiled"``, or ``"python"`` when the environment variable
+``GDFAST_PURE_PYTHON=1`` was set before the first import. A missing compiled
+extension is an ImportError, never a silent switch to pure Python.
+"""
+
+import os as _os
+
+from ._result import TrainResult
+from .errors import DivergenceError
+
+__version__ = "0.1.0"
+
+#: Set to a non-empty value other than "0" to expose the pure-Python reference.
+PURE_PYTHON_ENV = "GDFAST_PURE_PYTHON"
+
+if _os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+    from .reference import (IMPLEMENTATION, batch_gd, cost, forward, gradient, loss,
+                            minibatch_gd, sgd)
+else:
+    try:
+        from ._compiled import (IMPLEMENTATION, batch_gd, cost, forward, gradient, loss,
+                                minibatch_gd, sgd)
+    except ImportError as _exc:
+        raise ImportError(
+            "gdfast's compiled extension could not be imported "
+            f"({_exc}). Build it with `pip install .` from the source tree, or set "
+            f"{PURE_PYTHON_ENV}=1 to use the pure-Python reference on purpose."
+        ) from _exc
+
+from .plot import plot_compare, plot_loss
+
+__all__ = ["forward", "loss", "cost", "gradient", "batch_gd", "sgd", "minibatch_gd",
+           "TrainResult", "DivergenceError", "IMPLEMENTATION", "PURE_PYTHON_ENV",
+           "plot_loss", "plot_compare", "__version__"]

@@ -1,0 +1,386 @@
+# cython: language_level=3
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Typed loops over float32/float64 buffers: the compiled half of gdfast.
+
+These functions trust their arguments: ``gdfast._validate`` has already
+checked lengths (n >= 1, equal), dtypes, contiguity and parameter ranges, so
+bounds checks are off. Inputs are ``const`` views: nothing here writes to
+the caller's data. All arithmetic is in double precision whatever the input
+dtype; float32 samples are widened one by one as they are read.
+
+Every long loop runs without the GIL. It takes the GIL back only
+  * every CHECK_EVERY samples of work, to let Ctrl-C (SIGINT) interrupt it
+    (main thread only, where Python delivers signals), and
+  * once per epoch when the caller passed a hook (callback / progress bar)
+    or a shuffler (fills the next epoch's permutation).
+
+Sums are taken in fixed blocks of BLOCK samples (block_sums, four lanes),
+and block partials are added in block order. The order depends on n only,
+never on the number of threads, so every thread count gives bit-identical
+results.
+
+Training kernels return ``(epochs_done, status)`` with status RAN (all
+epochs ran), DIVERGED (epoch ``epochs_done`` produced a non-finite w or
+loss; histories hold the finite epochs before it) or STOPPED (the hook
+asked to stop after epoch ``epochs_done - 1``).
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+from cpython.exc cimport PyErr_CheckSignals
+
+from ._blocks cimport block_sums
+
+cdef extern from "<math.h>" nogil:
+    bint isfinite(double)
+
+
+cdef enum:
+    BLOCK = 2048             # samples per block (2 x 16 KiB of float64)
+    PAR_BLOCKS = 256         # blocks per parallel round (512 Ki samples)
+    CHECK_EVERY = 1 << 22    # samples of work between Ctrl-C checks
+    EPOCH_WORK = 64          # work charged per epoch, so tiny-n runs check too
+
+cdef enum Status:
+    S_RAN = 0
+    S_DIVERGED = 1
+    S_STOPPED = 2
+
+RAN = S_RAN
+DIVERGED = S_DIVERGED
+STOPPED = S_STOPPED
+
+
+cdef struct Ticker:
+    Py_ssize_t work
+    bint signals
+
+
+cdef int tick(Ticker* t, Py_ssize_t work) except -1 nogil:
+    """Count work; every CHECK_EVERY samples, let a pending Ctrl-C raise."""
+    t.work += work
+    if t.work >= CHECK_EVERY:
+        t.work = 0
+        if t.signals:
+            with gil:
+                PyErr_CheckSignals()
+    return 0
+
+
+cdef int sums(const floating* x, const floating* y, Py_ssize_t n, double w,
+              double* out, bint want_xx, int threads, Ticker* t) except -1 nogil:
+    """out = block_sums over all n samples, block partials added in order."""
+    cdef double part[3]
+    cdef double tot0 = 0.0, tot1 = 0.0, tot2 = 0.0
+    cdef double* parts
+    cdef Py_ssize_t start = 0, m, nblocks, k, j, lo
+    if threads <= 1 or n <= 2 * BLOCK:
+        while start < n:
+            m = min(<Py_ssize_t>BLOCK, n - start)
+            block_sums(x + start, y + start, m, w, part, want_xx)
+            tot0 += part[0]
+            tot1 += part[1]
+            tot2 += part[2]
+            start += m
+            tick(t, m)
+    else:
+        parts = <double*>malloc(3 * PAR_BLOCKS * sizeof(double))
+        if parts == NULL:
+            with gil:
+                raise MemoryError()
+        try:
+            while start < n:
+                # one round: up to PAR_BLOCKS blocks in parallel, then in order
+                nblocks = min(<Py_ssize_t>PAR_BLOCKS, (n - start + BLOCK - 1) // BLOCK)
+                for k in prange(nblocks, num_threads=threads, schedule="static"):
+                    lo = start + k * BLOCK
+                    block_sums(x + lo, y + lo, min(<Py_ssize_t>BLOCK, n - lo), w,
+                               parts + 3 * k, want_xx)
+                for j in range(nblocks):
+                    tot0 += parts[3 * j]
+                    tot1 += parts[3 * j + 1]
+                    tot2 += parts[3 * j + 2]
+                m = min(nblocks * BLOCK, n - start)
+                start += m
+                tick(t, m)
+        finally:
+            free(parts)
+    out[0] = tot0
+    out[1] = tot1
+    out[2] = tot2
+    return 0
+
+
+cdef int gathered_sums(const floating* x, const floating* y, const int64_t* idx,
+                       Py_ssize_t n, double w, double* out, Ticker* t) except -1 nogil:
+    """sums() over x[idx[i]], y[idx[i]]: same blocks, same order, serial."""
+    cdef double bx[BLOCK]
+    cdef double by[BLOCK]
+    cdef double part[3]
+    cdef double tot0 = 0.0, tot1 = 0.0
+    cdef Py_ssize_t start = 0, m, i
+    while start < n:
+        m = min(<Py_ssize_t>BLOCK, n - start)
+        for i in range(m):
+            bx[i] = x[idx[start + i]]
+            by[i] = y[idx[start + i]]
+        block_sums(&bx[0], &by[0], m, w, part, False)
+        tot0 += part[0]
+        tot1 += part[1]
+        start += m
+        tick(t, m)
+    out[0] = tot0
+    out[1] = tot1
+    return 0
+
+
+# ---------------------------------------------------------------- primitives
+
+def first_nonfinite(const floating[::1] a):
+    """Index of the first NaN or +-inf in ``a``, or -1 when all are finite."""
+    cdef Py_ssize_t i, n = a.shape[0], found = -1
+    with nogil:
+        for i in range(n):
+            if not isfinite(a[i]):
+                found = i
+                break
+    return found
+
+
+def pass_sums(const floating[::1] x, const floating[::1] y, double w,
+              int threads=1, bint signals=False):
+    """One pass: ``(sum (x*w-y)**2, sum x*(x*w-y))`` in double precision.
+
+    cost = first / n; gradient = 2 * second / n.
+    """
+    cdef double out[3]
+    cdef Ticker t = Ticker(0, signals)
+    with nogil:
+        sums(&x[0], &y[0], x.shape[0], w, out, False, threads, &t)
+    return out[0], out[1]
+
+
+def forward_into(const floating[::1] x, double w, double[::1] out):
+    """out[i] = x[i] * w."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            out[i] = x[i] * w
+
+
+def loss_into(const floating[::1] x, const floating[::1] y, double w, double[::1] out):
+    """out[i] = (x[i]*w - y[i])**2."""
+    cdef Py_ssize_t i
+    cdef double r
+    with nogil:
+        for i in range(x.shape[0]):
+            r = x[i] * w - <double>y[i]
+            out[i] = r * r
+
+
+# ------------------------------------------------------------------ trainers
+
+def batch_gd_pass(const floating[::1] x, const floating[::1] y, double w, double lr,
+                  Py_ssize_t epochs, double[::1] w_hist, double[::1] loss_hist,
+                  object hook=None, int threads=1, bint signals=False):
+    """Batch GD, one fused cost+gradient pass over the data per epoch.
+
+    cost = S_rr / n (recorded, before the update); w -= lr * (2 * S_xr / n).
+    """
+    cdef Py_ssize_t n = x.shape[0], e = 0
+    cdef double out[3]
+    cdef double c
+    cdef int status = S_RAN
+    cdef bint has_hook = hook is not None
+    cdef Ticker t = Ticker(0, signals)
+    with nogil:
+        while e < epochs:
+            sums(&x[0], &y[0], n, w, out, False, threads, &t)
+            c = out[0] / n
+            w = w - lr * (2.0 * out[1] / n)
+            if not (isfinite(w) and isfinite(c)):
+                status = S_DIVERGED
+                break
+            w_hist[e] = w
+            loss_hist[e] = c
+            e += 1
+            if has_hook:
+                with gil:
+                    if hook(e - 1, w, c):
+                        status = S_STOPPED
+                        break
+            tick(&t, EPOCH_WORK)
+    return e, status
+
+
+def data_stats(const floating[::1] x, const floating[::1] y, int threads=1,
+               bint signals=False):
+    """Sufficient statistics of the data about a pilot slope, in one pass.
+
+    The pilot ``wp`` is the least-squares slope of the first 4096 samples
+    (0 if they are all zero). With ``r = x*wp - y`` it returns
+    ``(wp, S_rr, S_xr, S_xx)``: sum r**2, sum x*r, sum x**2. Centring on a
+    pilot keeps S_rr and S_xr small near the optimum, so the cost formula in
+    batch_gd_closed does not cancel catastrophically.
+    """
+    cdef Py_ssize_t n = x.shape[0]
+    cdef double out[3]
+    cdef double wp = 0.0
+    cdef Ticker t = Ticker(0, signals)
+    with nogil:
+        sums(&x[0], &y[0], min(n, <Py_ssize_t>4096), 0.0, out, True, 1, &t)
+        if out[2] > 0.0 and isfinite(out[1] / out[2]):
+            wp = -out[1] / out[2]
+        sums(&x[0], &y[0], n, wp, out, True, threads, &t)
+    return wp, out[0], out[1], out[2]
+
+
+def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_xx,
+                    double w, double lr, Py_ssize_t epochs, double[::1] w_hist,
+                    double[::1] loss_hist, object hook=None, bint signals=False):
+    """Batch GD from data_stats alone, without touching the data again.
+
+    With d = w - wp:  cost = (S_rr + 2 d S_xr + d**2 S_xx) / n  (>= 0),
+                      gradient = 2 (d S_xx + S_xr) / n.
+    Exact in real arithmetic; in floating point it differs from a pass per
+    epoch by rounding (bounded in tests/test_methods.py).
+    """
+    cdef Py_ssize_t e = 0
+    cdef double c, d
+    cdef int status = S_RAN
+    cdef bint has_hook = hook is not None
+    cdef Ticker t = Ticker(0, signals)
+    with nogil:
+        while e < epochs:
+            d = w - wp
+            c = (s_rr + 2.0 * d * s_xr + d * d * s_xx) / n
+            if c < 0.0:          # a sum of squares; only rounding goes below 0
+                c = 0.0
+            w = w - lr * (2.0 * (d * s_xx + s_xr) / n)
+            if not (isfinite(w) and isfinite(c)):
+                status = S_DIVERGED
+                break
+            w_hist[e] = w
+            loss_hist[e] = c
+            e += 1
+            if has_hook:
+                with gil:
+                    if hook(e - 1, w, c):
+                        status = S_STOPPED
+                        break
+            tick(&t, EPOCH_WORK)
+    return e, status
+
+
+cdef inline double sgd_step(double w, double x, double y, double lr, double c2,
+                           bint affine) noexcept nogil:
+    if affine:
+        return (1.0 - c2 * x * x) * w + c2 * x * y
+    return w - lr * ((2.0 * x) * (x * w - y))
+
+
+def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr,
+               Py_ssize_t epochs, double[::1] w_hist, double[::1] loss_hist,
+               object hook=None, object shuffler=None, int64_t[::1] order=None,
+               bint affine=False, bint signals=False):
+    """SGD, one update per sample: w -= lr * 2*x*(x*w - y).
+
+    Plain form: the tutorial's expression and order of operations, bit for
+    bit. Affine form (affine=True): the same update as w = a*w + b with
+    a = 1 - 2*lr*x*x, b = 2*lr*x*y, so the loop-carried chain is one multiply
+    and one add instead of five operations; it differs from the plain form
+    by rounding only (bounded in tests). The recorded loss is (x*w - y)**2
+    of the epoch's last sample after its update. With a shuffler,
+    ``shuffler()`` refills ``order`` before every epoch and samples are
+    visited as x[order[i]].
+    """
+    cdef Py_ssize_t n = x.shape[0], e = 0, i, start, stop, last
+    cdef double c2 = 2.0 * lr, c
+    cdef int status = S_RAN
+    cdef bint has_hook = hook is not None, shuffled = shuffler is not None
+    cdef const int64_t* idx = NULL
+    cdef Ticker t = Ticker(0, signals)
+    if shuffled:
+        idx = &order[0]
+    with nogil:
+        while e < epochs:
+            if shuffled:
+                with gil:
+                    shuffler()
+            start = 0
+            while start < n:
+                stop = min(start + <Py_ssize_t>BLOCK, n)
+                if shuffled:
+                    for i in range(start, stop):
+                        w = sgd_step(w, x[idx[i]], y[idx[i]], lr, c2, affine)
+                else:
+                    for i in range(start, stop):
+                        w = sgd_step(w, x[i], y[i], lr, c2, affine)
+                tick(&t, stop - start)
+                start = stop
+            last = idx[n - 1] if shuffled else n - 1
+            c = <double>x[last] * w - <double>y[last]
+            c = c * c
+            if not (isfinite(w) and isfinite(c)):
+                status = S_DIVERGED
+                break
+            w_hist[e] = w
+            loss_hist[e] = c
+            e += 1
+            if has_hook:
+                with gil:
+                    if hook(e - 1, w, c):
+                        status = S_STOPPED
+                        break
+            tick(&t, EPOCH_WORK)
+    return e, status
+
+
+def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t batch_size,
+                     double w, double lr, Py_ssize_t epochs, double[::1] w_hist,
+                     double[::1] loss_hist, object hook=None, object shuffler=None,
+                     int64_t[::1] order=None, int threads=1, bint signals=False):
+    """Mini-batch GD: per batch of m samples, cost = S_rr/m and
+    w -= lr * (2 * S_xr / m), with the same block sums as batch_gd_pass (so
+    batch_size >= n gives batch_gd_pass's results bit for bit). The recorded
+    loss is the cost of the epoch's last batch before its update.
+    """
+    cdef Py_ssize_t n = x.shape[0], e = 0, start, m
+    cdef double out[3]
+    cdef double c = 0.0
+    cdef int status = S_RAN
+    cdef bint has_hook = hook is not None, shuffled = shuffler is not None
+    cdef const int64_t* idx = NULL
+    cdef Ticker t = Ticker(0, signals)
+    if shuffled:
+        idx = &order[0]
+    with nogil:
+        while e < epochs:
+            if shuffled:
+                with gil:
+                    shuffler()
+            start = 0
+            while start < n:
+                m = min(batch_size, n - start)
+                if shuffled:
+                    gathered_sums(&x[0], &y[0], idx + start, m, w, out, &t)
+                else:
+                    sums(&x[0] + start, &y[0] + start, m, w, out, False, threads, &t)
+                c = out[0] / m
+                w = w - lr * (2.0 * out[1] / m)
+                start += m
+            if not (isfinite(w) and isfinite(c)):
+                status = S_DIVERGED
+                break
+            w_hist[e] = w
+            loss_hist[e] = c
+            e += 1
+            if has_hook:
+                with gil:
+                    if hook(e - 1, w, c):
+                        status = S_STOPPED
+                        break
+            tick(&t, EPOCH_WORK)
+    return e, status

@@ -1,0 +1,128 @@
+# cython: language_level=3
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Fast path for the primitives on short Python lists and plain floats.
+
+The tutorial calls ``cost``/``gradient`` on 3-element lists. Making numpy
+arrays of them costs more than the reference's whole loop, so for list or
+tuple arguments of at most MAX_SEQ plain ``float``/``int`` elements these
+functions read the items directly and run the same block kernel as the array
+path (results are bit-identical to it). Anything else -- other types, NaN or
+inf, mismatched lengths, a non-finite result -- returns None, and the caller
+takes the general path, whose validation raises the proper error. So this
+module never decides what is an error; it only recognises the easy case.
+"""
+
+from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
+
+from ._blocks cimport block_sums
+
+cdef extern from "<math.h>" nogil:
+    bint isfinite(double)
+
+cdef enum:
+    MAX_SEQ = 64
+
+
+cdef inline bint as_double(object o, double* out):
+    """Plain float or small int -> finite double; False for anything else."""
+    if type(o) is float:
+        out[0] = PyFloat_AS_DOUBLE(o)
+    elif type(o) is int and -(1 << 53) <= o <= (1 << 53):
+        out[0] = <double>(<long long>o)
+    else:
+        return False
+    return isfinite(out[0])
+
+
+cdef inline Py_ssize_t read_seq(object s, double* buf):
+    """Fill buf from a plain list/tuple; its length, or -1 if not plain."""
+    cdef Py_ssize_t i, n
+    if type(s) is not list and type(s) is not tuple:
+        return -1
+    n = len(s)
+    if n == 0 or n > MAX_SEQ:
+        return -1
+    for i in range(n):
+        if not as_double(s[i], &buf[i]):
+            return -1
+    return n
+
+
+cdef inline Py_ssize_t read_pair(object xs, object ys, object w, double* bx,
+                                 double* by, double* wd):
+    cdef Py_ssize_t n
+    if not as_double(w, wd):
+        return -1
+    n = read_seq(xs, bx)
+    if n < 0 or read_seq(ys, by) != n:
+        return -1
+    return n
+
+
+def seq_sums(xs, ys, w):
+    """(n, sum (x*w-y)**2, sum x*(x*w-y)) for plain sequences, else None."""
+    cdef double bx[MAX_SEQ]
+    cdef double by[MAX_SEQ]
+    cdef double out[3]
+    cdef double wd
+    cdef Py_ssize_t n = read_pair(xs, ys, w, bx, by, &wd)
+    if n < 0:
+        return None
+    block_sums(&bx[0], &by[0], n, wd, out, False)
+    if not (isfinite(out[0]) and isfinite(out[1])):
+        return None
+    return n, out[0], out[1]
+
+
+def seq_forward(x, w):
+    """x * w for a plain float or plain sequence (list out), else None."""
+    cdef double bx[MAX_SEQ]
+    cdef double xd, wd, v
+    cdef Py_ssize_t i, n
+    cdef list res
+    if not as_double(w, &wd):
+        return None
+    if as_double(x, &xd):
+        v = xd * wd
+        return v if isfinite(v) else None
+    n = read_seq(x, bx)
+    if n < 0:
+        return None
+    res = PyList_New(n)
+    for i in range(n):
+        v = bx[i] * wd
+        if not isfinite(v):
+            return None
+        item = v
+        Py_INCREF(item)
+        PyList_SET_ITEM(res, i, item)
+    return res
+
+
+def seq_loss(x, y, w):
+    """(x*w - y)**2 for plain floats or plain sequences (list out), else None."""
+    cdef double bx[MAX_SEQ]
+    cdef double by[MAX_SEQ]
+    cdef double xd, yd, wd, v
+    cdef Py_ssize_t i, n
+    cdef list res
+    if as_double(x, &xd):
+        if not (as_double(y, &yd) and as_double(w, &wd)):
+            return None
+        v = (xd * wd - yd) * (xd * wd - yd)
+        return v if isfinite(v) else None
+    n = read_pair(x, y, w, bx, by, &wd)
+    if n < 0:
+        return None
+    res = PyList_New(n)
+    for i in range(n):
+        v = bx[i] * wd - by[i]
+        v = v * v
+        if not isfinite(v):
+            return None
+        item = v
+        Py_INCREF(item)
+        PyList_SET_ITEM(res, i, item)
+    return res

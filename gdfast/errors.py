@@ -1,0 +1,33 @@
+"""Exceptions raised by gdfast (both implementations)."""
+
+__all__ = ["DivergenceError"]
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite weight or loss.
+
+    Raised at the epoch where ``w`` or the recorded loss first stops being a
+    finite float. A learning rate too large for the data is the usual cause:
+    plain gradient descent on ``mean((x*w - y)**2)`` is stable only while
+    ``lr < 1 / mean(x**2)``.
+
+    Attributes
+    ----------
+    epoch : int
+        Zero-based epoch at which the non-finite value appeared.
+    lr : float
+        The learning rate that was used.
+    result : TrainResult
+        The epochs completed before divergence (``w``, ``w_history``,
+        ``loss_history``), all finite.
+    """
+
+    def __init__(self, epoch, lr, result):
+        self.epoch = int(epoch)
+        self.lr = float(lr)
+        self.result = result
+        super().__init__(
+            f"training diverged at epoch {self.epoch} with lr={self.lr!r}: "
+            "w or the loss became non-finite; use a smaller learning rate "
+            "(or rescale xs); the epochs before it are in .result"
+        )
