@@ -13,8 +13,6 @@ module never decides what is an error; it only recognises the easy case.
 """
 
 from cpython.float cimport PyFloat_AS_DOUBLE
-from cpython.list cimport PyList_New, PyList_SET_ITEM
-from cpython.ref cimport Py_INCREF
 
 from ._blocks cimport block_sums
 
@@ -81,7 +79,6 @@ def seq_forward(x, w):
     cdef double bx[MAX_SEQ]
     cdef double xd, wd, v
     cdef Py_ssize_t i, n
-    cdef list res
     if not as_double(w, &wd):
         return None
     if as_double(x, &xd):
@@ -90,15 +87,11 @@ def seq_forward(x, w):
     n = read_seq(x, bx)
     if n < 0:
         return None
-    res = PyList_New(n)
     for i in range(n):
-        v = bx[i] * wd
-        if not isfinite(v):
+        bx[i] = bx[i] * wd
+        if not isfinite(bx[i]):
             return None
-        item = v
-        Py_INCREF(item)
-        PyList_SET_ITEM(res, i, item)
-    return res
+    return [bx[i] for i in range(n)]
 
 
 def seq_loss(x, y, w):
@@ -107,7 +100,6 @@ def seq_loss(x, y, w):
     cdef double by[MAX_SEQ]
     cdef double xd, yd, wd, v
     cdef Py_ssize_t i, n
-    cdef list res
     if as_double(x, &xd):
         if not (as_double(y, &yd) and as_double(w, &wd)):
             return None
@@ -116,13 +108,9 @@ def seq_loss(x, y, w):
     n = read_pair(x, y, w, bx, by, &wd)
     if n < 0:
         return None
-    res = PyList_New(n)
     for i in range(n):
         v = bx[i] * wd - by[i]
-        v = v * v
-        if not isfinite(v):
+        bx[i] = v * v
+        if not isfinite(bx[i]):
             return None
-        item = v
-        Py_INCREF(item)
-        PyList_SET_ITEM(res, i, item)
-    return res
+    return [bx[i] for i in range(n)]

@@ -1,0 +1,20 @@
+"""Test helpers shared by the test modules (tests/ is on sys.path)."""
+
+import numpy as np
+
+
+def synthetic(n, seed=0, slope=3.0, noise=0.5, dtype=np.float64):
+    """y = slope*x + noise, x ~ N(0, 1): the large-data fixture."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    y = slope * x + noise * rng.standard_normal(n)
+    return x.astype(dtype), y.astype(dtype)
+
+
+def max_rel(a, b):
+    """Largest |a-b| / |b| over paired entries (0 where both are 0)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    assert a.shape == b.shape
+    scale = np.maximum(np.abs(b), np.finfo(float).tiny)
+    return float(np.max(np.abs(a - b) / scale)) if a.size else 0.0

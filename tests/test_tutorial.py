@@ -1,0 +1,104 @@
+"""The tutorial's data and settings: exact histories."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import gdfast.reference as reference
+import tutorial_scripts
+from helpers import max_rel
+
+X, Y = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
+
+
+def _printed(lines, prefix):
+    """(w, loss) float pairs from the tutorial's per-epoch lines."""
+    rows = [ln.split() for ln in lines if ln.startswith(prefix)]
+    return [(float(r[3]), float(r[5])) for r in rows]
+
+
+def test_reference_prints_the_tutorials_bgd_history_digit_for_digit():
+    lines = tutorial_scripts.run(tutorial_scripts.BGD)
+    res = reference.batch_gd(X, Y, w=1.0, lr=0.01, epochs=100)
+    ours = [f"Epoch: {e} w= {w!r} loss= {c!r}"
+            for e, (w, c) in enumerate(zip(res.w_history.tolist(), res.loss_history.tolist()))]
+    assert ours == [ln for ln in lines if ln.startswith("Epoch:")]
+    assert lines[-1] == f"Predict (after training) 4 {reference.forward(4, res.w)!r}"
+
+
+def test_reference_prints_the_tutorials_sgd_history_digit_for_digit():
+    lines = tutorial_scripts.run(tutorial_scripts.SGD)
+    res = reference.sgd(X, Y, w=1.0, lr=0.01, epochs=100)
+    ours = [f"progress: {e} w= {w!r} loss= {c!r}"
+            for e, (w, c) in enumerate(zip(res.w_history.tolist(), res.loss_history.tolist()))]
+    assert ours == [ln for ln in lines if ln.startswith("progress:")]
+    assert lines[-1] == f"Predict (after training) 4 {reference.forward(4, res.w)!r}"
+
+
+def _exact_bgd(epochs):
+    """BGD in exact rational arithmetic: (w after, cost before) per epoch."""
+    xs = [Fraction(v) for v in (1, 2, 3)]
+    ys = [Fraction(v) for v in (2, 4, 6)]
+    w, lr, out = Fraction(1), Fraction(1, 100), []
+    for _ in range(epochs):
+        c = sum((x * w - y) ** 2 for x, y in zip(xs, ys)) / 3
+        g = sum(2 * x * (x * w - y) for x, y in zip(xs, ys)) / 3
+        w -= lr * g
+        out.append((w, c))
+    return out
+
+
+def _exact_sgd(epochs):
+    xs = [Fraction(v) for v in (1, 2, 3)]
+    ys = [Fraction(v) for v in (2, 4, 6)]
+    w, lr, out = Fraction(1), Fraction(1, 100), []
+    for _ in range(epochs):
+        for x, y in zip(xs, ys):
+            w -= lr * 2 * x * (x * w - y)
+        out.append((w, (xs[-1] * w - ys[-1]) ** 2))
+    return out
+
+
+def test_first_bgd_epochs_by_hand():
+    # Epoch 0 at w=1: residuals -1,-2,-3 -> cost 14/3; gradient -28/3;
+    # w = 1 + 0.01*28/3 = 1.09333...
+    exact = _exact_bgd(3)
+    assert exact[0] == (Fraction(1) + Fraction(28, 300), Fraction(14, 3))
+
+
+@pytest.mark.parametrize("epochs", [5])
+def test_histories_match_exact_arithmetic(impl, epochs):
+    for run, exact in ((impl.batch_gd, _exact_bgd(epochs)), (impl.sgd, _exact_sgd(epochs))):
+        res = run(X, Y, epochs=epochs)
+        assert max_rel(res.w_history, [float(w) for w, _ in exact]) < 1e-14
+        assert max_rel(res.loss_history, [float(c) for _, c in exact]) < 1e-12
+
+
+@pytest.mark.parametrize("name", ["batch_gd", "sgd", "minibatch_gd"])
+def test_compiled_equals_reference_on_tutorial(impl, name):
+    got = getattr(impl, name)(X, Y)
+    want = getattr(reference, name)(X, Y)
+    assert got.epochs == 100
+    assert max_rel(got.w_history, want.w_history) <= 1e-12
+    assert max_rel(got.loss_history, want.loss_history) <= 1e-12
+    assert got.w == want.w_history[-1]
+
+
+def test_primitives_on_tutorial_data(impl):
+    assert impl.forward(4, 1.0) == 4.0
+    assert impl.cost(X, Y, 1.0) == pytest.approx(14 / 3, rel=1e-15)
+    assert impl.gradient(X, Y, 1.0) == pytest.approx(-28 / 3, rel=1e-15)
+    assert impl.gradient(2.0, 4.0, 1.0) == 2 * 2.0 * (2.0 * 1.0 - 4.0)
+    assert impl.loss(3.0, 6.0, 1.0) == 9.0
+    assert list(impl.forward(X, 2.0)) == [2.0, 4.0, 6.0]
+    assert list(impl.loss(X, Y, 1.0)) == [1.0, 4.0, 9.0]
+
+
+def test_result_types(impl):
+    res = impl.batch_gd(X, Y, epochs=7)
+    assert isinstance(res.w, float)
+    for h in (res.w_history, res.loss_history):
+        assert isinstance(h, np.ndarray) and h.dtype == np.float64 and h.shape == (7,)
+    assert repr(res).startswith("TrainResult(method='batch_gd'")
+    assert f"epochs=7" in repr(res)
