@@ -1,0 +1,140 @@
+"""Bad input -> a clear exception naming the argument, before any result."""
+
+import numpy as np
+import pytest
+
+import gdfast
+import gdfast._compiled as compiled
+
+GOOD_X, GOOD_Y = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
+TRAINERS = ["batch_gd", "sgd", "minibatch_gd"]
+
+
+def _all_data_calls(xs, ys):
+    """Every public function that takes data, called on xs, ys."""
+    yield "cost", lambda: compiled.cost(xs, ys, 1.0)
+    yield "gradient", lambda: compiled.gradient(xs, ys, 1.0)
+    yield "loss", lambda: compiled.loss(xs, ys, 1.0)
+    for name in TRAINERS:
+        yield name, lambda name=name: getattr(compiled, name)(xs, ys, epochs=2)
+
+
+BAD_DATA = [
+    # (xs, ys, exception, words the message must contain)
+    ([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0], ValueError, ["same length", "5 and 4"]),
+    ([], [], ValueError, ["empty"]),
+    ([1.0, float("nan")], [1.0, 2.0], ValueError, ["finite", "nan", "index 1"]),
+    ([1.0, 2.0], [float("inf"), 2.0], ValueError, ["finite", "inf", "index 0"]),
+    ([1.0, 2.0], [1.0, -np.inf], ValueError, ["finite"]),
+    (np.ones((2, 2)), np.ones((2, 2)), ValueError, ["one-dimensional", "2 dimensions"]),
+    ([[1.0], [1.0, 2.0]], [1.0, 2.0], ValueError, ["1-D"]),
+    (["a", "b"], [1.0, 2.0], TypeError, ["real numbers"]),
+    ("abc", [1.0, 2.0, 3.0], TypeError, ["real numbers"]),
+    (None, [1.0], TypeError, ["real numbers"]),
+    ([None, 1.0], [1.0, 2.0], TypeError, ["real numbers"]),
+    ([object()], [1.0], TypeError, ["real numbers"]),
+    ([1 + 2j], [1.0], TypeError, ["complex"]),
+    (np.array([True, False]), [1.0, 2.0], TypeError, ["bool"]),
+]
+
+
+@pytest.mark.parametrize("xs,ys,exc,words", BAD_DATA,
+                         ids=[f"{i}-{c[2].__name__}" for i, c in enumerate(BAD_DATA)])
+def test_bad_data_raises_everywhere(xs, ys, exc, words):
+    for name, call in _all_data_calls(xs, ys):
+        with pytest.raises(exc) as info:
+            call()
+        msg = str(info.value)
+        assert any(arg in msg for arg in ("xs", "ys", "x ", "y ", "x and y", "x must", "y must")), (name, msg)
+        for word in words:
+            assert word in msg, (name, msg)
+
+
+def test_nonfinite_data_with_a_callback_never_reaches_the_callback():
+    seen = []
+    with pytest.raises(ValueError, match="xs must be finite"):
+        compiled.sgd([1.0, np.nan], [1.0, 2.0], callback=lambda *a: seen.append(a))
+    assert seen == []
+
+
+def test_nonfinite_data_with_zero_epochs_still_raises():
+    for name in TRAINERS:
+        with pytest.raises(ValueError, match="finite"):
+            getattr(compiled, name)([np.nan], [1.0], epochs=0)
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+@pytest.mark.parametrize("kw,exc,words", [
+    ({"lr": 0}, ValueError, ["lr", "positive"]),
+    ({"lr": -0.1}, ValueError, ["lr", "positive"]),
+    ({"lr": float("nan")}, ValueError, ["lr", "finite"]),
+    ({"lr": float("inf")}, ValueError, ["lr", "finite"]),
+    ({"lr": "0.1"}, TypeError, ["lr", "real number"]),
+    ({"lr": None}, TypeError, ["lr"]),
+    ({"lr": 1j}, TypeError, ["lr"]),
+    ({"epochs": -1}, ValueError, ["epochs", ">= 0"]),
+    ({"epochs": 2.5}, TypeError, ["epochs", "integer"]),
+    ({"epochs": 2.0}, TypeError, ["epochs", "integer"]),
+    ({"epochs": "3"}, TypeError, ["epochs", "integer"]),
+    ({"epochs": True}, TypeError, ["epochs", "integer"]),
+    ({"w": float("inf")}, ValueError, ["w", "finite"]),
+    ({"w": float("nan")}, ValueError, ["w", "finite"]),
+    ({"w": None}, TypeError, ["w", "real number"]),
+    ({"w": "1"}, TypeError, ["w", "real number"]),
+    ({"callback": 3}, TypeError, ["callback"]),
+])
+def test_bad_parameters(name, kw, exc, words):
+    with pytest.raises(exc) as info:
+        getattr(compiled, name)(GOOD_X, GOOD_Y, **kw)
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize("bs,exc", [(0, ValueError), (-3, ValueError), (2.5, TypeError),
+                                     ("2", TypeError), (None, TypeError)])
+def test_bad_batch_size(bs, exc):
+    with pytest.raises(exc, match="batch_size"):
+        compiled.minibatch_gd(GOOD_X, GOOD_Y, batch_size=bs)
+
+
+@pytest.mark.parametrize("w,exc", [(float("nan"), ValueError), (np.inf, ValueError),
+                                   ("1", TypeError), (None, TypeError), (1j, TypeError)])
+def test_primitives_check_w(w, exc):
+    for call in (lambda: compiled.cost(GOOD_X, GOOD_Y, w),
+                 lambda: compiled.gradient(GOOD_X, GOOD_Y, w),
+                 lambda: compiled.forward(GOOD_X, w),
+                 lambda: compiled.loss(GOOD_X, GOOD_Y, w)):
+        with pytest.raises(exc, match="w"):
+            call()
+
+
+def test_bad_method_names():
+    with pytest.raises(ValueError, match="method"):
+        compiled.batch_gd(GOOD_X, GOOD_Y, method="fast")
+    with pytest.raises(ValueError, match="method"):
+        compiled.sgd(GOOD_X, GOOD_Y, method="fast")
+    with pytest.raises(ValueError, match="threads"):
+        compiled.batch_gd(GOOD_X, GOOD_Y, threads=0)
+
+
+def test_overflowing_primitives_raise_not_return_inf(impl):
+    for call in (lambda: impl.cost([1e200], [0.0], 1e200),
+                 lambda: impl.loss(1e200, 0.0, 1e200),
+                 lambda: impl.forward(1e200, 1e200)):
+        try:
+            value = call()
+        except (OverflowError, FloatingPointError):
+            continue
+        # the reference's plain x*w gives inf (Python float multiply does not raise)
+        assert impl is not compiled and not np.all(np.isfinite(value))
+
+
+def test_validation_is_one_shared_path():
+    """Every public compiled function reaches the data through _validate."""
+    import inspect
+
+    from gdfast import _validate
+    src = inspect.getsource(compiled)
+    assert "np.asarray" not in src and "ascontiguousarray" not in src
+    assert inspect.getsource(_validate).count("def samples(") == 1
+    assert gdfast.IMPLEMENTATION in ("compiled", "python")
