@@ -12,7 +12,7 @@ import numpy as np
 from . import _kernels, _validate
 from ._hooks import make_hook
 from ._result import TrainResult
-from ._seq import seq_forward, seq_loss, seq_sums
+from ._seq import seq_cost, seq_forward, seq_gradient, seq_loss
 from .errors import DivergenceError
 
 __all__ = ["forward", "loss", "cost", "gradient", "batch_gd", "sgd", "minibatch_gd",
@@ -34,9 +34,6 @@ def _main_thread():
 
 def _sums(xs, ys, w, threads):
     """(n, sum (x*w-y)**2, sum x*(x*w-y)) after validation; one pass."""
-    fast = seq_sums(xs, ys, w) if threads is None else None
-    if fast is not None:
-        return fast
     x, y = _validate.samples(xs, ys)
     w = _validate.weight(w)
     s_rr, s_xr = _kernels.pass_sums(x, y, w, _validate.threads(threads), _main_thread())
@@ -49,12 +46,20 @@ def _sums(xs, ys, w, threads):
 
 def cost(xs, ys, w, *, threads=None):
     """Mean squared error ``mean((x*w - y)**2)``, in squared units of ys."""
+    if threads is None:
+        fast = seq_cost(xs, ys, w)
+        if fast is not None:
+            return fast
     n, s_rr, _ = _sums(xs, ys, w, threads)
     return s_rr / n
 
 
 def gradient(xs, ys, w, *, threads=None):
     """d cost / d w = ``mean(2*x*(x*w - y))``; one sample's gradient for scalars."""
+    if threads is None:
+        fast = seq_gradient(xs, ys, w)
+        if fast is not None:
+            return fast
     n, _, s_xr = _sums(xs, ys, w, threads)
     return 2.0 * s_xr / n
 

@@ -50,28 +50,45 @@ cdef inline Py_ssize_t read_seq(object s, double* buf):
 
 cdef inline Py_ssize_t read_pair(object xs, object ys, object w, double* bx,
                                  double* by, double* wd):
+    """Both plain sequences of one length, or both plain numbers (n = 1)."""
     cdef Py_ssize_t n
     if not as_double(w, wd):
         return -1
+    if as_double(xs, bx):
+        return 1 if as_double(ys, by) else -1
     n = read_seq(xs, bx)
     if n < 0 or read_seq(ys, by) != n:
         return -1
     return n
 
 
-def seq_sums(xs, ys, w):
-    """(n, sum (x*w-y)**2, sum x*(x*w-y)) for plain sequences, else None."""
+cdef inline bint plain_sums(object xs, object ys, object w, double* out, Py_ssize_t* n):
     cdef double bx[MAX_SEQ]
     cdef double by[MAX_SEQ]
-    cdef double out[3]
     cdef double wd
-    cdef Py_ssize_t n = read_pair(xs, ys, w, bx, by, &wd)
-    if n < 0:
+    n[0] = read_pair(xs, ys, w, bx, by, &wd)
+    if n[0] < 0:
+        return False
+    block_sums(&bx[0], &by[0], n[0], wd, out, False)
+    return isfinite(out[0]) and isfinite(out[1])
+
+
+def seq_cost(xs, ys, w):
+    """mean((x*w - y)**2) for plain numbers or sequences, else None."""
+    cdef double out[3]
+    cdef Py_ssize_t n
+    if not plain_sums(xs, ys, w, out, &n):
         return None
-    block_sums(&bx[0], &by[0], n, wd, out, False)
-    if not (isfinite(out[0]) and isfinite(out[1])):
+    return out[0] / n
+
+
+def seq_gradient(xs, ys, w):
+    """mean(2*x*(x*w - y)) for plain numbers or sequences, else None."""
+    cdef double out[3]
+    cdef Py_ssize_t n
+    if not plain_sums(xs, ys, w, out, &n):
         return None
-    return n, out[0], out[1]
+    return 2.0 * out[1] / n
 
 
 def seq_forward(x, w):
