@@ -25,9 +25,12 @@ IMPLEMENTATION = "compiled"
 STATS_MIN_N = 1 << 16
 
 
+_MAIN_THREAD_ID = threading.main_thread().ident
+
+
 def _main_thread():
     """Only the main thread receives signals; only it polls for Ctrl-C."""
-    return threading.current_thread() is threading.main_thread()
+    return threading.get_ident() == _MAIN_THREAD_ID
 
 
 # ---------------------------------------------------------------- primitives
@@ -127,7 +130,7 @@ def _train(method, x, y, w, lr, epochs, callback, progress, run):
     if status == _kernels.DIVERGED or epochs == 0:
         _validate.raise_if_nonfinite((x, "xs"), (y, "ys"))
     last_w = w_hist[done - 1] if done else w
-    result = TrainResult.build(last_w, w_hist[:done], loss_hist[:done], method)
+    result = TrainResult(last_w, w_hist[:done], loss_hist[:done], method)
     if status == _kernels.DIVERGED:
         raise DivergenceError(done, lr, result)
     return result

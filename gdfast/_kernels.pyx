@@ -36,6 +36,17 @@ from ._blocks cimport block_sums
 cdef extern from "<math.h>" nogil:
     bint isfinite(double)
 
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int openmp_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int openmp_max_threads(void) { return 1; }
+    #endif
+    """
+    int openmp_max_threads() nogil
+
 
 cdef enum:
     BLOCK = 2048             # samples per block (2 x 16 KiB of float64)
@@ -384,3 +395,11 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
                         break
             tick(&t, EPOCH_WORK)
     return e, status
+
+
+def openmp_threads():
+    """How many threads the parallel passes may use (1 without OpenMP)."""
+    cdef int n = 1
+    with nogil:
+        n = openmp_max_threads()
+    return n

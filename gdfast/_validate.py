@@ -27,14 +27,22 @@ __all__ = ["samples", "values", "weight", "learning_rate", "count", "threads",
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+_F32, _F64 = _FLOAT_DTYPES
+
+
 def _vector(obj, name, *, allow_scalar=True):
     """obj -> 1-D C-contiguous float32/float64 array (a view when possible)."""
+    if (type(obj) is np.ndarray and (obj.dtype is _F64 or obj.dtype is _F32)
+            and obj.ndim == 1 and obj.flags.c_contiguous):
+        return obj                       # the common case, used as it is
     if isinstance(obj, (str, bytes)) or obj is None:
         raise TypeError(f"{name} must be real numbers, got {type(obj).__name__}")
     try:
         arr = np.asarray(obj)
     except (ValueError, TypeError) as exc:  # ragged nesting and the like
         raise ValueError(f"{name} must be a 1-D sequence of numbers: {exc}") from None
+    if arr.dtype is _F64 and arr.ndim == 1 and arr.flags.c_contiguous:
+        return arr                       # e.g. a list of floats
     kind = arr.dtype.kind
     if kind not in "fiu":
         raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}"
@@ -46,7 +54,7 @@ def _vector(obj, name, *, allow_scalar=True):
                          f"dimensions (shape {arr.shape})")
     dtype = arr.dtype.newbyteorder("=")
     if dtype not in _FLOAT_DTYPES:       # ints, float16, longdouble
-        dtype = np.dtype(np.float64)
+        dtype = _F64
     # a no-op (same object) for contiguous native float32/float64
     return np.ascontiguousarray(arr, dtype=dtype)
 
@@ -61,7 +69,7 @@ def samples(xs, ys, names=("xs", "ys")):
                          f"{x.shape[0]} and {y.shape[0]}")
     if x.shape[0] == 0:
         raise ValueError(f"{nx} and {ny} must not be empty")
-    if x.dtype != y.dtype:               # mixed float32/float64: widen one
+    if x.dtype is not y.dtype:           # mixed float32/float64: widen one
         x = x.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)
     return x, y
@@ -76,6 +84,8 @@ def values(x, name="x"):
 
 def weight(w, name="w"):
     """A finite real number -> float."""
+    if type(w) is float and math.isfinite(w):
+        return w
     if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Real):
         if isinstance(w, np.ndarray) and w.ndim == 0 and w.dtype.kind in "fiu":
             w = w.item()
@@ -97,6 +107,8 @@ def learning_rate(lr):
 
 def count(value, name, minimum):
     """An integer (Python or numpy, not bool or float) >= minimum -> int."""
+    if type(value) is int and value >= minimum:
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got bool")
     try:

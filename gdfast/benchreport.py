@@ -1,10 +1,330 @@
-"""Placeholder: the benchmark report lands with bench/."""
+"""The benchmark report behind ``gdfast bench`` (and ``python bench/report.py``).
 
+It times, in one process and one run, each operation at each N for each
+implementation -- gdfast, the pure-Python reference, the obvious numpy code
+-- against the *floor*: one single-threaded ``np.dot(x, y)``, i.e. one
+streaming read of the same two arrays (memory bandwidth beyond the L3 cache,
+cache bandwidth within it). It prints ns per sample per epoch (medians over
+repeats), the ratios, gdfast's peak extra memory (tracemalloc), and saves a
+log-log PNG of time per epoch against N.
+
+The operation definitions (OPERATIONS) are shared with the pytest-benchmark
+suite in bench/, so both measure the same code.
+"""
+
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+__all__ = ["OPERATIONS", "IMPLEMENTATIONS", "make_data", "floor", "add_arguments", "run"]
+
+SIZES = (3, 10**3, 10**5, 10**6, 10**7)
+REFERENCE_MAX_N = 10**5
+LR, BATCH = 0.01, 32
+
+
+def make_data(n, dtype=np.float64, seed=0):
+    """y = 2x + noise; the tutorial's own data when n == 3."""
+    if n == 3:
+        return np.array([1.0, 2.0, 3.0], dtype), np.array([2.0, 4.0, 6.0], dtype)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    y = 2.0 * x + 0.1 * rng.standard_normal(n)
+    return x.astype(dtype), y.astype(dtype)
+
+
+# --- the obvious numpy code a user would write --------------------------------
+
+def numpy_bgd_epoch(x, y, w=1.0, lr=LR):
+    cost = np.mean((x * w - y) ** 2)
+    grad = np.mean(2 * x * (x * w - y))
+    return w - lr * grad, cost
+
+
+def numpy_minibatch_epoch(x, y, w=1.0, lr=LR, batch_size=BATCH):
+    for start in range(0, len(x), batch_size):
+        bx, by = x[start:start + batch_size], y[start:start + batch_size]
+        cost = np.mean((bx * w - by) ** 2)
+        w -= lr * np.mean(2 * bx * (bx * w - by))
+    return w, cost
+
+
+def numpy_batch_gd(x, y, w=1.0, lr=LR, epochs=100):
+    for _ in range(epochs):
+        w, _ = numpy_bgd_epoch(x, y, w, lr)
+    return w
+
+
+# --- operations: name -> (epochs per call, {implementation: factory}) ----------
+# A factory takes (x, y, lists) and returns a zero-argument callable; `lists`
+# holds x, y as Python lists for the reference (as the tutorial has them).
+
+def _gd():
+    import gdfast
+    return gdfast
+
+
+def _ref():
+    from gdfast import reference
+    return reference
+
+
+OPERATIONS = {
+    "bgd_epoch": (1, {
+        "gdfast": lambda x, y, L: lambda: _gd().batch_gd(x, y, lr=LR, epochs=1, method="pass"),
+        "reference": lambda x, y, L: lambda: _ref().batch_gd(*L, lr=LR, epochs=1),
+        "numpy": lambda x, y, L: lambda: numpy_bgd_epoch(x, y),
+    }),
+    "sgd_epoch": (1, {
+        "gdfast": lambda x, y, L: lambda: _gd().sgd(x, y, lr=LR, epochs=1),
+        "reference": lambda x, y, L: lambda: _ref().sgd(*L, lr=LR, epochs=1),
+    }),
+    "minibatch32_epoch": (1, {
+        "gdfast": lambda x, y, L: lambda: _gd().minibatch_gd(x, y, BATCH, lr=LR, epochs=1),
+        "reference": lambda x, y, L: lambda: _ref().minibatch_gd(*L, BATCH, lr=LR, epochs=1),
+        "numpy": lambda x, y, L: lambda: numpy_minibatch_epoch(x, y),
+    }),
+    "batch_gd_100": (100, {
+        "gdfast": lambda x, y, L: lambda: _gd().batch_gd(x, y, lr=LR, epochs=100),
+        "reference": lambda x, y, L: lambda: _ref().batch_gd(*L, lr=LR, epochs=100),
+        "numpy": lambda x, y, L: lambda: numpy_batch_gd(x, y),
+    }),
+}
+IMPLEMENTATIONS = ("gdfast", "reference", "numpy")
+
+#: Largest N each (operation, implementation) is timed at, where it is capped:
+#: the reference is hopeless beyond 1e5 (the point of gdfast), and a Python
+#: loop over 32-sample numpy slices or 100 reference epochs would take minutes.
+MAX_N = {("reference", "batch_gd_100"): 10**4,
+         ("numpy", "minibatch32_epoch"): 10**6}
+
+
+def applicable(op, impl, n):
+    if impl not in OPERATIONS[op][1]:
+        return False
+    cap = MAX_N.get((impl, op), REFERENCE_MAX_N if impl == "reference" else None)
+    return cap is None or n <= cap
+
+
+PRIMITIVES = {
+    "cost": lambda m, X, Y: lambda: m.cost(X, Y, 1.0),
+    "gradient": lambda m, X, Y: lambda: m.gradient(X, Y, 1.0),
+    "forward": lambda m, X, Y: lambda: m.forward(X, 1.0),
+    "loss": lambda m, X, Y: lambda: m.loss(X, Y, 1.0),
+}
+
+
+# --- measuring ----------------------------------------------------------------
+
+def median_time(fn, repeats, budget=1.0):
+    """Median wall time of fn() over `repeats` runs (fewer if one run exceeds
+    the budget, at least 3); fast calls are batched so each sample is >= 1 ms."""
+    fn()                                             # warm up
+    t0 = time.perf_counter()
+    fn()
+    once = time.perf_counter() - t0
+    inner = max(1, int(1e-3 / max(once, 1e-9)))
+    reps = repeats if once * repeats <= budget * repeats else 3
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return statistics.median(samples)
+
+
+def floor(x, y, repeats):
+    """Median time of one single-threaded streaming read: np.dot(x, y)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:                              # pragma: no cover
+        threadpool_limits = None
+    if threadpool_limits is None:
+        return median_time(lambda: np.dot(x, y), repeats)
+    with threadpool_limits(1):
+        return median_time(lambda: np.dot(x, y), repeats)
+
+
+def peak_extra_bytes(fn):
+    """Peak memory fn() allocates beyond what it returns (tracemalloc)."""
+    fn()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return cpu
+
+
+def build_info():
+    from gdfast import _kernels
+    info = [f"numpy {np.__version__}", f"Python {platform.python_version()}"]
+    try:
+        import Cython
+        info.append(f"Cython {Cython.__version__}")
+    except ImportError:
+        pass
+    info.append("portable build (-O3 -ffp-contract=off, no -march=native), "
+                f"OpenMP threads available: {_kernels.openmp_threads()}")
+    return ", ".join(info)
+
+
+# --- the report -----------------------------------------------------------------
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES),
+                        help="comma-separated N values (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=7,
+                        help="timed repeats per cell; the median is reported (default: 7)")
+    parser.add_argument("--png", default="gdfast-bench.png",
+                        help="log-log plot path, '' for none (default: %(default)s)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the tables as Markdown (as in README.md)")
+
+
+def _fmt(v, spec=".2f"):
+    return "—" if v is None else format(v, spec)
+
+
+def _table(header, rows, markdown):
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    lines = []
+    if markdown:
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|")
+        lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    else:
+        lines.append("  ".join(str(h).rjust(w) for h, w in zip(header, widths)))
+        lines += ["  ".join(str(c).rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
 
 
 def run(args):
-    print("gdfast bench: not available yet")
-    return 1
+    import gdfast
+    from gdfast import reference
+
+    sizes = [int(float(s)) for s in args.sizes.split(",") if s]
+    reps = max(3, args.repeats)
+    md = args.markdown
+    print(f"gdfast {gdfast.__version__} ({gdfast.IMPLEMENTATION}) benchmark report")
+    print(f"machine: {machine()}, {os.cpu_count()} cores; {build_info()}")
+    print(f"float64, lr={LR}; ns per sample per epoch, median of {reps} repeats; floor = "
+          "single-threaded np.dot(x, y), one streaming read of x and y\n")
+
+    times = {}      # (op, impl, n) -> seconds per epoch
+    mem = {}        # (op, n) -> bytes
+    floors = {}
+    for n in sizes:
+        x, y = make_data(n)
+        lists = (x.tolist(), y.tolist())
+        floors[n] = floor(x, y, reps)
+        for op, (epochs, impls) in OPERATIONS.items():
+            for impl in IMPLEMENTATIONS:
+                if not applicable(op, impl, n):
+                    continue
+                fn = impls[impl](x, y, lists)
+                times[op, impl, n] = median_time(fn, reps) / epochs
+            mem[op, n] = peak_extra_bytes(OPERATIONS[op][1]["gdfast"](x, y, lists))
+        del x, y, lists
+
+    header = ["operation", "N", "gdfast", "×floor", "reference", "ref/gdfast",
+              "numpy", "numpy/gdfast", "floor", "peak extra mem"]
+    rows = []
+    for op in OPERATIONS:
+        for n in sizes:
+            g = times[op, "gdfast", n]
+            r = times.get((op, "reference", n))
+            p = times.get((op, "numpy", n))
+            ns = lambda t: None if t is None else t / n * 1e9  # noqa: E731
+            rows.append([op, f"{n:.0e}" if n >= 1000 else n, _fmt(ns(g), ".3f"),
+                         _fmt(g / floors[n]), _fmt(ns(r), ".1f"),
+                         _fmt(None if r is None else r / g, ".0f"),
+                         _fmt(ns(p), ".3f"), _fmt(None if p is None else p / g, ".1f"),
+                         _fmt(ns(floors[n]), ".3f"), f"{mem[op, n] / 1024:.1f} KiB"])
+    print(_table(header, rows, md))
+
+    # float32 and threads at the largest N
+    big = max(sizes)
+    extra = []
+    x, y = make_data(big)
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    fl = floors[big]
+    for label, fn in (
+        ("bgd_epoch float64", lambda: gdfast.batch_gd(x, y, epochs=1, method="pass")),
+        ("bgd_epoch float32", lambda: gdfast.batch_gd(x32, y32, epochs=1, method="pass")),
+        ("sgd_epoch float64", lambda: gdfast.sgd(x, y, epochs=1)),
+        ("sgd_epoch float32", lambda: gdfast.sgd(x32, y32, epochs=1)),
+        ("minibatch32_epoch float32", lambda: gdfast.minibatch_gd(x32, y32, epochs=1)),
+        ("bgd_epoch 1 thread", lambda: gdfast.batch_gd(x, y, epochs=1, method="pass",
+                                                       threads=1)),
+        ("bgd_epoch 2 threads", lambda: gdfast.batch_gd(x, y, epochs=1, method="pass",
+                                                        threads=2)),
+        ("floor, np.dot on 2 threads", lambda: np.dot(x, y)),
+    ):
+        t = median_time(fn, reps)
+        extra.append([label, f"{big:.0e}", _fmt(t / big * 1e9, ".3f"), _fmt(t / fl)])
+    print(f"\nfloat32 and threads, N = {big:.0e} (float32 reads half the bytes; its floor "
+          "is still the float64 one here)")
+    print(_table(["variant", "N", "gdfast ns/sample", "×floor (float64)"], extra, md))
+    del x, y, x32, y32
+
+    X, Y = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
+    prim = []
+    for name, make in PRIMITIVES.items():
+        g = median_time(make(gdfast, X, Y), reps)
+        r = median_time(make(reference, X, Y), reps)
+        prim.append([name, _fmt(g * 1e9, ".0f"), _fmt(r * 1e9, ".0f"), _fmt(r / g, ".1f")])
+    print("\nprimitives on the tutorial's 3-element Python lists")
+    print(_table(["primitive", "gdfast ns/call", "reference ns/call", "ref/gdfast"], prim, md))
+
+    if args.png:
+        _plot(times, floors, sizes, args.png)
+    return 0
+
+
+def _plot(times, floors, sizes, path):
+    try:
+        import matplotlib
+    except ImportError:
+        print("plot skipped: matplotlib is not installed (pip install 'gdfast[plot]')",
+              file=sys.stderr)
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(OPERATIONS), figsize=(4 * len(OPERATIONS), 3.8),
+                             sharey=True)
+    for ax, op in zip(axes, OPERATIONS):
+        for impl in IMPLEMENTATIONS:
+            pts = [(n, times[op, impl, n]) for n in sizes if (op, impl, n) in times]
+            if pts:
+                ax.loglog(*zip(*pts), marker="o", label=impl)
+        ax.loglog(sizes, [floors[n] for n in sizes], "k--", label="floor (np.dot)")
+        ax.set_title(op)
+        ax.set_xlabel("N samples")
+    axes[0].set_ylabel("seconds per epoch")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"\nsaved {path}")

@@ -91,7 +91,7 @@ class _Run:
         return self.hook is not None and self.hook(epoch, w, loss_val)
 
     def result(self):
-        return TrainResult.build(self.w, self.w_history, self.loss_history, self.method)
+        return TrainResult(self.w, self.w_history, self.loss_history, self.method)
 
     def close(self):
         if self.hook is not None:
