@@ -1,0 +1,91 @@
+"""The compiled arithmetic: the documented summation order, and bounds for
+the methods that reorder it (statistics BGD, affine SGD, threads)."""
+
+import numpy as np
+import pytest
+
+import gdfast._compiled as compiled
+from gdfast import _kernels
+from helpers import max_rel, synthetic
+
+BLOCK = 2048
+
+
+def _lane_sums(x, y, w):
+    """The documented block order in plain Python floats (see _blocks.pxd):
+    groups of four go to lanes 0..3, the tail to lane 0, (l0+l1)+(l2+l3)."""
+    a, b = [0.0] * 4, [0.0] * 4
+    full = len(x) - len(x) % 4
+    for i, (xi, yi) in enumerate(zip(x, y)):
+        r = xi * w - yi
+        j = i % 4 if i < full else 0
+        a[j] += r * r
+        b[j] += xi * r
+    return (a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3])
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 64, 1001, BLOCK])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_block_sums_follow_the_documented_order_bit_for_bit(n, dtype):
+    x, y = synthetic(n, seed=n, dtype=dtype)
+    want = _lane_sums([float(v) for v in x], [float(v) for v in y], 1.37)
+    assert _kernels.pass_sums(x, y, 1.37) == want
+
+
+def test_blocks_are_added_in_order():
+    n = 3 * BLOCK + 5
+    x, y = synthetic(n, seed=1)
+    total = [0.0, 0.0]
+    for lo in range(0, n, BLOCK):
+        part = _lane_sums(x[lo:lo + BLOCK].tolist(), y[lo:lo + BLOCK].tolist(), 0.5)
+        total = [total[0] + part[0], total[1] + part[1]]
+    assert _kernels.pass_sums(x, y, 0.5) == tuple(total)
+    # and the threaded pass adds the same block partials in the same order
+    assert _kernels.pass_sums(x, y, 0.5, 2) == tuple(total)
+
+
+@pytest.mark.parametrize("n", [1000, 100_000])
+def test_stats_method_within_bound_of_pass_method(n):
+    """batch_gd(method="stats") is exact in real arithmetic; in floating point
+    it stays within 1e-12 relative of a pass per epoch (README: accuracy)."""
+    for slope, noise in ((3.0, 0.5), (2.0, 1e-6), (-1.0, 10.0)):
+        x, y = synthetic(n, seed=2, slope=slope, noise=noise)
+        kw = dict(lr=0.1, epochs=100)
+        stats = compiled.batch_gd(x, y, method="stats", **kw)
+        passes = compiled.batch_gd(x, y, method="pass", **kw)
+        assert max_rel(stats.w_history, passes.w_history) < 1e-12
+        assert max_rel(stats.loss_history, passes.loss_history) < 1e-10
+
+
+def test_stats_method_on_exact_data_reaches_zero_cost():
+    """Noise-free y = 2x: the pilot slope is exact, so the cost falls to 0
+    like the pass method's instead of stalling at rounding noise."""
+    x = np.linspace(-3, 3, 70_000)
+    y = 2.0 * x
+    stats = compiled.batch_gd(x, y, lr=0.1, epochs=400, method="stats")
+    passes = compiled.batch_gd(x, y, lr=0.1, epochs=400, method="pass")
+    assert stats.loss_history[-1] <= 1e-25 and passes.loss_history[-1] <= 1e-25
+    assert max_rel(stats.w_history, passes.w_history) < 1e-13
+
+
+def test_affine_sgd_within_bound_of_plain():
+    x, y = synthetic(100_000, seed=4)
+    for lr in (0.001, 0.05, 0.3):
+        plain = compiled.sgd(x, y, lr=lr, epochs=5, method="plain")
+        affine = compiled.sgd(x, y, lr=lr, epochs=5, method="affine")
+        assert max_rel(affine.w_history, plain.w_history) < 1e-13
+        assert max_rel(affine.loss_history, plain.loss_history) < 1e-9
+
+
+def test_auto_methods_switch_at_the_documented_size():
+    n = compiled.STATS_MIN_N
+    x, y = synthetic(n, seed=3)
+    small = (x[:n - 1], y[:n - 1])
+    assert np.array_equal(compiled.batch_gd(*small, epochs=3).w_history,
+                          compiled.batch_gd(*small, epochs=3, method="pass").w_history)
+    assert np.array_equal(compiled.batch_gd(x, y, epochs=3).w_history,
+                          compiled.batch_gd(x, y, epochs=3, method="stats").w_history)
+    assert np.array_equal(compiled.sgd(*small, epochs=2).w_history,
+                          compiled.sgd(*small, epochs=2, method="plain").w_history)
+    assert np.array_equal(compiled.sgd(x, y, epochs=2).w_history,
+                          compiled.sgd(x, y, epochs=2, method="affine").w_history)
