@@ -13,6 +13,7 @@
 #define GDFAST_BLOCKS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <emmintrin.h>
@@ -103,5 +104,81 @@ static inline void block_sums_f(const float *x, const float *y, Py_ssize_t m,
     GDFAST_SCALAR_BODY
 }
 #endif
+
+/* SGD over a run of m samples, as composed affine maps.
+ *
+ * One SGD step is w <- a_i*w + b_i with a_i = 1 - c2*x_i^2, b_i = c2*x_i*y_i
+ * (c2 = 2*lr). The run is cut into four consecutive segments of q = m/4
+ * samples; each segment's steps are folded into one map (A, B) -- four
+ * independent chains the CPU runs side by side -- and the four maps are
+ * then applied to w in order, followed by the m mod 4 tail samples one by
+ * one. Exact in real arithmetic; in floating point it differs from the
+ * step-by-step loop by rounding (tests bound it). idx, when not NULL, maps
+ * positions to samples (a shuffled epoch). */
+#define GDFAST_SGD_TAIL                                                           \
+    for (j = 0; j < 4; j++) w = A[j] * w + B[j];                                  \
+    for (i = 4 * q; i < m; i++) {                                                 \
+        k = idx ? (Py_ssize_t)idx[i] : i;                                         \
+        u = (double)x[k]; v = (double)y[k];                                       \
+        w = (1.0 - c2 * u * u) * w + c2 * u * v;                                  \
+    }                                                                             \
+    return w;
+
+#ifdef GDFAST_SSE2
+/* lanes (0,1) and (2,3) in two registers; same operations, same order */
+#define GDFAST_AT(p, kk) ((double)(p)[idx ? (Py_ssize_t)idx[kk] : (kk)])
+#define GDFAST_SGD_FOLD(NAME, T)                                                  \
+static inline double NAME(const T *x, const T *y, const int64_t *idx,             \
+                          Py_ssize_t m, double w, double c2) {                    \
+    const Py_ssize_t q = m / 4;                                                   \
+    const __m128d one = _mm_set1_pd(1.0), cv = _mm_set1_pd(c2);                   \
+    __m128d A01 = one, A23 = one, B01 = _mm_setzero_pd(), B23 = B01;              \
+    __m128d u01, u23, v01, v23, cu01, cu23, a01, a23;                             \
+    double A[4], B[4], u, v;                                                      \
+    Py_ssize_t i, k;                                                              \
+    int j;                                                                        \
+    for (i = 0; i < q; i++) {                                                     \
+        u01 = _mm_set_pd(GDFAST_AT(x, q + i), GDFAST_AT(x, i));                   \
+        u23 = _mm_set_pd(GDFAST_AT(x, 3 * q + i), GDFAST_AT(x, 2 * q + i));       \
+        v01 = _mm_set_pd(GDFAST_AT(y, q + i), GDFAST_AT(y, i));                   \
+        v23 = _mm_set_pd(GDFAST_AT(y, 3 * q + i), GDFAST_AT(y, 2 * q + i));       \
+        cu01 = _mm_mul_pd(cv, u01);                                               \
+        cu23 = _mm_mul_pd(cv, u23);                                               \
+        a01 = _mm_sub_pd(one, _mm_mul_pd(cu01, u01));                             \
+        a23 = _mm_sub_pd(one, _mm_mul_pd(cu23, u23));                             \
+        A01 = _mm_mul_pd(a01, A01);                                               \
+        A23 = _mm_mul_pd(a23, A23);                                               \
+        B01 = _mm_add_pd(_mm_mul_pd(a01, B01), _mm_mul_pd(cu01, v01));            \
+        B23 = _mm_add_pd(_mm_mul_pd(a23, B23), _mm_mul_pd(cu23, v23));            \
+    }                                                                             \
+    _mm_storeu_pd(A, A01); _mm_storeu_pd(A + 2, A23);                             \
+    _mm_storeu_pd(B, B01); _mm_storeu_pd(B + 2, B23);                             \
+    GDFAST_SGD_TAIL                                                               \
+}
+#else
+#define GDFAST_SGD_FOLD(NAME, T)                                                  \
+static inline double NAME(const T *x, const T *y, const int64_t *idx,             \
+                          Py_ssize_t m, double w, double c2) {                    \
+    const Py_ssize_t q = m / 4;                                                   \
+    double A[4] = {1.0, 1.0, 1.0, 1.0}, B[4] = {0.0, 0.0, 0.0, 0.0};              \
+    double u, v, a;                                                               \
+    Py_ssize_t i, k;                                                              \
+    int j;                                                                        \
+    for (i = 0; i < q; i++) {                                                     \
+        for (j = 0; j < 4; j++) {                                                 \
+            k = j * q + i;                                                        \
+            if (idx) k = (Py_ssize_t)idx[k];                                      \
+            u = (double)x[k]; v = (double)y[k];                                   \
+            a = 1.0 - c2 * u * u;                                                 \
+            A[j] = a * A[j];                                                      \
+            B[j] = a * B[j] + c2 * u * v;                                         \
+        }                                                                         \
+    }                                                                             \
+    GDFAST_SGD_TAIL                                                               \
+}
+#endif
+
+GDFAST_SGD_FOLD(sgd_fold_d, double)
+GDFAST_SGD_FOLD(sgd_fold_f, float)
 
 #endif  /* GDFAST_BLOCKS_H */

@@ -17,7 +17,13 @@ exactly as the tutorial's loop does.
 
 from cython cimport floating
 
+from libc.stdint cimport int64_t
+
 cdef extern from "_blocks.h" nogil:
+    double sgd_fold_d(const double* x, const double* y, const int64_t* idx,
+                      Py_ssize_t m, double w, double c2)
+    double sgd_fold_f(const float* x, const float* y, const int64_t* idx,
+                      Py_ssize_t m, double w, double c2)
     void block_sums_d(const double* x, const double* y, Py_ssize_t m, double w,
                       double* out, bint want_xx)
     void block_sums_f(const float* x, const float* y, Py_ssize_t m, double w,
@@ -30,3 +36,12 @@ cdef inline void block_sums(const floating* x, const floating* y, Py_ssize_t m,
         block_sums_d(x, y, m, w, out, want_xx)
     else:
         block_sums_f(x, y, m, w, out, want_xx)
+
+
+cdef inline double sgd_fold(const floating* x, const floating* y, const int64_t* idx,
+                            Py_ssize_t m, double w, double c2) noexcept nogil:
+    """SGD over m samples as four folded affine segments (see _blocks.h)."""
+    if floating is double:
+        return sgd_fold_d(x, y, idx, m, w, c2)
+    else:
+        return sgd_fold_f(x, y, idx, m, w, c2)

@@ -31,7 +31,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from cpython.exc cimport PyErr_CheckSignals
 
-from ._blocks cimport block_sums
+from ._blocks cimport block_sums, sgd_fold
 
 cdef extern from "<math.h>" nogil:
     bint isfinite(double)
@@ -285,27 +285,21 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
     return e, status
 
 
-cdef inline double sgd_step(double w, double x, double y, double lr, double c2,
-                           bint affine) noexcept nogil:
-    if affine:
-        return (1.0 - c2 * x * x) * w + c2 * x * y
-    return w - lr * ((2.0 * x) * (x * w - y))
-
-
 def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr,
                Py_ssize_t epochs, double[::1] w_hist, double[::1] loss_hist,
                object hook=None, object shuffler=None, int64_t[::1] order=None,
                bint affine=False, bint signals=False):
     """SGD, one update per sample: w -= lr * 2*x*(x*w - y).
 
-    Plain form: the tutorial's expression and order of operations, bit for
-    bit. Affine form (affine=True): the same update as w = a*w + b with
-    a = 1 - 2*lr*x*x, b = 2*lr*x*y, so the loop-carried chain is one multiply
-    and one add instead of five operations; it differs from the plain form
-    by rounding only (bounded in tests). The recorded loss is (x*w - y)**2
-    of the epoch's last sample after its update. With a shuffler,
-    ``shuffler()`` refills ``order`` before every epoch and samples are
-    visited as x[order[i]].
+    Plain form (affine=False): the tutorial's expression and order of
+    operations, bit for bit. Affine form (affine=True): each step is the map
+    w -> a*w + b with a = 1 - 2*lr*x*x, b = 2*lr*x*y; each block of BLOCK
+    samples is folded as four segments side by side (sgd_fold in _blocks.h)
+    instead of one five-operation dependency chain per sample. Exact in real
+    arithmetic, equal up to rounding (bounded in tests). The recorded loss
+    is (x*w - y)**2 of the epoch's last sample after its update. With a
+    shuffler, ``shuffler()`` refills ``order`` before every epoch and
+    samples are visited as x[order[i]].
     """
     cdef Py_ssize_t n = x.shape[0], e = 0, i, start, stop, last
     cdef double c2 = 2.0 * lr, c
@@ -323,12 +317,16 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
             start = 0
             while start < n:
                 stop = min(start + <Py_ssize_t>BLOCK, n)
-                if shuffled:
+                if affine and shuffled:
+                    w = sgd_fold(&x[0], &y[0], idx + start, stop - start, w, c2)
+                elif affine:
+                    w = sgd_fold(&x[0] + start, &y[0] + start, NULL, stop - start, w, c2)
+                elif shuffled:
                     for i in range(start, stop):
-                        w = sgd_step(w, x[idx[i]], y[idx[i]], lr, c2, affine)
+                        w = w - lr * ((2.0 * x[idx[i]]) * (x[idx[i]] * w - <double>y[idx[i]]))
                 else:
                     for i in range(start, stop):
-                        w = sgd_step(w, x[i], y[i], lr, c2, affine)
+                        w = w - lr * ((2.0 * x[i]) * (x[i] * w - <double>y[i]))
                 tick(&t, stop - start)
                 start = stop
             last = idx[n - 1] if shuffled else n - 1
