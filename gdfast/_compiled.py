@@ -28,6 +28,17 @@ STATS_MIN_N = 1 << 16
 _MAIN_THREAD_ID = threading.main_thread().ident
 
 
+def _typed(fused):
+    """A fused kernel's specialisations by dtype: skips Cython's per-call
+    dispatch on the buffers' formats (validation already fixed the dtype)."""
+    return {np.dtype(np.float64): fused["double"], np.dtype(np.float32): fused["float"]}
+
+
+_BATCH_GD_PASS = _typed(_kernels.batch_gd_pass)
+_SGD_EPOCHS = _typed(_kernels.sgd_epochs)
+_MINIBATCH_EPOCHS = _typed(_kernels.minibatch_epochs)
+
+
 def _main_thread():
     """Only the main thread receives signals; only it polls for Ctrl-C."""
     return threading.get_ident() == _MAIN_THREAD_ID
@@ -114,23 +125,23 @@ def _shuffle(shuffle, seed, n):
 
 
 def _train(method, x, y, w, lr, epochs, callback, progress, run):
-    """Allocate histories once, run one kernel call, build the result.
+    """Allocate the histories once, run one kernel call, build the result.
 
-    ``run(w_hist, loss_hist, hook)`` calls the kernel and returns
-    ``(epochs_done, status)``.
+    ``run(hist, hook)`` calls the kernel, which writes w and the loss of
+    epoch e to hist[0, e] and hist[1, e], and returns ``(epochs_done, status)``.
     """
-    w_hist = np.empty(epochs)
-    loss_hist = np.empty(epochs)
+    hist = np.empty((2, epochs))
     hook = make_hook(callback, progress, epochs, method)
     try:
-        done, status = run(w_hist, loss_hist, hook)
+        done, status = run(hist, hook)
     finally:
         if hook is not None:
             hook.close()
-    if status == _kernels.DIVERGED or epochs == 0:
-        _validate.raise_if_nonfinite((x, "xs"), (y, "ys"))
-    last_w = w_hist[done - 1] if done else w
-    result = TrainResult(last_w, w_hist[:done], loss_hist[:done], method)
+    if status or not epochs:             # diverged, stopped early, or no epoch ran
+        if status == _kernels.DIVERGED or not epochs:
+            _validate.raise_if_nonfinite((x, "xs"), (y, "ys"))
+        hist = hist[:, :done]
+    result = TrainResult._own(hist[0, done - 1] if done else w, hist, method)
     if status == _kernels.DIVERGED:
         raise DivergenceError(done, lr, result)
     return result
@@ -176,15 +187,15 @@ def batch_gd(xs, ys, w=1.0, lr=0.01, epochs=100, *, callback=None, progress=Fals
     if epochs and method == "stats":
         stats = _kernels.data_stats(x, y, nthreads, signals)
         if np.isfinite(stats).all():
-            def run(wh, lh, hook):
-                return _kernels.batch_gd_closed(n, *stats, w, lr, epochs, wh, lh,
-                                                hook, signals)
+            def run(hist, hook):
+                return _kernels.batch_gd_closed(n, *stats, w, lr, epochs, hist, hook,
+                                                signals)
             return _train("batch_gd", x, y, w, lr, epochs, callback, progress, run)
         _validate.raise_if_nonfinite((x, "xs"), (y, "ys"))
         # finite data whose squares overflow: the pass method reports divergence
 
-    def run(wh, lh, hook):
-        return _kernels.batch_gd_pass(x, y, w, lr, epochs, wh, lh, hook, nthreads, signals)
+    def run(hist, hook):
+        return _BATCH_GD_PASS[x.dtype](x, y, w, lr, epochs, hist, hook, nthreads, signals)
     return _train("batch_gd", x, y, w, lr, epochs, callback, progress, run)
 
 
@@ -206,8 +217,8 @@ def sgd(xs, ys, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *,
     affine = _choose(method, ("plain", "affine"), x.shape[0]) == "affine"
     shuffler, order = _shuffle(shuffle, seed, x.shape[0])
 
-    def run(wh, lh, hook):
-        return _kernels.sgd_epochs(x, y, w, lr, epochs, wh, lh, hook, shuffler, order,
+    def run(hist, hook):
+        return _SGD_EPOCHS[x.dtype](x, y, w, lr, epochs, hist, hook, shuffler, order,
                                    affine, _main_thread())
     return _train("sgd", x, y, w, lr, epochs, callback, progress, run)
 
@@ -226,7 +237,7 @@ def minibatch_gd(xs, ys, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=Fals
     nthreads = _validate.threads(threads)
     shuffler, order = _shuffle(shuffle, seed, x.shape[0])
 
-    def run(wh, lh, hook):
-        return _kernels.minibatch_epochs(x, y, batch_size, w, lr, epochs, wh, lh, hook,
+    def run(hist, hook):
+        return _MINIBATCH_EPOCHS[x.dtype](x, y, batch_size, w, lr, epochs, hist, hook,
                                          shuffler, order, nthreads, _main_thread())
     return _train("minibatch_gd", x, y, w, lr, epochs, callback, progress, run)

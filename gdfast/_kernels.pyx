@@ -19,7 +19,8 @@ and block partials are added in block order. The order depends on n only,
 never on the number of threads, so every thread count gives bit-identical
 results.
 
-Training kernels return ``(epochs_done, status)`` with status RAN (all
+Training kernels write epoch e's w to hist[0, e] and its loss to hist[1, e]
+and return ``(epochs_done, status)`` with status RAN (all
 epochs ran), DIVERGED (epoch ``epochs_done`` produced a non-finite w or
 loss; histories hold the finite epochs before it) or STOPPED (the hook
 asked to stop after epoch ``epochs_done - 1``).
@@ -194,7 +195,7 @@ def loss_into(const floating[::1] x, const floating[::1] y, double w, double[::1
 # ------------------------------------------------------------------ trainers
 
 def batch_gd_pass(const floating[::1] x, const floating[::1] y, double w, double lr,
-                  Py_ssize_t epochs, double[::1] w_hist, double[::1] loss_hist,
+                  Py_ssize_t epochs, double[:, ::1] hist,
                   object hook=None, int threads=1, bint signals=False):
     """Batch GD, one fused cost+gradient pass over the data per epoch.
 
@@ -214,8 +215,8 @@ def batch_gd_pass(const floating[::1] x, const floating[::1] y, double w, double
             if not (isfinite(w) and isfinite(c)):
                 status = S_DIVERGED
                 break
-            w_hist[e] = w
-            loss_hist[e] = c
+            hist[0, e] = w
+            hist[1, e] = c
             e += 1
             if has_hook:
                 with gil:
@@ -249,8 +250,8 @@ def data_stats(const floating[::1] x, const floating[::1] y, int threads=1,
 
 
 def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_xx,
-                    double w, double lr, Py_ssize_t epochs, double[::1] w_hist,
-                    double[::1] loss_hist, object hook=None, bint signals=False):
+                    double w, double lr, Py_ssize_t epochs, double[:, ::1] hist,
+                    object hook=None, bint signals=False):
     """Batch GD from data_stats alone, without touching the data again.
 
     With d = w - wp:  cost = (S_rr + 2 d S_xr + d**2 S_xx) / n  (>= 0),
@@ -273,8 +274,8 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
             if not (isfinite(w) and isfinite(c)):
                 status = S_DIVERGED
                 break
-            w_hist[e] = w
-            loss_hist[e] = c
+            hist[0, e] = w
+            hist[1, e] = c
             e += 1
             if has_hook:
                 with gil:
@@ -286,7 +287,7 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
 
 
 def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr,
-               Py_ssize_t epochs, double[::1] w_hist, double[::1] loss_hist,
+               Py_ssize_t epochs, double[:, ::1] hist,
                object hook=None, object shuffler=None, int64_t[::1] order=None,
                bint affine=False, bint signals=False):
     """SGD, one update per sample: w -= lr * 2*x*(x*w - y).
@@ -335,8 +336,8 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
             if not (isfinite(w) and isfinite(c)):
                 status = S_DIVERGED
                 break
-            w_hist[e] = w
-            loss_hist[e] = c
+            hist[0, e] = w
+            hist[1, e] = c
             e += 1
             if has_hook:
                 with gil:
@@ -348,8 +349,8 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
 
 
 def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t batch_size,
-                     double w, double lr, Py_ssize_t epochs, double[::1] w_hist,
-                     double[::1] loss_hist, object hook=None, object shuffler=None,
+                     double w, double lr, Py_ssize_t epochs, double[:, ::1] hist,
+                     object hook=None, object shuffler=None,
                      int64_t[::1] order=None, int threads=1, bint signals=False):
     """Mini-batch GD: per batch of m samples, cost = S_rr/m and
     w -= lr * (2 * S_xr / m), with the same block sums as batch_gd_pass (so
@@ -383,8 +384,8 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
             if not (isfinite(w) and isfinite(c)):
                 status = S_DIVERGED
                 break
-            w_hist[e] = w
-            loss_hist[e] = c
+            hist[0, e] = w
+            hist[1, e] = c
             e += 1
             if has_hook:
                 with gil:

@@ -5,14 +5,6 @@ import numpy as np
 __all__ = ["TrainResult"]
 
 
-def _readonly_float64(values):
-    """A read-only float64 view of values (copied only if not float64 already)."""
-    arr = np.asarray(values, dtype=np.float64)
-    view = arr.view()          # the caller's array itself stays writable
-    view.setflags(write=False)
-    return view
-
-
 class TrainResult:
     """Outcome of a training run (immutable).
 
@@ -31,15 +23,23 @@ class TrainResult:
         ``"minibatch_gd"``.
     """
 
-    __slots__ = ("_w", "_w_history", "_loss_history", "_method")
+    __slots__ = ("_w", "_hist", "_method")
 
     def __init__(self, w, w_history, loss_history, method):
-        wh = _readonly_float64(w_history)
-        lh = _readonly_float64(loss_history)
-        if wh.ndim != 1 or wh.shape != lh.shape:
+        hist = np.array([w_history, loss_history], dtype=np.float64, ndmin=2)
+        if hist.ndim != 2 or hist.shape[0] != 2:
             raise ValueError("w_history and loss_history must be 1-D of one length")
-        self._w, self._w_history, self._loss_history = float(w), wh, lh
-        self._method = method
+        hist.setflags(write=False)
+        self._w, self._hist, self._method = float(w), hist, method
+
+    @classmethod
+    def _own(cls, w, hist, method):
+        """Wrap a fresh (2, epochs) float64 array of the compiled trainers
+        (row 0: w, row 1: loss) without copying; it becomes read-only."""
+        hist.setflags(write=False)
+        self = cls.__new__(cls)
+        self._w, self._hist, self._method = float(w), hist, method
+        return self
 
     @property
     def w(self):
@@ -47,11 +47,11 @@ class TrainResult:
 
     @property
     def w_history(self):
-        return self._w_history
+        return self._hist[0]
 
     @property
     def loss_history(self):
-        return self._loss_history
+        return self._hist[1]
 
     @property
     def method(self):
@@ -60,9 +60,9 @@ class TrainResult:
     @property
     def epochs(self):
         """Number of epochs that ran (the length of the histories)."""
-        return self._loss_history.shape[0]
+        return self._hist.shape[1]
 
     def __repr__(self):
-        last = f"{self._loss_history[-1]:.6g}" if self.epochs else "n/a"
+        last = f"{self._hist[1, -1]:.6g}" if self.epochs else "n/a"
         return (f"TrainResult(method={self._method!r}, w={self._w:.12g}, "
                 f"epochs={self.epochs}, loss={last})")
