@@ -270,6 +270,7 @@ def run(args):
     # float32 and threads: at the largest N, and threads also at 1e6 (in cache)
     big = max(sizes)
     extra = []
+    variant_times = {}
     for n in sorted({big, min(big, 10**6)}):
         x, y = make_data(n)
         x32, y32 = x.astype(np.float32), y.astype(np.float32)
@@ -279,18 +280,16 @@ def run(args):
                                                             threads=2)),
             ("floor on 2 threads (np.dot)", lambda: np.dot(x, y)),  # last: OpenBLAS spins
         ]
-        if n == big:
+        if n == big:   # float64 and float32 measured back to back, op by op
             variants[:0] = [
-                ("bgd_epoch float32", lambda: gdfast.batch_gd(x32, y32, epochs=1,
-                                                              method="pass")),
-                ("sgd_epoch float64", lambda: gdfast.sgd(x, y, epochs=1)),
-                ("sgd_epoch float32", lambda: gdfast.sgd(x32, y32, epochs=1)),
-                ("minibatch32_epoch float32", lambda: gdfast.minibatch_gd(x32, y32,
-                                                                          epochs=1)),
+                (f"{op} {dt}", OPERATIONS[op][1]["gdfast"](*data, None))
+                for op in ("bgd_epoch", "sgd_epoch", "minibatch32_epoch")
+                for dt, data in (("float64", (x, y)), ("float32", (x32, y32)))
             ]
         fl = floors.get(n) or floor(x, y, reps)
         for label, fn in variants:
             t = median_time(fn, reps)
+            variant_times[label, n] = t
             extra.append([label, f"{n:.0e}", _fmt(t / n * 1e9, ".3f"), _fmt(t / fl)])
         del x, y, x32, y32
     print("\nfloat32 and threads (×floor against the float64 floor; float32 data is half "
@@ -306,9 +305,65 @@ def run(args):
     print("\nprimitives on the tutorial's 3-element Python lists")
     print(_table(["primitive", "gdfast ns/call", "reference ns/call", "ref/gdfast"], prim, md))
 
+    print(f"\ntargets at N = {big:.0e} (the speed issue's list)")
+    print(_table(["target", "measured", "met"],
+                 _targets(times, floors, mem, variant_times, prim, sizes), md))
+
     if args.png:
         _plot(times, floors, sizes, args.png)
     return 0
+
+
+def _targets(times, floors, mem, variant_times, prim, sizes):
+    """Each target of the speed issue with the figure this run measured."""
+    big, small = max(sizes), min(sizes)
+    ref_n = max((n for n in sizes if ("bgd_epoch", "reference", n) in times), default=None)
+    rows = []
+
+    def row(text, value, ok, unit="×"):
+        rows.append([text, "—" if value is None else f"{value:.2f}{unit}",
+                     "—" if value is None else ("yes" if ok(value) else "NO")])
+
+    def per_sample(op, impl, n):
+        t = times.get((op, impl, n))
+        return None if t is None else t / n
+
+    fl = floors[big]
+    g = {op: times[op, "gdfast", big] for op in OPERATIONS}
+    row("bgd_epoch ≤ 1.5× floor", g["bgd_epoch"] / fl, lambda v: v <= 1.5)
+    p = times.get(("bgd_epoch", "numpy", big))
+    row("bgd_epoch ≥ 5× faster than numpy", None if p is None else p / g["bgd_epoch"],
+        lambda v: v >= 5)
+    for op, need in (("bgd_epoch", 150), ("sgd_epoch", 100)):
+        r = per_sample(op, "reference", ref_n) if ref_n else None
+        row(f"{op} ≥ {need}× faster than the reference (its ns/sample at N={ref_n:.0e}, "
+            "flat in N)" if ref_n else f"{op} vs reference",
+            None if r is None else r / (g[op] / big), lambda v, need=need: v >= need)
+    row("sgd_epoch ≤ 3× floor", g["sgd_epoch"] / fl, lambda v: v <= 3)
+    row("minibatch32_epoch ≤ 2× floor", g["minibatch32_epoch"] / fl, lambda v: v <= 2)
+    row("batch_gd_100, all 100 epochs ≤ 3× floor", 100 * g["batch_gd_100"] / fl,
+        lambda v: v <= 3)
+    worst = min(float(r[3]) for r in prim)
+    row("primitives on 3-element lists ≥ 2× faster than the reference (worst)", worst,
+        lambda v: v >= 2)
+    for op, label in (("bgd_epoch", "bgd_epoch"), ("sgd_epoch", "sgd_epoch"),
+                      ("minibatch32_epoch", "minibatch32_epoch")):
+        t32 = variant_times.get((f"{label} float32", big))
+        t64 = variant_times.get((f"{label} float64", big))
+        row(f"{label}: float32 time / float64 time ≤ 1", None if t32 is None else t32 / t64,
+            lambda v: v <= 1.0)
+    t1 = variant_times.get(("bgd_epoch 1 thread", big))
+    t2 = variant_times.get(("bgd_epoch 2 threads", big))
+    d2 = variant_times.get(("floor on 2 threads (np.dot)", big))
+    row("bgd_epoch: 2 threads ≥ 1.7× faster than 1", None if t2 is None else t1 / t2,
+        lambda v: v >= 1.7)
+    row("(memory system: np.dot 2 threads vs 1)", None if d2 is None else fl / d2,
+        lambda v: True)
+    growth = max(mem[op, big] - mem[op, small] for op in OPERATIONS)
+    rows.append([f"peak extra memory independent of N (largest growth N={small} → "
+                 f"N={big:.0e})", f"{growth / 1024:+.1f} KiB", "yes" if growth < 64 * 1024
+                 else "NO"])
+    return rows
 
 
 def _plot(times, floors, sizes, path):
