@@ -128,6 +128,9 @@ def _scale(args):
         ref_ns = t_ref / (m * epochs) * 1e9
         print(f"{name:<14}{res.w:>12.6f}{t_fast:>10.3f}{fast_ns:>17.2f}"
               f"{ref_ns:>12.1f}{ref_ns / fast_ns:>9.0f}x")
+    if gdfast.IMPLEMENTATION == "compiled" and args.n >= gdfast._compiled.STATS_MIN_N:
+        print("(batch_gd reads data this large once and runs its epochs from sums of "
+              "x*x and residuals: method='stats' in README)")
     print(f"implementation: {gdfast.IMPLEMENTATION}")
 
 
