@@ -139,15 +139,17 @@ def median_time(fn, repeats, budget=1.0):
     return statistics.median(samples)
 
 
+def blas_threads(n):
+    """Context limiting numpy's BLAS (not OpenMP: gdfast's threads= stays free)
+    to n threads. Idle OpenBLAS threads spin for a while after each call and
+    would steal the second core from whatever is timed next."""
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def floor(x, y, repeats):
     """Median time of one single-threaded streaming read: np.dot(x, y)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:                              # pragma: no cover
-        threadpool_limits = None
-    if threadpool_limits is None:
-        return median_time(lambda: np.dot(x, y), repeats)
-    with threadpool_limits(1):
+    with blas_threads(1):
         return median_time(lambda: np.dot(x, y), repeats)
 
 
@@ -223,6 +225,12 @@ def _table(header, rows, markdown):
 def run(args):
     import gdfast
     from gdfast import reference
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        print("gdfast bench needs threadpoolctl (to time the single-threaded floor): "
+              "pip install 'gdfast[bench]'", file=sys.stderr)
+        return 1
 
     sizes = [int(float(s)) for s in args.sizes.split(",") if s]
     reps = max(3, args.repeats)
@@ -246,7 +254,8 @@ def run(args):
                 if not applicable(op, impl, n):
                     continue
                 fn = impls[impl](x, y, lists)
-                times[op, impl, n] = median_time(fn, reps) / epochs
+                with blas_threads(1 if impl == "gdfast" else None):
+                    times[op, impl, n] = median_time(fn, reps) / epochs
             mem[op, n] = peak_extra_bytes(OPERATIONS[op][1]["gdfast"](x, y, lists))
         del x, y, lists
 
@@ -278,7 +287,6 @@ def run(args):
             ("bgd_epoch 1 thread", lambda: gdfast.batch_gd(x, y, epochs=1, method="pass")),
             ("bgd_epoch 2 threads", lambda: gdfast.batch_gd(x, y, epochs=1, method="pass",
                                                             threads=2)),
-            ("floor on 2 threads (np.dot)", lambda: np.dot(x, y)),  # last: OpenBLAS spins
         ]
         if n == big:   # float64 and float32 measured back to back, op by op
             variants[:0] = [
@@ -287,8 +295,12 @@ def run(args):
                 for dt, data in (("float64", (x, y)), ("float32", (x32, y32)))
             ]
         fl = floors.get(n) or floor(x, y, reps)
-        for label, fn in variants:
-            t = median_time(fn, reps)
+        with blas_threads(1):
+            timed = [(label, median_time(fn, reps)) for label, fn in variants]
+        with blas_threads(2):     # last: what two cores' bandwidth allows
+            timed.append(("floor on 2 threads (np.dot)",
+                          median_time(lambda: np.dot(x, y), reps)))
+        for label, t in timed:
             variant_times[label, n] = t
             extra.append([label, f"{n:.0e}", _fmt(t / n * 1e9, ".3f"), _fmt(t / fl)])
         del x, y, x32, y32
