@@ -81,6 +81,24 @@ cdef int tick(Ticker* t, Py_ssize_t work) except -1 nogil:
     return 0
 
 
+cdef int end_epoch(double[:, ::1] hist, Py_ssize_t e, double w, double c, object hook,
+                   Ticker* t) except -1 nogil:
+    """Close epoch e of every trainer: S_DIVERGED if w or the loss is not
+    finite (nothing recorded); otherwise record both, call the hook (with
+    the GIL, only if there is one) and return S_STOPPED if it asks to stop,
+    else S_RAN."""
+    if not (isfinite(w) and isfinite(c)):
+        return S_DIVERGED
+    hist[0, e] = w
+    hist[1, e] = c
+    if hook is not None:
+        with gil:
+            if hook(e, w, c):
+                return S_STOPPED
+    tick(t, EPOCH_WORK)
+    return S_RAN
+
+
 cdef int sums(const floating* x, const floating* y, Py_ssize_t n, double w,
               double* out, bint want_xx, int threads, Ticker* t) except -1 nogil:
     """out = block_sums over all n samples, block partials added in order."""
@@ -205,25 +223,17 @@ def batch_gd_pass(const floating[::1] x, const floating[::1] y, double w, double
     cdef double out[3]
     cdef double c
     cdef int status = S_RAN
-    cdef bint has_hook = hook is not None
     cdef Ticker t = Ticker(0, signals)
     with nogil:
         while e < epochs:
             sums(&x[0], &y[0], n, w, out, False, threads, &t)
             c = out[0] / n
             w = w - lr * (2.0 * out[1] / n)
-            if not (isfinite(w) and isfinite(c)):
-                status = S_DIVERGED
+            status = end_epoch(hist, e, w, c, hook, &t)
+            if status != S_DIVERGED:
+                e += 1
+            if status != S_RAN:
                 break
-            hist[0, e] = w
-            hist[1, e] = c
-            e += 1
-            if has_hook:
-                with gil:
-                    if hook(e - 1, w, c):
-                        status = S_STOPPED
-                        break
-            tick(&t, EPOCH_WORK)
     return e, status
 
 
@@ -262,7 +272,6 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
     cdef Py_ssize_t e = 0
     cdef double c, d
     cdef int status = S_RAN
-    cdef bint has_hook = hook is not None
     cdef Ticker t = Ticker(0, signals)
     with nogil:
         while e < epochs:
@@ -271,18 +280,11 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
             if c < 0.0:          # a sum of squares; only rounding goes below 0
                 c = 0.0
             w = w - lr * (2.0 * (d * s_xx + s_xr) / n)
-            if not (isfinite(w) and isfinite(c)):
-                status = S_DIVERGED
+            status = end_epoch(hist, e, w, c, hook, &t)
+            if status != S_DIVERGED:
+                e += 1
+            if status != S_RAN:
                 break
-            hist[0, e] = w
-            hist[1, e] = c
-            e += 1
-            if has_hook:
-                with gil:
-                    if hook(e - 1, w, c):
-                        status = S_STOPPED
-                        break
-            tick(&t, EPOCH_WORK)
     return e, status
 
 
@@ -305,7 +307,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     cdef Py_ssize_t n = x.shape[0], e = 0, i, start, stop, last
     cdef double c2 = 2.0 * lr, c
     cdef int status = S_RAN
-    cdef bint has_hook = hook is not None, shuffled = shuffler is not None
+    cdef bint shuffled = shuffler is not None
     cdef const int64_t* idx = NULL
     cdef Ticker t = Ticker(0, signals)
     if shuffled:
@@ -333,18 +335,11 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
             last = idx[n - 1] if shuffled else n - 1
             c = <double>x[last] * w - <double>y[last]
             c = c * c
-            if not (isfinite(w) and isfinite(c)):
-                status = S_DIVERGED
+            status = end_epoch(hist, e, w, c, hook, &t)
+            if status != S_DIVERGED:
+                e += 1
+            if status != S_RAN:
                 break
-            hist[0, e] = w
-            hist[1, e] = c
-            e += 1
-            if has_hook:
-                with gil:
-                    if hook(e - 1, w, c):
-                        status = S_STOPPED
-                        break
-            tick(&t, EPOCH_WORK)
     return e, status
 
 
@@ -361,7 +356,7 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
     cdef double out[3]
     cdef double c = 0.0
     cdef int status = S_RAN
-    cdef bint has_hook = hook is not None, shuffled = shuffler is not None
+    cdef bint shuffled = shuffler is not None
     cdef const int64_t* idx = NULL
     cdef Ticker t = Ticker(0, signals)
     if shuffled:
@@ -381,18 +376,11 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
                 c = out[0] / m
                 w = w - lr * (2.0 * out[1] / m)
                 start += m
-            if not (isfinite(w) and isfinite(c)):
-                status = S_DIVERGED
+            status = end_epoch(hist, e, w, c, hook, &t)
+            if status != S_DIVERGED:
+                e += 1
+            if status != S_RAN:
                 break
-            hist[0, e] = w
-            hist[1, e] = c
-            e += 1
-            if has_hook:
-                with gil:
-                    if hook(e - 1, w, c):
-                        status = S_STOPPED
-                        break
-            tick(&t, EPOCH_WORK)
     return e, status
 
 

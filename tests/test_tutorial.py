@@ -12,27 +12,17 @@ from helpers import max_rel
 X, Y = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
 
 
-def _printed(lines, prefix):
-    """(w, loss) float pairs from the tutorial's per-epoch lines."""
-    rows = [ln.split() for ln in lines if ln.startswith(prefix)]
-    return [(float(r[3]), float(r[5])) for r in rows]
-
-
-def test_reference_prints_the_tutorials_bgd_history_digit_for_digit():
-    lines = tutorial_scripts.run(tutorial_scripts.BGD)
-    res = reference.batch_gd(X, Y, w=1.0, lr=0.01, epochs=100)
-    ours = [f"Epoch: {e} w= {w!r} loss= {c!r}"
+@pytest.mark.parametrize("script,trainer,label", [
+    (tutorial_scripts.BGD, reference.batch_gd, "Epoch:"),
+    (tutorial_scripts.SGD, reference.sgd, "progress:"),
+], ids=["bgd", "sgd"])
+def test_reference_prints_the_tutorials_history_digit_for_digit(script, trainer, label):
+    lines = tutorial_scripts.run(script)
+    res = trainer(X, Y, w=1.0, lr=0.01, epochs=100)
+    ours = [f"{label} {e} w= {w!r} loss= {c!r}"
             for e, (w, c) in enumerate(zip(res.w_history.tolist(), res.loss_history.tolist()))]
-    assert ours == [ln for ln in lines if ln.startswith("Epoch:")]
-    assert lines[-1] == f"Predict (after training) 4 {reference.forward(4, res.w)!r}"
-
-
-def test_reference_prints_the_tutorials_sgd_history_digit_for_digit():
-    lines = tutorial_scripts.run(tutorial_scripts.SGD)
-    res = reference.sgd(X, Y, w=1.0, lr=0.01, epochs=100)
-    ours = [f"progress: {e} w= {w!r} loss= {c!r}"
-            for e, (w, c) in enumerate(zip(res.w_history.tolist(), res.loss_history.tolist()))]
-    assert ours == [ln for ln in lines if ln.startswith("progress:")]
+    assert ours == [ln for ln in lines if ln.startswith(label)]
+    assert len(ours) == 100
     assert lines[-1] == f"Predict (after training) 4 {reference.forward(4, res.w)!r}"
 
 
