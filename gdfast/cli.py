@@ -37,7 +37,8 @@ def _positive_int(text):
 
 
 def _parser():
-    p = _Parser(prog="gdfast", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="gdfast", description="gdfast: the gradient-descent tutorial "
+                "(y = x*w, mean squared error) as fast compiled kernels.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     d = sub.add_parser("demo", help="replay the tutorial, plot it, then run it at scale",
                        description="Replay the tutorial's BGD, SGD and mini-batch GD on its "
@@ -55,7 +56,7 @@ def _parser():
     d.add_argument("--ref-n", type=_positive_int, default=10_000,
                    help="subsample the reference is timed on (default: %(default)s)")
     d.add_argument("--seed", type=int, default=0, help="synthetic data seed (default: 0)")
-    b = sub.add_parser("bench", help="run the benchmark report (bench/README in the repo)",
+    b = sub.add_parser("bench", help="time gdfast against the reference, numpy and the memory floor",
                        description="Measure ns per sample per epoch for gdfast, numpy, the "
                                    "reference and the memory floor; print a table and save "
                                    "a log-log PNG.")
