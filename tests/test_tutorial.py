@@ -92,3 +92,15 @@ def test_result_types(impl):
         assert isinstance(h, np.ndarray) and h.dtype == np.float64 and h.shape == (7,)
     assert repr(res).startswith("TrainResult(method='batch_gd'")
     assert f"epochs=7" in repr(res)
+
+
+def test_readme_drop_in_loop_prints_the_tutorials_lines(impl):
+    """README's drop-in example: the tutorial's loop calling our cost/gradient."""
+    want = [ln for ln in tutorial_scripts.run(tutorial_scripts.BGD) if ln.startswith("Epoch:")]
+    got, w = [], 1.0
+    for epoch in range(100):
+        cost_val = impl.cost(X, Y, w)
+        grad_val = impl.gradient(X, Y, w)
+        w -= 0.01 * grad_val
+        got.append(f"Epoch: {epoch} w= {w!r} loss= {cost_val!r}")
+    assert got == want
