@@ -20,6 +20,7 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 
 cdef extern from "_blocks.h" nogil:
+    int gdfast_simd_level()
     double sgd_fold_d(const double* x, const double* y, const int64_t* idx,
                       Py_ssize_t m, double w, double c2)
     double sgd_fold_f(const float* x, const float* y, const int64_t* idx,

@@ -32,7 +32,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from cpython.exc cimport PyErr_CheckSignals
 
-from ._blocks cimport block_sums, sgd_fold
+from ._blocks cimport block_sums, gdfast_simd_level, sgd_fold
 
 cdef extern from "<math.h>" nogil:
     bint isfinite(double)
@@ -390,3 +390,9 @@ def openmp_threads():
     with nogil:
         n = openmp_max_threads()
     return n
+
+
+def simd():
+    """The instruction set the block kernel runs on here: 'avx2', 'sse2' or
+    'scalar' (all give identical bits; see _blocks.h)."""
+    return ("scalar", "sse2", "avx2")[gdfast_simd_level()]

@@ -187,7 +187,8 @@ def build_info():
         info.append(f"Cython {Cython.__version__}")
     except ImportError:
         pass
-    info.append("portable build (-O3 -ffp-contract=off, no -march=native), "
+    info.append("portable build (-O3 -ffp-contract=off, no -march=native; block kernel "
+                f"dispatched at run time to {_kernels.simd()}), "
                 f"OpenMP threads available: {_kernels.openmp_threads()}")
     return ", ".join(info)
 

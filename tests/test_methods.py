@@ -89,3 +89,30 @@ def test_auto_methods_switch_at_the_documented_size():
                           compiled.sgd(*small, epochs=2, method="plain").w_history)
     assert np.array_equal(compiled.sgd(x, y, epochs=2).w_history,
                           compiled.sgd(x, y, epochs=2, method="affine").w_history)
+
+
+def test_simd_paths_give_identical_bits(tmp_path):
+    """The block kernel runs on AVX2 where the CPU has it and SSE2 otherwise
+    (GDFAST_NO_AVX2=1 forces SSE2): same lanes, same operations, same bits."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np\n"
+            "from gdfast import _kernels\n"
+            "rng = np.random.default_rng(5)\n"
+            "out = [_kernels.simd()]\n"
+            "for n in (3, 7, 4099, 100003):\n"
+            "    for dt in (np.float64, np.float32):\n"
+            "        x = rng.standard_normal(n).astype(dt); y = (2 * x + 1).astype(dt)\n"
+            "        out.append(repr(_kernels.pass_sums(x, y, 1.37)))\n"
+            "        out.append(repr(_kernels.data_stats(x, y)))\n"
+            "print('\\n'.join(out))\n")
+    runs = {}
+    for flag in ("0", "1"):
+        env = dict(os.environ, GDFAST_NO_AVX2=flag)
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        runs[flag] = proc.stdout.splitlines()
+    assert runs["1"][0] == "sse2" and runs["0"][0] in ("avx2", "sse2")
+    assert runs["0"][1:] == runs["1"][1:]
