@@ -17,15 +17,17 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+mkdir "$work/src" "$work/site"
 cp -r "$src"/setup.py "$src"/pyproject.toml "$src"/MANIFEST.in "$src"/README.md \
-      "$src"/gdfast "$src"/tests "$work"/
-cd "$work"
-rm -f gdfast/*.so gdfast/*.c
+      "$src"/gdfast "$src"/tests "$work/src"/
+rm -f "$work"/src/gdfast/*.so "$work"/src/gdfast/*.c
+# the normal isolated build (as pip install . does), with ASan flags added
 CFLAGS="-fsanitize=address -fno-omit-frame-pointer -g" LDFLAGS="-fsanitize=address" \
-    python setup.py -q build_ext --inplace
+    pip wheel -q --no-deps --no-cache-dir -w "$work/wheel" "$work/src"
+python -m zipfile -e "$work"/wheel/*.whl "$work/site"
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1"
-export PYTHONPATH="$work"
-cd tests
-python -c "import gdfast, sys; assert gdfast.__file__.startswith('$work'), gdfast.__file__; print('ASan build:', gdfast.__file__)"
+export PYTHONPATH="$work/site"
+cd "$work/src/tests"
+python -c "import gdfast, sys; assert gdfast.__file__.startswith('$work/site'), gdfast.__file__; print('ASan build:', gdfast.__file__)"
 python -m pytest -q -p no:cacheprovider --ignore=test_plot.py --ignore=test_cli.py "$@"
