@@ -1,8 +1,9 @@
 """The compiled API: validate once, run one kernel call, wrap the result.
 
-Same names and signatures as ``gdfast.reference`` (plus keyword-only
-options the reference does not have: ``threads`` and, for ``batch_gd``,
-``method``). Results are float64 whatever the input dtype.
+Same names and signatures as ``gdfast.reference``, plus keyword-only
+options the reference does not have: ``threads`` (cost, gradient, batch_gd,
+minibatch_gd) and ``method`` (batch_gd, sgd). Results are float64 whatever
+the input dtype.
 """
 
 import threading
@@ -209,8 +210,9 @@ def sgd(xs, ys, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *,
 
     method : "plain" evaluates the tutorial's ``w -= lr*2*x*(x*w - y)`` as
         written (bit-identical to the reference). "affine" evaluates the same
-        update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, about 2x faster, equal
-        up to rounding (README: accuracy). "auto" (default): "affine" from
+        update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding four segments
+        of each block side by side: several times faster, equal up to
+        rounding (README: Accuracy). "auto" (default): "affine" from
         STATS_MIN_N samples on, "plain" below.
     """
     x, y, w, lr, epochs = _common(xs, ys, w, lr, epochs)
