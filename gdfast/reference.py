@@ -74,7 +74,8 @@ def _orders(n, epochs, shuffle, seed):
 
 
 class _Run:
-    """Histories of one training run, divergence check and per-epoch hook."""
+    """Histories of one training run, divergence check and per-epoch hook
+    (a context manager: leaving it closes the progress bar)."""
 
     def __init__(self, method, w, lr, epochs, callback, progress):
         self.method, self.w, self.lr = method, w, lr
@@ -93,7 +94,10 @@ class _Run:
     def result(self):
         return TrainResult(self.w, self.w_history, self.loss_history, self.method)
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         if self.hook is not None:
             self.hook.close()
 
@@ -104,8 +108,7 @@ def batch_gd(xs, ys, w=1.0, lr=0.01, epochs=100, *, callback=None, progress=Fals
     ``loss_history[e]`` is the cost at the start of epoch ``e`` (before that
     epoch's update): exactly the tutorial's printout.
     """
-    run = _Run("batch_gd", w, lr, epochs, callback, progress)
-    try:
+    with _Run("batch_gd", w, lr, epochs, callback, progress) as run:
         for epoch in range(epochs):
             try:
                 cost_val = cost(xs, ys, w)
@@ -115,8 +118,6 @@ def batch_gd(xs, ys, w=1.0, lr=0.01, epochs=100, *, callback=None, progress=Fals
                 w = cost_val = math.inf
             if run.end_epoch(epoch, w, cost_val):
                 break
-    finally:
-        run.close()
     return run.result()
 
 
@@ -127,8 +128,7 @@ def sgd(xs, ys, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *,
     ``loss_history[e]`` is the loss of the epoch's last sample after its
     update: exactly the tutorial's printout.
     """
-    run = _Run("sgd", w, lr, epochs, callback, progress)
-    try:
+    with _Run("sgd", w, lr, epochs, callback, progress) as run:
         for epoch, order in enumerate(_orders(len(xs), epochs, shuffle, seed)):
             try:
                 for i in order:
@@ -140,8 +140,6 @@ def sgd(xs, ys, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *,
                 w = l = math.inf
             if run.end_epoch(epoch, w, l):
                 break
-    finally:
-        run.close()
     return run.result()
 
 
@@ -154,8 +152,7 @@ def minibatch_gd(xs, ys, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=Fals
     cost of the epoch's last batch before its update.
     """
     n = len(xs)
-    run = _Run("minibatch_gd", w, lr, epochs, callback, progress)
-    try:
+    with _Run("minibatch_gd", w, lr, epochs, callback, progress) as run:
         for epoch, order in enumerate(_orders(n, epochs, shuffle, seed)):
             try:
                 for start in range(0, n, batch_size):
@@ -169,6 +166,4 @@ def minibatch_gd(xs, ys, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=Fals
                 w = cost_val = math.inf
             if run.end_epoch(epoch, w, cost_val):
                 break
-    finally:
-        run.close()
     return run.result()
