@@ -7,7 +7,10 @@
  * lanes are combined as (l0 + l1) + (l2 + l3). The SSE2 path holds lanes
  * (0,1) and (2,3) in two vector registers and performs exactly the same
  * IEEE operations in the same order as the scalar path, so both give
- * identical bits. No FMA: the build passes -ffp-contract=off.
+ * identical bits. No FMA: the build passes -ffp-contract=off. Defining
+ * GDFAST_NO_SIMD selects the portable scalar path (what non-x86 CPUs get);
+ * tests/test_portable_kernels.py compiles this header all three ways and
+ * compares the bits.
  */
 #ifndef GDFAST_BLOCKS_H
 #define GDFAST_BLOCKS_H
@@ -15,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#if !defined(GDFAST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || \
+                                 (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
 #define GDFAST_SSE2 1
 
