@@ -25,13 +25,12 @@ __all__ = ["samples", "values", "weight", "learning_rate", "count", "threads",
            "raise_if_nonfinite"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 _F32, _F64 = _FLOAT_DTYPES
 
 
-def _vector(obj, name, *, allow_scalar=True):
-    """obj -> 1-D C-contiguous float32/float64 array (a view when possible)."""
+def _vector(obj, name):
+    """obj -> 1-D C-contiguous float32/float64 array (a view when possible);
+    a single number becomes one sample."""
     if (type(obj) is np.ndarray and (obj.dtype is _F64 or obj.dtype is _F32)
             and obj.ndim == 1 and obj.flags.c_contiguous):
         return obj                       # the common case, used as it is
@@ -47,7 +46,7 @@ def _vector(obj, name, *, allow_scalar=True):
     if kind not in "fiu":
         raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}"
                         + (" (complex is not supported)" if kind == "c" else ""))
-    if arr.ndim == 0 and allow_scalar:
+    if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got {arr.ndim} "
