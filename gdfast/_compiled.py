@@ -1,245 +1,365 @@
-"""The compiled API: validate once, run one kernel call, wrap the result.
+"""The compiled API: validate -> plan -> epoch driver -> compiled kernels.
 
-Same names and signatures as ``gdfast.reference``, plus keyword-only
-options the reference does not have: ``threads`` (cost, gradient, batch_gd,
-minibatch_gd) and ``method`` (batch_gd, sgd). Results are float64 whatever
-the input dtype.
+Same names and signatures as ``gdfast.reference`` (the oracle), plus
+keyword-only options the reference does not have: ``threads`` (cost,
+gradient, batch_gd, minibatch_gd) and ``method`` (batch_gd, sgd).
+
+Two families of kernels sit under the driver:
+
+* ``gdfast._kernels`` -- the tutorial's model (one feature, no intercept,
+  no penalty; 1-D ``X`` or a contiguous ``(n, 1)`` column): SIMD block
+  sums, the affine SGD, whole runs in one compiled call;
+* ``gdfast._rows`` -- any ``d``, intercept, L2: per-chunk kernels (a fused
+  cost+gradient pass, an SGD epoch, a mini-batch epoch), with the
+  statistics method in ``gdfast._stats``.
 """
 
+import os
 import threading
+import warnings
 
 import numpy as np
 
-from . import _kernels, _validate
-from ._hooks import make_hook
-from ._result import TrainResult
+from . import _driver, _kernels, _plan, _rows, _stats, _validate
+from ._plan import STATS_MIN_N
 from ._seq import seq_cost, seq_forward, seq_gradient, seq_loss
-from .errors import DivergenceError
 
 __all__ = ["forward", "loss", "cost", "gradient", "batch_gd", "sgd", "minibatch_gd",
            "IMPLEMENTATION", "STATS_MIN_N"]
 
 IMPLEMENTATION = "compiled"
 
-#: method="auto" switches to the fast method (batch_gd: "stats", sgd: "affine")
-#: from this many samples on; below it results match the reference's order.
-STATS_MIN_N = 1 << 16
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_SPEC = {_F64: "double", _F32: "float"}
 
 
-_MAIN_THREAD_ID = threading.main_thread().ident
+def _typed1(fused):
+    """A one-dtype fused kernel's specialisations, by dtype."""
+    return {dt: fused[name] for dt, name in _SPEC.items()}
 
 
-def _typed(fused):
-    """A fused kernel's specialisations by dtype: skips Cython's per-call
-    dispatch on the buffers' formats (validation already fixed the dtype)."""
-    return {np.dtype(np.float64): fused["double"], np.dtype(np.float32): fused["float"]}
+def _typed2(fused):
+    """A two-dtype (X, y) fused kernel's specialisations, by dtype pair."""
+    return {(dx, dy): fused[nx, ny] for dx, nx in _SPEC.items() for dy, ny in _SPEC.items()}
 
 
-_BATCH_GD_PASS = _typed(_kernels.batch_gd_pass)
-_SGD_EPOCHS = _typed(_kernels.sgd_epochs)
-_MINIBATCH_EPOCHS = _typed(_kernels.minibatch_epochs)
+_BATCH_GD_PASS = _typed1(_kernels.batch_gd_pass)
+_SGD_EPOCHS = _typed1(_kernels.sgd_epochs)
+_MINIBATCH_EPOCHS = _typed1(_kernels.minibatch_epochs)
+_PASS_SUMS = _typed2(_rows.pass_sums)
+_BATCH_EPOCH = _typed2(_rows.batch_epoch)
+_SGD_EPOCH = _typed2(_rows.sgd_epoch)
+_MINIBATCH_EPOCH = _typed2(_rows.minibatch_epoch)
 
 
-def _main_thread():
-    """Only the main thread receives signals; only it polls for Ctrl-C."""
-    return threading.get_ident() == _MAIN_THREAD_ID
+# --------------------------------------------------- threads, fork, signals
+
+_state = {"parallel_used": False, "forked": False, "warned": False}
+
+
+def _after_fork_in_child():
+    # GNU OpenMP's thread pool does not survive fork(): a parallel region in
+    # a child of a process that ran one hangs. Such a child runs serially.
+    _state["forked"] = _state["parallel_used"]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _threads(value):
+    """Validated thread count; 1 in a forked child of a process that ran
+    parallel passes (identical results: blocks never depend on threads)."""
+    k = _validate.threads(value)
+    if k > 1:
+        if _state["forked"]:
+            if not _state["warned"]:
+                _state["warned"] = True
+                warnings.warn("gdfast: this process was forked after OpenMP threads "
+                              "ran in its parent; running threads=1 here (same results)",
+                              RuntimeWarning, stacklevel=3)
+            return 1
+        _state["parallel_used"] = True
+    return k
+
+
+def _signals():
+    """Ctrl-C reaches only the main thread; decided at call time (a process
+    forked from another thread has that thread as its main thread)."""
+    return threading.current_thread() is threading.main_thread()
 
 
 # ---------------------------------------------------------------- primitives
 
-def _sums(xs, ys, w, threads):
-    """(n, sum (x*w-y)**2, sum x*(x*w-y)) after validation; one pass."""
-    x, y = _validate.samples(xs, ys)
-    w = _validate.weight(w)
-    s_rr, s_xr = _kernels.pass_sums(x, y, w, _validate.threads(threads), _main_thread())
-    if not (np.isfinite(s_rr) and np.isfinite(s_xr)):
-        _validate.raise_if_nonfinite((x, "xs"), (y, "ys"))
-        raise OverflowError(f"the sums overflowed float64 at w={w!r}: "
-                            "rescale xs and ys")
-    return x.shape[0], s_rr, s_xr
+def _plain(b, alpha):
+    """True for the tutorial's defaults (b = 0, alpha = 0) given as plain numbers."""
+    return (type(b) is float or type(b) is int) and b == 0 and \
+        (type(alpha) is float or type(alpha) is int) and alpha == 0
 
 
-def cost(xs, ys, w, *, threads=None):
-    """Mean squared error ``mean((x*w - y)**2)``, in squared units of ys."""
-    if threads is None:
-        fast = seq_cost(xs, ys, w)
-        if fast is not None:
-            return fast
-    n, s_rr, _ = _sums(xs, ys, w, threads)
-    return s_rr / n
+def _one_feature(dat, b=0.0):
+    """The data as the tutorial's 1-D pair (x, y) of one dtype, or None."""
+    if dat.d != 1 or b != 0.0:
+        return None
+    x = dat.X.reshape(dat.n)
+    y = dat.y
+    if x.dtype is not y.dtype:            # mixed float32/float64: widen one
+        x = x.astype(np.float64, copy=False)
+        y = y.astype(np.float64, copy=False)
+    return x, y
 
 
-def gradient(xs, ys, w, *, threads=None):
-    """d cost / d w = ``mean(2*x*(x*w - y))``; one sample's gradient for scalars."""
-    if threads is None:
-        fast = seq_gradient(xs, ys, w)
-        if fast is not None:
-            return fast
-    n, _, s_xr = _sums(xs, ys, w, threads)
-    return 2.0 * s_xr / n
-
-
-def _elementwise(out, scalar, like):
+def _sums(X, y, w, b, threads):
+    """(dat, w, b, out) with out = [sum r**2, sum r, sum r*x]; ValueError
+    for non-finite data."""
+    dat = _validate.data(X, y)
+    w = _validate.coef(w, dat.d, dat.flat)
+    b = _validate.intercept(b)
+    nthreads = _threads(threads)
+    out = np.empty(dat.d + 2)
+    _PASS_SUMS[dat.X.dtype, dat.y.dtype](dat.rows(), dat.y, w, b, out, nthreads,
+                                          _signals())
     if not np.isfinite(out).all():
-        raise OverflowError("the result overflowed float64: rescale the inputs")
-    if scalar:
-        return float(out[0])
-    return out.tolist() if isinstance(like, (list, tuple)) else out
+        _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
+    return dat, w, b, out
 
 
-def forward(x, w):
-    """Prediction ``x * w``: float for a scalar, list for a list, else ndarray."""
-    fast = seq_forward(x, w)
-    if fast is not None:
-        return fast
-    arr, scalar = _validate.values(x, "x")
-    out = np.empty(arr.shape[0])
-    _kernels.forward_into(arr, _validate.weight(w), out)
-    return _elementwise(out, scalar, x)
+def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
+    """Mean squared error ``mean((x·w + b - y)**2) + alpha*|w|**2``, in
+    squared units of y."""
+    if threads is None and _plain(b, alpha):
+        fast = seq_cost(X, y, w)
+        if fast is not None:
+            return fast
+    alpha = _validate.penalty(alpha)
+    dat = _validate.data(X, y)
+    pair = _one_feature(dat, _validate.intercept(b))
+    if pair is not None:                  # the tutorial's block kernel
+        w1 = float(_validate.coef(w, 1, dat.flat)[0])
+        s_rr, _ = _kernels.pass_sums(*pair, w1, _threads(threads), _signals())
+        if not np.isfinite(s_rr):
+            _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
+        return _validate.finite_result(s_rr / dat.n + alpha * (w1 * w1), "cost")
+    dat, w, b, out = _sums(X, y, w, b, threads)
+    return _validate.finite_result(out[0] / dat.n + alpha * float(w @ w), "cost")
 
 
-def loss(x, y, w):
-    """Per-sample squared error ``(x*w - y)**2``, elementwise."""
-    fast = seq_loss(x, y, w)
-    if fast is not None:
-        return fast
-    xa, ya = _validate.samples(x, y, names=("x", "y"))
-    _validate.raise_if_nonfinite((xa, "x"), (ya, "y"))
-    out = np.empty(xa.shape[0])
-    _kernels.loss_into(xa, ya, _validate.weight(w), out)
-    return _elementwise(out, np.ndim(x) == 0 and np.ndim(y) == 0, x)
+def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
+    """Gradient of the cost in w: ``mean(2*x*(x·w + b - y)) + 2*alpha*w``
+    (a float for 1-D data, an array of shape (d,) for 2-D); with
+    ``fit_intercept=True`` the pair ``(grad_w, grad_b)``."""
+    if threads is None and fit_intercept is False and _plain(b, alpha):
+        fast = seq_gradient(X, y, w)
+        if fast is not None:
+            return fast
+    alpha = _validate.penalty(alpha)
+    fit_intercept = _validate.flag(fit_intercept, "fit_intercept")
+    dat = _validate.data(X, y)
+    pair = None if fit_intercept else _one_feature(dat, _validate.intercept(b))
+    if pair is not None:
+        w1 = float(_validate.coef(w, 1, dat.flat)[0])
+        _, s_xr = _kernels.pass_sums(*pair, w1, _threads(threads), _signals())
+        if not np.isfinite(s_xr):
+            _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
+        g = 2.0 * s_xr / dat.n + 2.0 * alpha * w1
+        g = _validate.finite_result(g, "gradient")
+        return g if dat.flat else np.array([g])
+    dat, w, b, out = _sums(X, y, w, b, threads)
+    g = _validate.finite_result(2.0 * out[2:] / dat.n + (2.0 * alpha) * w, "gradient")
+    g = float(g[0]) if dat.flat else g
+    if fit_intercept:
+        return g, _validate.finite_result(2.0 * out[1] / dat.n, "gradient")
+    return g
+
+
+def forward(X, w, b=0.0):
+    """Prediction ``x·w + b``: a float for a number, a list for a 1-D list,
+    else a float64 array of shape (n,)."""
+    if _plain(b, 0):
+        fast = seq_forward(X, w)
+        if fast is not None:
+            return fast
+    arr, scalar = _validate.values(X, "x")
+    flat = arr.ndim == 1
+    rows = arr.reshape(-1, 1) if flat else arr
+    wv = _validate.coef(w, rows.shape[1], flat)
+    out = np.empty(rows.shape[0])
+    _rows.forward_into(rows, wv, _validate.intercept(b), out)
+    return _validate.elementwise_result(_validate.finite_result(out, "forward"),
+                                        X, scalar, flat)
+
+
+def loss(X, y, w, b=0.0, *, alpha=0.0):
+    """Per-sample loss ``(x·w + b - y)**2 + alpha*|w|**2``, elementwise."""
+    if _plain(b, alpha):
+        fast = seq_loss(X, y, w)
+        if fast is not None:
+            return fast
+    dat = _validate.data(X, y)
+    _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
+    wv = _validate.coef(w, dat.d, dat.flat)
+    out = np.empty(dat.n)
+    _rows.loss_into(dat.rows(), dat.y, wv, _validate.intercept(b),
+                    _validate.penalty(alpha), out)
+    scalar = np.ndim(X) == 0 and np.ndim(y) == 0
+    return _validate.elementwise_result(_validate.finite_result(out, "loss"),
+                                        X, scalar, dat.flat)
 
 
 # ------------------------------------------------------------------ trainers
 
-def _shuffle(shuffle, seed, n):
-    """(shuffler, order): refills order with rng.permutation(n) per epoch,
-    drawn exactly as the reference draws it."""
-    if not shuffle:
+def _tutorial_model(p):
+    """One feature, no intercept, no penalty: the whole-run SIMD kernels."""
+    if p.fit_intercept or p.alpha != 0.0:
+        return None
+    return _one_feature(p.data, p.b)
+
+
+def _order(shuffle, seed, n):
+    """(refill, order): refill() draws the next epoch's order into one int64
+    buffer, in place -- the same permutations as the reference's
+    ``rng.permutation(n)`` (which shuffles a fresh 0..n-1 the same way)."""
+    if not _validate.flag(shuffle, "shuffle"):
         return None, None
-    rng = np.random.default_rng(seed)
+    rng = _validate.seed(seed)
     order = np.empty(n, dtype=np.int64)
 
-    def shuffler():
-        np.copyto(order, rng.permutation(n))
-    return shuffler, order
+    def refill():
+        _rows.iota(order)
+        rng.shuffle(order)
+    return refill, order
 
 
-def _train(method, x, y, w, lr, epochs, callback, progress, run):
-    """Allocate the histories once, run one kernel call, build the result.
-
-    ``run(hist, hook)`` calls the kernel, which writes w and the loss of
-    epoch e to hist[0, e] and hist[1, e], and returns ``(epochs_done, status)``.
-    """
-    hist = np.empty((2, epochs))
-    hook = make_hook(callback, progress, epochs, method)
-    try:
-        done, status = run(hist, hook)
-    finally:
-        if hook is not None:
-            hook.close()
-    if status or not epochs:             # diverged, stopped early, or no epoch ran
-        if status == _kernels.DIVERGED or not epochs:
-            _validate.raise_if_nonfinite((x, "xs"), (y, "ys"))
-        hist = hist[:, :done]
-    result = TrainResult._own(hist[0, done - 1] if done else w, hist, method)
-    if status == _kernels.DIVERGED:
-        raise DivergenceError(done, lr, result)
-    return result
+def _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
+    return _validate.Training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback,
+                              progress)
 
 
-def _choose(method, names, n):
-    """Resolve method="auto": the exact-order method (names[0]) for small
-    data, the fast one (names[1]) from STATS_MIN_N samples on."""
-    if method == "auto":
-        return names[1] if n >= STATS_MIN_N else names[0]
-    if method not in names:
-        raise ValueError(f"method must be 'auto', {names[0]!r} or {names[1]!r}, "
-                         f"got {method!r}")
-    return method
+_DIVERGED, _STOPPED = _kernels.DIVERGED, _kernels.STOPPED
 
 
-def _common(xs, ys, w, lr, epochs):
-    x, y = _validate.samples(xs, ys)
-    return (x, y, _validate.weight(w), _validate.learning_rate(lr),
-            _validate.count(epochs, "epochs", 0))
-
-
-def batch_gd(xs, ys, w=1.0, lr=0.01, epochs=100, *, callback=None, progress=False,
-             method="auto", threads=None):
+def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, alpha=0.0,
+             callback=None, progress=False, method="auto", threads=None):
     """Batch gradient descent: one update per epoch with the mean gradient.
 
     ``loss_history[e]`` is the cost at the start of epoch ``e`` (before the
     update), as the tutorial prints it.
 
     method : "pass" makes one fused cost+gradient pass over the data per
-        epoch. "stats" makes one pass in all, collecting sum x**2 and the
-        residual sums about a pilot slope, then runs every epoch from those
-        (exact in real arithmetic; rounding differs, see README). "auto"
-        (default) uses "stats" from STATS_MIN_N samples on, "pass" below.
+        epoch. "stats" reads the data a fixed number of times (two for one
+        feature without intercept, three otherwise) and runs every epoch from
+        the sufficient statistics (exact in real arithmetic; rounding differs,
+        see docs/accuracy.md). "auto" (default) picks "stats" from
+        STATS_MIN_N samples on when its passes cost less than the epochs'
+        (gdfast._plan); the choice is ``result.method``.
     threads : passes over the data use this many OpenMP threads (default 1);
         results are bit-identical for every thread count.
     """
-    x, y, w, lr, epochs = _common(xs, ys, w, lr, epochs)
-    method = _choose(method, ("pass", "stats"), x.shape[0])
-    nthreads = _validate.threads(threads)
-    signals = _main_thread()
-    n = x.shape[0]
-    if epochs and method == "stats":
-        stats = _kernels.data_stats(x, y, nthreads, signals)
-        if np.isfinite(stats).all():
-            def run(hist, hook):
-                return _kernels.batch_gd_closed(n, *stats, w, lr, epochs, hist, hook,
-                                                signals)
-            return _train("batch_gd", x, y, w, lr, epochs, callback, progress, run)
-        _validate.raise_if_nonfinite((x, "xs"), (y, "ys"))
-        # finite data whose squares overflow: the pass method reports divergence
+    p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
+    nthreads, signals = _threads(threads), _signals()
+    pair = _tutorial_model(p)
+    n, lr = p.data.n, p.lr
+    method = _plan.batch_method(method, n, p.data.d, p.epochs, pair is not None)
+    if pair is not None:
+        x, yv = pair
+        if method == "stats" and p.epochs:
+            stats = _kernels.data_stats(x, yv, nthreads, signals)
+            if np.isfinite(stats).all():
+                def kernel(rows, e0, w, hook):
+                    return _kernels.batch_gd_closed(n, *stats, w, lr, rows, e0, hook,
+                                                    signals)
+                return _driver.rounds("batch_gd", method, p, kernel, _DIVERGED, _STOPPED)
+            _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
+            method = "pass"   # finite data whose squares overflow: passes report it
 
-    def run(hist, hook):
-        return _BATCH_GD_PASS[x.dtype](x, y, w, lr, epochs, hist, hook, nthreads, signals)
-    return _train("batch_gd", x, y, w, lr, epochs, callback, progress, run)
+        def kernel(rows, e0, w, hook):
+            return _BATCH_GD_PASS[x.dtype](x, yv, w, lr, rows, e0, hook, nthreads, signals)
+        return _driver.rounds("batch_gd", method, p, kernel, _DIVERGED, _STOPPED)
+
+    Xr, yv = p.data.rows(), p.data.y
+    if method == "stats" and p.epochs:
+        st = _stats.collect(Xr, yv)
+        if st is not None:
+            def epoch(w, b):
+                return _stats.epoch(st, w, b, lr, p.alpha, p.fit_intercept)
+            return _driver.epochs("batch_gd", method, p, epoch)
+        _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
+        method = "pass"
+    kern = _BATCH_EPOCH[Xr.dtype, yv.dtype]
+
+    def epoch(w, b):
+        return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, nthreads, signals)
+    return _driver.epochs("batch_gd", method, p, epoch)
 
 
-def sgd(xs, ys, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *,
-        callback=None, progress=False, method="auto"):
+def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
+        fit_intercept=False, alpha=0.0, callback=None, progress=False, method="auto"):
     """Stochastic gradient descent: one update per sample.
 
     ``loss_history[e]`` is the loss of the epoch's last sample after its
     update, as the tutorial prints it. ``shuffle=True`` visits a fresh
     permutation from ``numpy.random.default_rng(seed)`` every epoch.
 
-    method : "plain" evaluates the tutorial's ``w -= lr*2*x*(x*w - y)`` as
-        written (bit-identical to the reference). "affine" evaluates the same
-        update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding four segments
-        of each block side by side: several times faster, equal up to
-        rounding (README: Accuracy). "auto" (default): "affine" from
-        STATS_MIN_N samples on, "plain" below.
+    method : "plain" evaluates the reference's update as written (bit for
+        bit). "affine" (one feature, no intercept, no penalty) evaluates the
+        same update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding four
+        segments of each block side by side: several times faster, equal up
+        to rounding (docs/accuracy.md). "auto" (default): "affine" from
+        STATS_MIN_N samples on where it applies, else "plain".
     """
-    x, y, w, lr, epochs = _common(xs, ys, w, lr, epochs)
-    affine = _choose(method, ("plain", "affine"), x.shape[0]) == "affine"
-    shuffler, order = _shuffle(shuffle, seed, x.shape[0])
+    p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
+    pair = _tutorial_model(p)
+    method = _plan.sgd_method(method, p.data.n, pair is not None)
+    refill, order = _order(shuffle, seed, p.data.n)
+    signals, lr = _signals(), p.lr
+    if pair is not None:
+        x, yv = pair
+        affine = method == "affine"
 
-    def run(hist, hook):
-        return _SGD_EPOCHS[x.dtype](x, y, w, lr, epochs, hist, hook, shuffler, order,
-                                   affine, _main_thread())
-    return _train("sgd", x, y, w, lr, epochs, callback, progress, run)
+        def kernel(rows, e0, w, hook):
+            return _SGD_EPOCHS[x.dtype](x, yv, w, lr, rows, e0, hook, refill, order,
+                                       affine, signals)
+        return _driver.rounds("sgd", method, p, kernel, _DIVERGED, _STOPPED)
+
+    Xr, yv = p.data.rows(), p.data.y
+    kern = _SGD_EPOCH[Xr.dtype, yv.dtype]
+
+    def epoch(w, b):
+        if refill is not None:
+            refill()
+        return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, order, signals)
+    return _driver.epochs("sgd", method, p, epoch)
 
 
-def minibatch_gd(xs, ys, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
-                 seed=None, *, callback=None, progress=False, threads=None):
+def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
+                 seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
+                 progress=False, threads=None):
     """Mini-batch gradient descent: one update per batch of ``batch_size``.
 
     The last batch of an epoch may be smaller and is averaged over its own
     size. ``loss_history[e]`` is the cost of the epoch's last batch before
-    its update. ``batch_size >= n`` is batch_gd(method="pass"); batch_size=1
-    is sgd up to rounding.
+    its update. ``batch_size >= n`` is batch_gd(method="pass");
+    batch_size=1 is sgd up to rounding.
     """
-    x, y, w, lr, epochs = _common(xs, ys, w, lr, epochs)
-    batch_size = _validate.count(batch_size, "batch_size", 1)
-    nthreads = _validate.threads(threads)
-    shuffler, order = _shuffle(shuffle, seed, x.shape[0])
+    p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
+    size = _validate.batch_size(batch_size, p.data.n)
+    nthreads, signals, lr = _threads(threads), _signals(), p.lr
+    refill, order = _order(shuffle, seed, p.data.n)
+    pair = _tutorial_model(p)
+    if pair is not None:
+        x, yv = pair
 
-    def run(hist, hook):
-        return _MINIBATCH_EPOCHS[x.dtype](x, y, batch_size, w, lr, epochs, hist, hook,
-                                         shuffler, order, nthreads, _main_thread())
-    return _train("minibatch_gd", x, y, w, lr, epochs, callback, progress, run)
+        def kernel(rows, e0, w, hook):
+            return _MINIBATCH_EPOCHS[x.dtype](x, yv, size, w, lr, rows, e0, hook, refill,
+                                             order, nthreads, signals)
+        return _driver.rounds("minibatch_gd", "batches", p, kernel, _DIVERGED, _STOPPED)
+
+    Xr, yv = p.data.rows(), p.data.y
+    kern = _MINIBATCH_EPOCH[Xr.dtype, yv.dtype]
+
+    def epoch(w, b):
+        if refill is not None:
+            refill()
+        return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, size, order, nthreads,
+                    signals)
+    return _driver.epochs("minibatch_gd", "batches", p, epoch)

@@ -1,9 +1,11 @@
-"""Stub for the compiled module gdfast._kernels (see _kernels.pyx).
+"""Stub for the compiled module gdfast._kernels (see _kernels.pyx): the
+tutorial's model (one feature, no intercept, no penalty), whole runs.
 
 Arrays are 1-D C-contiguous float32 or float64 (x and y of one dtype),
-n >= 1; ``hist`` is a C-contiguous float64 array of shape (2, >= epochs):
-row 0 receives w after each epoch, row 1 the epoch's recorded loss. Nothing is checked here:
-gdfast._validate does that first.
+n >= 1; ``hist`` is a C-contiguous float64 array of shape (epochs, 3): a
+kernel runs up to ``hist.shape[0]`` epochs and writes row e as
+[w, 0.0, loss]; ``e0`` numbers the first of them for the hook. Nothing is
+checked here: gdfast._validate does that first.
 """
 
 from typing import Callable, Optional, Tuple
@@ -19,22 +21,19 @@ RAN: int
 DIVERGED: int
 STOPPED: int
 
-def first_nonfinite(a: _F) -> int: ...
 def pass_sums(x: _F, y: _F, w: float, threads: int = ..., signals: bool = ...) -> Tuple[float, float]: ...
-def forward_into(x: _F, w: float, out: _D) -> None: ...
-def loss_into(x: _F, y: _F, w: float, out: _D) -> None: ...
-def batch_gd_pass(x: _F, y: _F, w: float, lr: float, epochs: int, hist: _D,
+def batch_gd_pass(x: _F, y: _F, w: float, lr: float, hist: _D, e0: int = ...,
                   hook: _Hook = ..., threads: int = ..., signals: bool = ...) -> Tuple[int, int]: ...
 def data_stats(x: _F, y: _F, threads: int = ..., signals: bool = ...) -> Tuple[float, float, float, float]: ...
 def batch_gd_closed(n: int, wp: float, s_rr: float, s_xr: float, s_xx: float, w: float, lr: float,
-                    epochs: int, hist: _D, hook: _Hook = ...,
+                    hist: _D, e0: int = ..., hook: _Hook = ...,
                     signals: bool = ...) -> Tuple[int, int]: ...
-def sgd_epochs(x: _F, y: _F, w: float, lr: float, epochs: int, hist: _D,
+def sgd_epochs(x: _F, y: _F, w: float, lr: float, hist: _D, e0: int = ...,
                hook: _Hook = ..., shuffler: Optional[Callable[[], None]] = ...,
                order: Optional[npt.NDArray[np.int64]] = ..., affine: bool = ...,
                signals: bool = ...) -> Tuple[int, int]: ...
-def minibatch_epochs(x: _F, y: _F, batch_size: int, w: float, lr: float, epochs: int,
-                     hist: _D, hook: _Hook = ...,
+def minibatch_epochs(x: _F, y: _F, batch_size: int, w: float, lr: float,
+                     hist: _D, e0: int = ..., hook: _Hook = ...,
                      shuffler: Optional[Callable[[], None]] = ...,
                      order: Optional[npt.NDArray[np.int64]] = ..., threads: int = ...,
                      signals: bool = ...) -> Tuple[int, int]: ...

@@ -19,8 +19,9 @@ and block partials are added in block order. The order depends on n only,
 never on the number of threads, so every thread count gives bit-identical
 results.
 
-Training kernels write epoch e's w to hist[0, e] and its loss to hist[1, e]
-and return ``(epochs_done, status)`` with status RAN (all
+Training kernels run up to ``hist.shape[0]`` epochs (the driver grows the
+history and calls again from the state reached), write epoch e's
+[w, 0, loss] to hist[e] and return ``(epochs_done, status)`` with status RAN (all
 epochs ran), DIVERGED (epoch ``epochs_done`` produced a non-finite w or
 loss; histories hold the finite epochs before it) or STOPPED (the hook
 asked to stop after epoch ``epochs_done - 1``).
@@ -81,19 +82,20 @@ cdef int tick(Ticker* t, Py_ssize_t work) except -1 nogil:
     return 0
 
 
-cdef int end_epoch(double[:, ::1] hist, Py_ssize_t e, double w, double c, object hook,
-                   Ticker* t) except -1 nogil:
-    """Close epoch e of every trainer: S_DIVERGED if w or the loss is not
-    finite (nothing recorded); otherwise record both, call the hook (with
-    the GIL, only if there is one) and return S_STOPPED if it asks to stop,
-    else S_RAN."""
+cdef int end_epoch(double[:, ::1] hist, Py_ssize_t e, Py_ssize_t e0, double w, double c,
+                   object hook, Ticker* t) except -1 nogil:
+    """Close epoch e0 + e of every trainer: S_DIVERGED if w or the loss is
+    not finite (nothing recorded); otherwise record row e of hist as
+    [w, 0 (the intercept), loss], call the hook (with the GIL, only if there
+    is one) and return S_STOPPED if it asks to stop, else S_RAN."""
     if not (isfinite(w) and isfinite(c)):
         return S_DIVERGED
-    hist[0, e] = w
-    hist[1, e] = c
+    hist[e, 0] = w
+    hist[e, 1] = 0.0
+    hist[e, 2] = c
     if hook is not None:
         with gil:
-            if hook(e, w, c):
+            if hook(e0 + e, w, c):
                 return S_STOPPED
     tick(t, EPOCH_WORK)
     return S_RAN
@@ -168,17 +170,6 @@ cdef int gathered_sums(const floating* x, const floating* y, const int64_t* idx,
 
 # ---------------------------------------------------------------- primitives
 
-def first_nonfinite(const floating[::1] a):
-    """Index of the first NaN or +-inf in ``a``, or -1 when all are finite."""
-    cdef Py_ssize_t i, n = a.shape[0], found = -1
-    with nogil:
-        for i in range(n):
-            if not isfinite(a[i]):
-                found = i
-                break
-    return found
-
-
 def pass_sums(const floating[::1] x, const floating[::1] y, double w,
               int threads=1, bint signals=False):
     """One pass: ``(sum (x*w-y)**2, sum x*(x*w-y))`` in double precision.
@@ -192,34 +183,16 @@ def pass_sums(const floating[::1] x, const floating[::1] y, double w,
     return out[0], out[1]
 
 
-def forward_into(const floating[::1] x, double w, double[::1] out):
-    """out[i] = x[i] * w."""
-    cdef Py_ssize_t i
-    with nogil:
-        for i in range(x.shape[0]):
-            out[i] = x[i] * w
-
-
-def loss_into(const floating[::1] x, const floating[::1] y, double w, double[::1] out):
-    """out[i] = (x[i]*w - y[i])**2."""
-    cdef Py_ssize_t i
-    cdef double r
-    with nogil:
-        for i in range(x.shape[0]):
-            r = x[i] * w - <double>y[i]
-            out[i] = r * r
-
-
 # ------------------------------------------------------------------ trainers
 
 def batch_gd_pass(const floating[::1] x, const floating[::1] y, double w, double lr,
-                  Py_ssize_t epochs, double[:, ::1] hist,
+                  double[:, ::1] hist, Py_ssize_t e0=0,
                   object hook=None, int threads=1, bint signals=False):
     """Batch GD, one fused cost+gradient pass over the data per epoch.
 
     cost = S_rr / n (recorded, before the update); w -= lr * (2 * S_xr / n).
     """
-    cdef Py_ssize_t n = x.shape[0], e = 0
+    cdef Py_ssize_t n = x.shape[0], e = 0, epochs = hist.shape[0]
     cdef double out[3]
     cdef double c
     cdef int status = S_RAN
@@ -229,7 +202,7 @@ def batch_gd_pass(const floating[::1] x, const floating[::1] y, double w, double
             sums(&x[0], &y[0], n, w, out, False, threads, &t)
             c = out[0] / n
             w = w - lr * (2.0 * out[1] / n)
-            status = end_epoch(hist, e, w, c, hook, &t)
+            status = end_epoch(hist, e, e0, w, c, hook, &t)
             if status != S_DIVERGED:
                 e += 1
             if status != S_RAN:
@@ -239,20 +212,22 @@ def batch_gd_pass(const floating[::1] x, const floating[::1] y, double w, double
 
 def data_stats(const floating[::1] x, const floating[::1] y, int threads=1,
                bint signals=False):
-    """Sufficient statistics of the data about a pilot slope, in one pass.
+    """Sufficient statistics of the data about a pilot slope, in two passes.
 
-    The pilot ``wp`` is the least-squares slope of the first 4096 samples
-    (0 if they are all zero). With ``r = x*wp - y`` it returns
-    ``(wp, S_rr, S_xr, S_xx)``: sum r**2, sum x*r, sum x**2. Centring on a
-    pilot keeps S_rr and S_xr small near the optimum, so the cost formula in
-    batch_gd_closed does not cancel catastrophically.
+    Pass 1 (w = 0) gives sum x*y and sum x**2, hence the pilot ``wp``: the
+    least-squares slope of the whole data (0 if every x is 0). Pass 2 gives,
+    with ``r = x*wp - y``, ``(wp, S_rr, S_xr, S_xx)``: sum r**2, sum x*r,
+    sum x**2. Centring on the data's own optimum keeps S_rr and S_xr small
+    near it, so the cost formula in batch_gd_closed does not cancel
+    catastrophically whatever the data look like (a prefix unlike the rest
+    cannot mislead it: every sample takes part in the pilot).
     """
     cdef Py_ssize_t n = x.shape[0]
     cdef double out[3]
     cdef double wp = 0.0
     cdef Ticker t = Ticker(0, signals)
     with nogil:
-        sums(&x[0], &y[0], min(n, <Py_ssize_t>4096), 0.0, out, True, 1, &t)
+        sums(&x[0], &y[0], n, 0.0, out, True, threads, &t)
         if out[2] > 0.0 and isfinite(out[1] / out[2]):
             wp = -out[1] / out[2]
         sums(&x[0], &y[0], n, wp, out, True, threads, &t)
@@ -260,7 +235,7 @@ def data_stats(const floating[::1] x, const floating[::1] y, int threads=1,
 
 
 def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_xx,
-                    double w, double lr, Py_ssize_t epochs, double[:, ::1] hist,
+                    double w, double lr, double[:, ::1] hist, Py_ssize_t e0=0,
                     object hook=None, bint signals=False):
     """Batch GD from data_stats alone, without touching the data again.
 
@@ -269,7 +244,7 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
     Exact in real arithmetic; in floating point it differs from a pass per
     epoch by rounding (bounded in tests/test_methods.py).
     """
-    cdef Py_ssize_t e = 0
+    cdef Py_ssize_t e = 0, epochs = hist.shape[0]
     cdef double c, d
     cdef int status = S_RAN
     cdef Ticker t = Ticker(0, signals)
@@ -280,7 +255,7 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
             if c < 0.0:          # a sum of squares; only rounding goes below 0
                 c = 0.0
             w = w - lr * (2.0 * (d * s_xx + s_xr) / n)
-            status = end_epoch(hist, e, w, c, hook, &t)
+            status = end_epoch(hist, e, e0, w, c, hook, &t)
             if status != S_DIVERGED:
                 e += 1
             if status != S_RAN:
@@ -289,7 +264,7 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
 
 
 def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr,
-               Py_ssize_t epochs, double[:, ::1] hist,
+               double[:, ::1] hist, Py_ssize_t e0=0,
                object hook=None, object shuffler=None, int64_t[::1] order=None,
                bint affine=False, bint signals=False):
     """SGD, one update per sample: w -= lr * 2*x*(x*w - y).
@@ -304,7 +279,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     shuffler, ``shuffler()`` refills ``order`` before every epoch and
     samples are visited as x[order[i]].
     """
-    cdef Py_ssize_t n = x.shape[0], e = 0, i, start, stop, last
+    cdef Py_ssize_t n = x.shape[0], e = 0, i, start, stop, last, epochs = hist.shape[0]
     cdef double c2 = 2.0 * lr, c
     cdef int status = S_RAN
     cdef bint shuffled = shuffler is not None
@@ -335,7 +310,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
             last = idx[n - 1] if shuffled else n - 1
             c = <double>x[last] * w - <double>y[last]
             c = c * c
-            status = end_epoch(hist, e, w, c, hook, &t)
+            status = end_epoch(hist, e, e0, w, c, hook, &t)
             if status != S_DIVERGED:
                 e += 1
             if status != S_RAN:
@@ -344,7 +319,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
 
 
 def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t batch_size,
-                     double w, double lr, Py_ssize_t epochs, double[:, ::1] hist,
+                     double w, double lr, double[:, ::1] hist, Py_ssize_t e0=0,
                      object hook=None, object shuffler=None,
                      int64_t[::1] order=None, int threads=1, bint signals=False):
     """Mini-batch GD: per batch of m samples, cost = S_rr/m and
@@ -352,7 +327,7 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
     batch_size >= n gives batch_gd_pass's results bit for bit). The recorded
     loss is the cost of the epoch's last batch before its update.
     """
-    cdef Py_ssize_t n = x.shape[0], e = 0, start, m
+    cdef Py_ssize_t n = x.shape[0], e = 0, start, m, epochs = hist.shape[0]
     cdef double out[3]
     cdef double c = 0.0
     cdef int status = S_RAN
@@ -376,7 +351,7 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
                 c = out[0] / m
                 w = w - lr * (2.0 * out[1] / m)
                 start += m
-            status = end_epoch(hist, e, w, c, hook, &t)
+            status = end_epoch(hist, e, e0, w, c, hook, &t)
             if status != S_DIVERGED:
                 e += 1
             if status != S_RAN:

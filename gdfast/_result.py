@@ -1,68 +1,157 @@
-"""The result type every trainer returns, in both implementations."""
+"""The result type every trainer returns, and the history buffer behind it.
+
+Both implementations record each epoch into a :class:`History` (one float64
+row per epoch: the coefficients, the intercept, the loss), which grows as
+epochs run (amortised doubling), so memory follows the epochs actually run,
+not the ``epochs`` asked for.
+"""
 
 import numpy as np
 
-__all__ = ["TrainResult"]
+__all__ = ["TrainResult", "History"]
+
+
+class History:
+    """Rows ``[coef_0 .. coef_{d-1}, intercept, loss]``, one per epoch."""
+
+    __slots__ = ("d", "buf", "k", "limit")
+
+    #: rows allocated before the first growth
+    FIRST = 128
+
+    def __init__(self, d, limit):
+        self.d, self.k, self.limit = d, 0, limit
+        self.buf = np.empty((min(limit, self.FIRST), d + 2))
+
+    def room(self):
+        """Free rows (grows the buffer when full, up to the epoch limit)."""
+        if self.k == self.buf.shape[0] and self.k < self.limit:
+            rows = min(self.limit, max(2 * self.k, self.FIRST))
+            grown = np.empty((rows, self.d + 2))
+            grown[:self.k] = self.buf[:self.k]
+            self.buf = grown
+        return self.buf[self.k:]
+
+    def append(self, w, b, loss):
+        if self.k == self.buf.shape[0]:
+            self.room()
+        row = self.buf[self.k]
+        row[:self.d] = w
+        row[self.d] = b
+        row[self.d + 1] = loss
+        self.k += 1
+
+    def rows(self):
+        return self.buf[:self.k]
 
 
 class TrainResult:
     """Outcome of a training run (immutable).
 
+    The model is ``y_pred = X @ coef + intercept`` (``x * w + b`` for 1-D
+    data). Names follow scikit-learn (``coef``, ``intercept``) and keep the
+    tutorial's (``w``, ``b``) as aliases.
+
     Attributes
     ----------
-    w : float
-        Final weight (after the last completed epoch; the initial ``w`` if
-        no epoch ran).
-    w_history : numpy.ndarray of float64, shape (epochs_run,), read-only
-        ``w`` after each epoch.
-    loss_history : numpy.ndarray of float64, shape (epochs_run,), read-only
-        The loss each epoch records (see each trainer for which one), in
-        squared units of ``ys``.
+    coef, w : float or numpy.ndarray
+        Final coefficients: a float for 1-D data, a read-only float64 array
+        of shape ``(d,)`` for 2-D ``X``. The initial value if no epoch ran.
+    intercept, b : float
+        Final intercept (the initial ``b`` when it was not fitted).
+    coef_history, w_history : numpy.ndarray, read-only
+        ``coef`` after each epoch: shape ``(epochs,)`` for 1-D data,
+        ``(epochs, d)`` for 2-D.
+    intercept_history : numpy.ndarray, shape (epochs,), read-only
+    loss_history : numpy.ndarray, shape (epochs,), read-only
+        The loss each epoch records (see each trainer), in squared units of
+        ``y``, plus the L2 term ``alpha * |coef|**2`` when ``alpha > 0``.
+    epochs : int
+        Number of epochs that ran (the length of the histories).
+    trainer : str
+        ``"batch_gd"``, ``"sgd"`` or ``"minibatch_gd"``.
     method : str
-        The trainer that produced it: ``"batch_gd"``, ``"sgd"`` or
-        ``"minibatch_gd"``.
+        The method that actually ran (what ``method="auto"`` chose):
+        ``"pass"``/``"stats"`` (batch_gd), ``"plain"``/``"affine"`` (sgd),
+        ``"batches"`` (minibatch_gd).
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> r = gdfast.batch_gd([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], epochs=3)
+    >>> r.epochs, r.trainer, r.method
+    (3, 'batch_gd', 'pass')
+    >>> r.w == r.coef == float(r.w_history[-1])
+    True
     """
 
-    __slots__ = ("_w", "_hist", "_method")
+    __slots__ = ("_hist", "_coef", "_intercept", "_flat", "_trainer", "_method")
 
-    def __init__(self, w, w_history, loss_history, method):
-        hist = np.array([w_history, loss_history], dtype=np.float64, ndmin=2)
-        if hist.ndim != 2 or hist.shape[0] != 2:
-            raise ValueError("w_history and loss_history must be 1-D of one length")
+    def __init__(self, rows, coef, intercept, flat, trainer, method):
+        hist = np.ascontiguousarray(rows, dtype=np.float64)
+        if hist.ndim != 2 or hist.shape[1] < 3:
+            raise ValueError("rows must have shape (epochs, d + 2)")
         hist.setflags(write=False)
-        self._w, self._hist, self._method = float(w), hist, method
-
-    @classmethod
-    def _own(cls, w, hist, method):
-        """Wrap a fresh (2, epochs) float64 array of the compiled trainers
-        (row 0: w, row 1: loss) without copying; it becomes read-only."""
-        hist.setflags(write=False)
-        self = cls.__new__(cls)
-        self._w, self._hist, self._method = float(w), hist, method
-        return self
+        self._hist = hist
+        if flat:
+            self._coef = float(np.asarray(coef).reshape(-1)[0])
+        else:
+            c = np.array(coef, dtype=np.float64).reshape(hist.shape[1] - 2)
+            c.setflags(write=False)
+            self._coef = c
+        self._intercept = float(intercept)
+        self._flat, self._trainer, self._method = bool(flat), trainer, method
 
     @property
-    def w(self):
-        return self._w
+    def coef(self):
+        return self._coef
+
+    w = coef
 
     @property
-    def w_history(self):
-        return self._hist[0]
+    def intercept(self):
+        return self._intercept
+
+    b = intercept
+
+    @property
+    def coef_history(self):
+        d = self._hist.shape[1] - 2
+        return self._hist[:, 0] if self._flat else self._hist[:, :d]
+
+    w_history = coef_history
+
+    @property
+    def intercept_history(self):
+        return self._hist[:, -2]
 
     @property
     def loss_history(self):
-        return self._hist[1]
+        return self._hist[:, -1]
+
+    @property
+    def loss(self):
+        """The last recorded loss (NaN when no epoch ran)."""
+        return float(self._hist[-1, -1]) if self.epochs else float("nan")
+
+    @property
+    def epochs(self):
+        return self._hist.shape[0]
+
+    @property
+    def trainer(self):
+        return self._trainer
 
     @property
     def method(self):
         return self._method
 
-    @property
-    def epochs(self):
-        """Number of epochs that ran (the length of the histories)."""
-        return self._hist.shape[1]
-
     def __repr__(self):
-        last = f"{self._hist[1, -1]:.6g}" if self.epochs else "n/a"
-        return (f"TrainResult(method={self._method!r}, w={self._w:.12g}, "
-                f"epochs={self.epochs}, loss={last})")
+        last = f"{self._hist[-1, -1]:.6g}" if self.epochs else "n/a"
+        if self._flat:
+            coef = f"w={self._coef:.12g}"
+        else:
+            coef = "coef=" + np.array2string(self._coef, precision=6, threshold=8)
+        icpt = f", intercept={self._intercept:.6g}" if self._intercept else ""
+        return (f"TrainResult(trainer={self._trainer!r}, method={self._method!r}, "
+                f"{coef}{icpt}, epochs={self.epochs}, loss={last})")

@@ -1,112 +1,248 @@
-"""Every argument check and conversion of the compiled API, in one place.
+"""Every argument check and conversion, once, in pure Python.
 
-The compiled kernels trust what they are given, so this module is the whole
-boundary: it turns the caller's data into 1-D contiguous float32/float64
-arrays (without copying when they already are), checks lengths and
-parameters, and raises ``TypeError``/``ValueError`` naming the argument.
+Both implementations call this module first (``gdfast.reference`` and the
+compiled front ``gdfast._compiled``), so they accept and refuse exactly the
+same inputs with the same messages. Nothing here imports compiled code.
 
-Finiteness of the data is the one check that is not a separate pass: every
-pass the kernels make propagates a NaN or inf in any sample into its result
-(NaN and inf are absorbing under + and *), so the front calls
-``raise_if_nonfinite`` only when a kernel reports a non-finite result, and
-before anything is recorded, returned or handed to a callback. A run with no
-pass over the data (``epochs=0``) checks explicitly.
+Data
+----
+``X`` is 1-D (``n`` samples of the tutorial's one feature, scalar weight),
+2-D of shape ``(n, d)`` (``d`` features, weight vector of shape ``(d,)``) or
+a single number (one sample). ``y`` is 1-D of length ``n``. What is copied:
+
+* C-contiguous float32/float64 arrays: nothing, used in place;
+* other float32/float64 layouts (Fortran order, strided views): one
+  C-contiguous copy of that array, same dtype;
+* integers, float16, longdouble, lists, object arrays, DataFrames: one
+  float64 array, each value converted as ``float()`` would
+  (``Fraction``, ``Decimal`` and Python ints of any size included; a value
+  beyond float64's range is refused with its index).
+
+``X`` and ``y`` may have different float dtypes (float32 ``X`` with float64
+``y``): each keeps its own. Finiteness of float32/float64 data is not a
+separate pass in the compiled implementation: NaN and inf propagate through
+every sum, so a non-finite result triggers :func:`raise_if_nonfinite`, which
+names the first bad element, before anything is recorded or returned.
 """
 
 import math
 import numbers
 import operator
+import sys
 
 import numpy as np
 
-from . import _kernels
+__all__ = ["Data", "Training", "data", "values", "coef", "intercept", "real",
+           "learning_rate", "penalty", "count", "batch_size", "threads", "callback",
+           "choice", "flag", "seed", "raise_if_nonfinite", "finite_result",
+           "elementwise_result", "MAX_THREADS", "MAX_COUNT"]
 
-__all__ = ["samples", "values", "weight", "learning_rate", "count", "threads",
-           "raise_if_nonfinite"]
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_F32, _F64 = _FLOAT_DTYPES
+#: Largest ``threads`` accepted: OpenMP runtimes allocate per-thread state
+#: up front, and a huge request exhausts memory or kills the process.
+MAX_THREADS = 256
+
+#: Largest ``epochs`` the compiled loops can count (a C ``Py_ssize_t``).
+MAX_COUNT = sys.maxsize
 
 
-def _vector(obj, name):
-    """obj -> 1-D C-contiguous float32/float64 array (a view when possible);
-    a single number becomes one sample."""
-    if (type(obj) is np.ndarray and (obj.dtype is _F64 or obj.dtype is _F32)
-            and obj.ndim == 1 and obj.flags.c_contiguous):
+class Data:
+    """Validated training data: ``X`` (n,) or (n, d), ``y`` (n,)."""
+
+    __slots__ = ("X", "y", "flat", "n", "d", "names")
+
+    def __init__(self, X, y, flat, names):
+        self.X, self.y, self.flat, self.names = X, y, flat, names
+        self.n = X.shape[0]
+        self.d = 1 if flat else X.shape[1]
+
+    def rows(self):
+        """X as (n, d): a view, never a copy."""
+        return self.X.reshape(self.n, 1) if self.flat else self.X
+
+
+def _is_nonnative_float(arr):
+    return arr.dtype.kind == "f" and arr.dtype not in (_F32, _F64)
+
+
+def _convert_objects(arr, name):
+    """Object array -> float64, element by element as float() would."""
+    out = np.empty(arr.shape, dtype=np.float64)
+    flat_in, flat_out = arr.reshape(-1), out.reshape(-1)
+    for k, v in enumerate(flat_in):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            where = np.unravel_index(k, arr.shape) if arr.ndim > 1 else k
+            raise TypeError(f"{name} must be real numbers, got {type(v).__name__} "
+                            f"{v!r:.40} at index {_index(where)}")
+        try:
+            f = float(v)
+        except OverflowError:
+            f = math.inf if v > 0 else -math.inf
+        if math.isinf(f) and _finite_real(v):
+            where = np.unravel_index(k, arr.shape) if arr.ndim > 1 else k
+            raise ValueError(f"{name} must be within float64's range, got {v!r:.40} "
+                             f"at index {_index(where)}")
+        flat_out[k] = f
+    return out
+
+
+def _finite_real(v):
+    """True for a finite real of any type (Fraction, Decimal, int, ...)."""
+    try:
+        return not (v != v or v in (math.inf, -math.inf))
+    except TypeError:  # pragma: no cover - exotic numbers
+        return True
+
+
+def _index(where):
+    if isinstance(where, tuple):
+        return "(" + ", ".join(str(int(i)) for i in where) + ")"
+    return str(int(where))
+
+
+def _array(obj, name, max_ndim):
+    """obj -> C-contiguous float32/float64 ndarray of ndim <= max_ndim,
+    a view when obj already is one."""
+    if type(obj) is np.ndarray and (obj.dtype is _F64 or obj.dtype is _F32) \
+            and obj.flags.c_contiguous and obj.ndim <= max_ndim:
         return obj                       # the common case, used as it is
+    if isinstance(obj, np.ma.MaskedArray):
+        raise TypeError(f"{name} must not be a masked array: its mask would be "
+                        f"ignored; pass {name}.compressed() or {name}.filled(value)")
     if isinstance(obj, (str, bytes)) or obj is None:
         raise TypeError(f"{name} must be real numbers, got {type(obj).__name__}")
     try:
         arr = np.asarray(obj)
     except (ValueError, TypeError) as exc:  # ragged nesting and the like
-        raise ValueError(f"{name} must be a 1-D sequence of numbers: {exc}") from None
-    if arr.dtype is _F64 and arr.ndim == 1 and arr.flags.c_contiguous:
-        return arr                       # e.g. a list of floats
+        raise ValueError(f"{name} must be a rectangular array of numbers "
+                         f"(1-D or 2-D): {exc}") from None
+    except OverflowError:                    # pragma: no cover - numpy-version dependent
+        arr = np.asarray(obj, dtype=object)
+    if arr.ndim > max_ndim:
+        raise ValueError(f"{name} must be {'1-D or 2-D' if max_ndim == 2 else 'one-dimensional'}"
+                         f", got {arr.ndim} dimensions (shape {arr.shape})")
     kind = arr.dtype.kind
+    if kind == "O":
+        return _convert_objects(arr, name)
     if kind not in "fiu":
         raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}"
                         + (" (complex is not supported)" if kind == "c" else ""))
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got {arr.ndim} "
-                         f"dimensions (shape {arr.shape})")
     dtype = arr.dtype.newbyteorder("=")
-    if dtype not in _FLOAT_DTYPES:       # ints, float16, longdouble
-        dtype = _F64
-    # a no-op (same object) for contiguous native float32/float64
-    return np.ascontiguousarray(arr, dtype=dtype)
+    if dtype in (_F32, _F64):
+        return np.asarray(arr, dtype=dtype, order="C")   # no-op when already so
+    out = np.asarray(arr, dtype=_F64, order="C")         # ints, float16, longdouble
+    if _is_nonnative_float(arr):
+        bad = np.isinf(out) & np.isfinite(arr)
+        if bad.any():
+            where = np.argwhere(bad)[0] if arr.ndim > 1 else np.flatnonzero(bad)[0]
+            where = tuple(where) if arr.ndim > 1 else where
+            raise ValueError(f"{name} must be within float64's range, got "
+                             f"{arr[where if arr.ndim > 1 else int(where)]!r} "
+                             f"at index {_index(where)}")
+    return out
 
 
-def samples(xs, ys, names=("xs", "ys")):
-    """Validate the data pair; returns contiguous arrays of one float dtype."""
+def data(X, y, names=("X", "y")):
+    """Validate a data pair; returns :class:`Data`.
+
+    X: a number, 1-D (n,) or 2-D (n, d); y: a number or 1-D (n,).
+    """
     nx, ny = names
-    x = _vector(xs, nx)
-    y = _vector(ys, ny)
-    if x.shape[0] != y.shape[0]:
+    Xa = _array(X, nx, 2)
+    ya = _array(y, ny, 1)
+    if Xa.ndim == 0:
+        Xa = Xa.reshape(1)
+    if ya.ndim == 0:
+        ya = ya.reshape(1)
+    if Xa.shape[0] != ya.shape[0]:
         raise ValueError(f"{nx} and {ny} must have the same length, got "
-                         f"{x.shape[0]} and {y.shape[0]}")
-    if x.shape[0] == 0:
+                         f"{Xa.shape[0]} and {ya.shape[0]}")
+    if Xa.shape[0] == 0:
         raise ValueError(f"{nx} and {ny} must not be empty")
-    if x.dtype is not y.dtype:           # mixed float32/float64: widen one
-        x = x.astype(np.float64, copy=False)
-        y = y.astype(np.float64, copy=False)
-    return x, y
+    if Xa.ndim == 2 and Xa.shape[1] == 0:
+        raise ValueError(f"{nx} must have at least one feature (column), got shape "
+                         f"{Xa.shape}")
+    return Data(Xa, ya, Xa.ndim == 1, names)
 
 
 def values(x, name="x"):
-    """Validate one elementwise operand; the array, and whether it was a scalar."""
-    arr = _vector(x, name)
+    """Validate one elementwise operand (a number, 1-D or 2-D), checked finite."""
+    arr = _array(x, name, 2)
+    scalar = arr.ndim == 0
+    if scalar:
+        arr = arr.reshape(1)
     raise_if_nonfinite((arr, name))
-    return arr, np.ndim(x) == 0
+    return arr, scalar
 
 
-def weight(w, name="w"):
-    """A finite real number -> float."""
-    if type(w) is float and math.isfinite(w):
-        return w
-    if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Real):
-        if isinstance(w, np.ndarray) and w.ndim == 0 and w.dtype.kind in "fiu":
-            w = w.item()
-        else:
-            raise TypeError(f"{name} must be a real number, got {type(w).__name__}")
-    w = float(w)
-    if not math.isfinite(w):
-        raise ValueError(f"{name} must be finite, got {w}")
-    return w
+def real(v, name):
+    """A finite real number (int, float, Fraction, Decimal, numpy scalar or
+    0-d array) -> float."""
+    if type(v) is float and math.isfinite(v):
+        return v
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "fiuO":
+        v = v[()]
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise ValueError(f"{name} must be within float64's range, got {v!r:.40}") from None
+    if math.isinf(f) and _finite_real(v):
+        raise ValueError(f"{name} must be within float64's range, got {v!r:.40}")
+    if not math.isfinite(f):
+        raise ValueError(f"{name} must be finite, got {f}")
+    return f
+
+
+def coef(w, d, flat, name="w"):
+    """Initial coefficients: a scalar (broadcast) or shape (d,) -> a fresh
+    float64 array of shape (d,) (never the caller's object)."""
+    if np.ndim(w) == 0:
+        return np.full(d, real(w, name))
+    if isinstance(w, np.ma.MaskedArray):
+        raise TypeError(f"{name} must not be a masked array")
+    if isinstance(w, (str, bytes)) or w is None:
+        raise TypeError(f"{name} must be a real number or an array of shape ({d},), "
+                        f"got {type(w).__name__}")
+    try:
+        arr = np.asarray(w)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a real number or an array of shape ({d},): "
+                         f"{exc}") from None
+    if arr.ndim != 1 or arr.shape[0] != d:
+        want = "a real number" + ("" if flat else f" or an array of shape ({d},)")
+        raise ValueError(f"{name} must be {want} (one per feature), got shape {arr.shape}")
+    if arr.dtype.kind not in "fiuO":
+        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    return np.array([real(v, f"{name}[{j}]") for j, v in enumerate(arr.tolist())],
+                    dtype=np.float64)
+
+
+def intercept(b, name="b"):
+    return real(b, name)
 
 
 def learning_rate(lr):
     """A finite, strictly positive real number -> float."""
-    lr = weight(lr, "lr")
+    lr = real(lr, "lr")
     if lr <= 0.0:
         raise ValueError(f"lr must be positive, got {lr}")
     return lr
 
 
-def count(value, name, minimum):
-    """An integer (Python or numpy, not bool or float) >= minimum -> int."""
-    if type(value) is int and value >= minimum:
+def penalty(alpha):
+    """The L2 strength: a finite real number >= 0 -> float."""
+    alpha = real(alpha, "alpha")
+    if alpha < 0.0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    return alpha
+
+
+def count(value, name, minimum, maximum=MAX_COUNT):
+    """An integer (Python or numpy, not bool or float) in [minimum, maximum] -> int."""
+    if type(value) is int and minimum <= value <= maximum:
         return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got bool")
@@ -114,20 +250,105 @@ def count(value, name, minimum):
         value = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} "
-                        f"{value!r}") from None
+                        f"{value!r:.40}") from None
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 
+def batch_size(value, n):
+    """A batch size >= 1; anything above n means n (one batch)."""
+    return min(count(value, "batch_size", 1, math.inf), n)
+
+
 def threads(value):
-    """Thread count for the parallel passes: None means 1; an int >= 1."""
-    return 1 if value is None else count(value, "threads", 1)
+    """Thread count for the parallel passes: None means 1; 1..MAX_THREADS."""
+    return 1 if value is None else count(value, "threads", 1, MAX_THREADS)
+
+
+def callback(f):
+    """None or a callable."""
+    if f is not None and not callable(f):
+        raise TypeError(f"callback must be callable or None, got {type(f).__name__}")
+    return f
+
+
+def choice(value, name, options):
+    """One of the allowed strings."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, "
+                         f"got {value!r:.40}")
+    return value
 
 
 def raise_if_nonfinite(*named):
     """Raise ValueError for the first (array, name) holding NaN or +-inf."""
     for arr, name in named:
-        i = _kernels.first_nonfinite(arr)
-        if i >= 0:
-            raise ValueError(f"{name} must be finite, got {arr[i]} at index {i}")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            if arr.ndim > 1:
+                where = tuple(int(i) for i in np.argwhere(bad)[0])
+            else:
+                where = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name} must be finite, got {arr[where]} at index "
+                             f"{_index(where)}")
+
+
+def finite_result(value, what):
+    """The primitives' one overflow rule, in both implementations: a result
+    that is not finite (the inputs were checked finite) is OverflowError."""
+    if not np.all(np.isfinite(value)):
+        raise OverflowError(f"{what} overflowed float64: rescale the inputs")
+    return value
+
+
+def flag(value, name):
+    """A bool (Python or numpy)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r:.40}")
+
+
+_callback = callback
+
+
+class Training:
+    """The validated arguments every trainer shares."""
+
+    __slots__ = ("data", "w", "b", "lr", "epochs", "alpha", "fit_intercept",
+                 "callback", "progress")
+
+    def __init__(self, X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
+        self.data = data(X, y)
+        self.w = coef(w, self.data.d, self.data.flat)
+        self.b = intercept(b)
+        self.lr = learning_rate(lr)
+        self.epochs = count(epochs, "epochs", 0)
+        self.alpha = penalty(alpha)
+        self.fit_intercept = flag(fit_intercept, "fit_intercept")
+        self.callback = _callback(callback)
+        self.progress = bool(progress)
+
+
+def seed(value):
+    """None, an int >= 0, a SeedSequence/BitGenerator or a numpy Generator:
+    what ``numpy.random.default_rng`` accepts."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("seed must be None, an integer or a numpy Generator, got bool")
+    try:
+        return np.random.default_rng(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"seed must be None, a non-negative integer or a numpy "
+                        f"Generator: {exc}") from None
+
+
+def elementwise_result(out, like, scalar, flat):
+    """The primitives' return type, in both implementations: a float for a
+    number, a list for a 1-D list/tuple, else a float64 ndarray."""
+    if scalar:
+        return float(out[0])
+    if flat and isinstance(like, (list, tuple)):
+        return [float(v) for v in out]
+    return np.asarray(out, dtype=np.float64)

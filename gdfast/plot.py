@@ -19,7 +19,7 @@ def plot_loss(result, ax=None, label=None, logy=None, **line_kwargs):
     """Draw ``result.loss_history`` against epoch; return the Axes.
 
     ax : matplotlib Axes to draw on (default: a new figure's Axes).
-    label : legend label (default: the result's method).
+    label : legend label (default: the result's trainer).
     logy : log-scaled loss axis; default True when the curve spans more than
         two decades and is positive.
     Extra keyword arguments go to ``Axes.plot``.
@@ -30,7 +30,7 @@ def plot_loss(result, ax=None, label=None, logy=None, **line_kwargs):
         _, ax = _pyplot().subplots()
     losses = np.asarray(result.loss_history, dtype=float)
     epochs = np.arange(losses.shape[0])
-    ax.plot(epochs, losses, label=label if label is not None else result.method,
+    ax.plot(epochs, losses, label=label if label is not None else result.trainer,
             **line_kwargs)
     if logy is None:
         positive = losses[losses > 0]
@@ -46,7 +46,7 @@ def plot_compare(results, ax=None, logy=None, title=None):
     """Draw several results' loss curves on one Axes; return it.
 
     results : mapping of label -> TrainResult (or an iterable of results,
-        labelled by their method).
+        labelled by their trainer).
     """
     if ax is None:
         _, ax = _pyplot().subplots()

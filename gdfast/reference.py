@@ -1,20 +1,23 @@
 """The tutorial's gradient descent, in plain Python: the oracle.
 
-Model ``y_pred = x * w``; per-sample loss ``(x*w - y)**2``; cost is its mean
-over samples. This module keeps the tutorial's loops and its order of
-arithmetic, so on the tutorial's data (x = [1, 2, 3], y = [2, 4, 6], w = 1,
-lr = 0.01) it prints the tutorial's histories digit for digit. Everything in
-``gdfast`` is tested against it. Speed is not its job; it does no input
-checking beyond what Python does (use ``gdfast`` for that).
+The tutorial's model is ``y_pred = x * w`` with the per-sample loss
+``(x*w - y)**2`` and the cost its mean. Here it is generalised to a dot
+product: ``y_pred = x·w + b`` for a sample ``x`` of ``d`` features, with an
+optional intercept ``b`` and an L2 penalty ``alpha * |w|**2`` on the
+weights (never on ``b``). With 1-D data, ``b = 0`` and ``alpha = 0`` this is
+the tutorial, loop for loop: on its data (x = [1, 2, 3], y = [2, 4, 6],
+w = 1, lr = 0.01) it prints the tutorial's histories digit for digit.
 
-numpy is used only to draw the shuffle permutation, so that shuffled runs of
-both implementations visit samples in the same order.
+Arguments are checked and converted by ``gdfast._validate``, the same module
+the compiled implementation uses; then everything here runs on Python lists
+of Python floats (numpy only draws the shuffle permutation, so shuffled runs
+of both implementations visit samples in the same order). Speed is not this
+module's job: ``gdfast`` is the fast one, tested against this one.
 """
-
-import math
 
 import numpy as np
 
+from . import _validate
 from ._hooks import make_hook
 from ._result import TrainResult
 from .errors import DivergenceError
@@ -26,73 +29,163 @@ __all__ = ["forward", "loss", "cost", "gradient",
 IMPLEMENTATION = "python"
 
 
-def _is_sequence(v):
-    return hasattr(v, "__len__")
+# ------------------------------------------------- one sample, in Python floats
+# A sample x is a float (1-D data) or a list of d floats; w matches it.
+
+def _predict(x, w, b):
+    """x·w + b."""
+    if isinstance(x, list):
+        y_pred = 0.0
+        for xj, wj in zip(x, w):
+            y_pred += xj * wj
+        return y_pred + b
+    return x * w + b
 
 
-def forward(x, w):
-    """Prediction ``x * w`` (elementwise over a sequence, as a list)."""
-    if _is_sequence(x):
-        return [xi * w for xi in x]
-    return x * w
+def _sq_norm(w):
+    """|w|**2."""
+    if isinstance(w, list):
+        s = 0.0
+        for wj in w:
+            s += wj * wj
+        return s
+    return w * w
 
 
-def loss(x, y, w):
-    """Per-sample squared error ``(x*w - y)**2`` (elementwise, as a list)."""
-    if _is_sequence(x):
-        return [loss(xi, yi, w) for xi, yi in zip(x, y)]
-    y_pred = forward(x, w)
-    return (y_pred - y) ** 2
+def _scaled_add(acc, x, r):
+    """acc + 2*x*r, elementwise for a sample of several features."""
+    if isinstance(x, list):
+        return [a + 2 * xj * r for a, xj in zip(acc, x)]
+    return acc + 2 * x * r
 
 
-def cost(xs, ys, w):
-    """Mean squared error ``mean((x*w - y)**2)`` over the samples."""
-    if not _is_sequence(xs):
-        xs, ys = [xs], [ys]
-    cost = 0
+def _step(w, grad, lr, alpha):
+    """One gradient step w - lr * (grad + 2*alpha*w)."""
+    if isinstance(w, list):
+        return [wj - lr * (gj + 2 * alpha * wj) for wj, gj in zip(w, grad)]
+    return w - lr * (grad + 2 * alpha * w)
+
+
+def _zero(w):
+    return [0.0] * len(w) if isinstance(w, list) else 0.0
+
+
+def _div(grad, n):
+    return [g / n for g in grad] if isinstance(grad, list) else grad / n
+
+
+# ------------------------------------------------------------------ primitives
+
+def _as_lists(X, y=None):
+    """Validated data as Python floats: (xs, ys, flat, scalar)."""
+    if y is None:
+        arr, scalar = _validate.values(X, "x")
+        return arr.tolist(), None, arr.ndim == 1, scalar
+    d = _validate.data(X, y)
+    _validate.raise_if_nonfinite((d.X, "X"), (d.y, "y"))
+    return d.X.tolist(), d.y.tolist(), d.flat, np.ndim(X) == 0 and np.ndim(y) == 0
+
+
+def _weights(w, xs, flat):
+    w = _validate.coef(w, 1 if flat else len(xs[0]), flat).tolist()
+    return w[0] if flat else w
+
+
+def _sums(xs, ys, w, b):
+    """(sum of (x·w + b - y)**2, sum of 2*x*(x·w + b - y), sum of 2*(x·w + b - y))."""
+    cost, grad, grad_b = 0, _zero(w), 0
     for x, y in zip(xs, ys):
-        y_pred = forward(x, w)
-        cost += (y_pred - y) ** 2
-    return cost / len(xs)
+        r = _predict(x, w, b) - y
+        cost += r * r
+        grad = _scaled_add(grad, x, r)
+        grad_b += 2 * r
+    return cost, grad, grad_b
 
 
-def gradient(xs, ys, w):
-    """d cost / d w = ``mean(2*x*(x*w - y))``; one sample's gradient for scalars."""
-    if not _is_sequence(xs):
-        return 2 * xs * (xs * w - ys)
-    grad = 0
-    for x, y in zip(xs, ys):
-        grad += 2 * x * (x * w - y)
-    return grad / len(xs)
+def forward(X, w, b=0.0):
+    """Prediction ``x·w + b`` (``x * w`` in the tutorial)."""
+    xs, _, flat, scalar = _as_lists(X)
+    w, b = _weights(w, xs, flat), _validate.intercept(b)
+    out = [_predict(x, w, b) for x in xs]
+    return _validate.elementwise_result(_validate.finite_result(out, "forward"),
+                                        X, scalar, flat)
 
+
+def loss(X, y, w, b=0.0, *, alpha=0.0):
+    """Per-sample loss ``(x·w + b - y)**2 + alpha*|w|**2``, elementwise."""
+    xs, ys, flat, scalar = _as_lists(X, y)
+    w, b, alpha = _weights(w, xs, flat), _validate.intercept(b), _validate.penalty(alpha)
+    out = []
+    for x, yi in zip(xs, ys):
+        r = _predict(x, w, b) - yi
+        out.append(r * r + alpha * _sq_norm(w))
+    return _validate.elementwise_result(_validate.finite_result(out, "loss"),
+                                        X, scalar, flat)
+
+
+def cost(X, y, w, b=0.0, *, alpha=0.0):
+    """Mean squared error ``mean((x·w + b - y)**2) + alpha*|w|**2``."""
+    xs, ys, flat, _ = _as_lists(X, y)
+    w, b, alpha = _weights(w, xs, flat), _validate.intercept(b), _validate.penalty(alpha)
+    cost, _, _ = _sums(xs, ys, w, b)
+    return _validate.finite_result(cost / len(xs) + alpha * _sq_norm(w), "cost")
+
+
+def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False):
+    """Gradient of the cost in w: ``mean(2*x*(x·w + b - y)) + 2*alpha*w``.
+
+    With ``fit_intercept=True``, the pair ``(grad_w, grad_b)`` with
+    ``grad_b = mean(2*(x·w + b - y))``.
+    """
+    xs, ys, flat, _ = _as_lists(X, y)
+    w, b, alpha = _weights(w, xs, flat), _validate.intercept(b), _validate.penalty(alpha)
+    fit_intercept = _validate.flag(fit_intercept, "fit_intercept")
+    _, grad, grad_b = _sums(xs, ys, w, b)
+    n = len(xs)
+    grad = _div(grad, n)
+    grad = grad + 2 * alpha * w if flat else [g + 2 * alpha * wj for g, wj in zip(grad, w)]
+    _validate.finite_result(grad, "gradient")
+    if not flat:
+        grad = np.array(grad)
+    return (grad, _validate.finite_result(grad_b / n, "gradient")) if fit_intercept else grad
+
+
+# ------------------------------------------------------------------- trainers
 
 def _orders(n, epochs, shuffle, seed):
     """The sample order of each epoch: 0..n-1, or a fresh permutation per epoch."""
-    rng = np.random.default_rng(seed) if shuffle else None
+    rng = _validate.seed(seed) if shuffle else None
     for _ in range(epochs):
-        yield rng.permutation(n) if shuffle else range(n)
+        yield rng.permutation(n).tolist() if shuffle else range(n)
 
 
 class _Run:
-    """Histories of one training run, divergence check and per-epoch hook
-    (a context manager: leaving it closes the progress bar)."""
+    """Histories of one training run, the divergence rule and the per-epoch
+    hook (a context manager: leaving it closes the progress bar)."""
 
-    def __init__(self, method, w, lr, epochs, callback, progress):
-        self.method, self.w, self.lr = method, w, lr
-        self.w_history, self.loss_history = [], []
-        self.hook = make_hook(callback, progress, epochs, method)
+    def __init__(self, trainer, method, p):
+        self.trainer, self.method, self.p = trainer, method, p
+        self.flat = p.data.flat
+        self.w = float(p.w[0]) if self.flat else p.w.tolist()
+        self.b = p.b
+        self.rows = []
+        self.hook = make_hook(p.callback, p.progress, p.epochs, trainer)
 
-    def end_epoch(self, epoch, w, loss_val):
-        """Record an epoch; raise on divergence; return True to stop."""
-        if not (math.isfinite(w) and math.isfinite(loss_val)):
-            raise DivergenceError(epoch, self.lr, self.result())
-        self.w = w
-        self.w_history.append(w)
-        self.loss_history.append(loss_val)
-        return self.hook is not None and self.hook(epoch, w, loss_val)
+    def end_epoch(self, epoch, w, b, loss_val):
+        """Record an epoch; raise DivergenceError if w, b or the loss is not
+        finite; return True to stop."""
+        row = ([w] if self.flat else list(w)) + [b, loss_val]
+        if not np.all(np.isfinite(row)):
+            raise DivergenceError(epoch, self.p.lr, self.result())
+        self.w, self.b = w, b
+        self.rows.append(row)
+        if self.hook is None:
+            return False
+        return self.hook(epoch, w if self.flat else np.array(w), loss_val)
 
     def result(self):
-        return TrainResult(self.w, self.w_history, self.loss_history, self.method)
+        rows = np.array(self.rows, dtype=np.float64).reshape(-1, self.p.data.d + 2)
+        return TrainResult(rows, self.w, self.b, self.flat, self.trainer, self.method)
 
     def __enter__(self):
         return self
@@ -102,68 +195,86 @@ class _Run:
             self.hook.close()
 
 
-def batch_gd(xs, ys, w=1.0, lr=0.01, epochs=100, *, callback=None, progress=False):
+def _setup(trainer, method, X, y, w, b, lr, epochs, alpha, fit_intercept, callback,
+           progress):
+    p = _validate.Training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback,
+                           progress)
+    _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
+    return p, p.data.X.tolist(), p.data.y.tolist(), _Run(trainer, method, p)
+
+
+def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, alpha=0.0,
+             callback=None, progress=False):
     """Batch gradient descent: one update per epoch with the mean gradient.
 
     ``loss_history[e]`` is the cost at the start of epoch ``e`` (before that
     epoch's update): exactly the tutorial's printout.
     """
-    with _Run("batch_gd", w, lr, epochs, callback, progress) as run:
-        for epoch in range(epochs):
-            try:
-                cost_val = cost(xs, ys, w)
-                grad_val = gradient(xs, ys, w)
-                w -= lr * grad_val
-            except OverflowError:  # Python floats raise where C gives inf
-                w = cost_val = math.inf
-            if run.end_epoch(epoch, w, cost_val):
+    p, xs, ys, run = _setup("batch_gd", "pass", X, y, w, b, lr, epochs, alpha,
+                            fit_intercept, callback, progress)
+    w, b, n = run.w, run.b, len(xs)
+    with run:
+        for epoch in range(p.epochs):
+            cost_sum, grad_sum, grad_b_sum = _sums(xs, ys, w, b)
+            cost_val = cost_sum / n + p.alpha * _sq_norm(w)
+            w = _step(w, _div(grad_sum, n), p.lr, p.alpha)
+            if p.fit_intercept:
+                b = b - p.lr * (grad_b_sum / n)
+            if run.end_epoch(epoch, w, b, cost_val):
                 break
     return run.result()
 
 
-def sgd(xs, ys, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *,
-        callback=None, progress=False):
+def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
+        fit_intercept=False, alpha=0.0, callback=None, progress=False):
     """Stochastic gradient descent: one update per sample, in order.
 
     ``loss_history[e]`` is the loss of the epoch's last sample after its
     update: exactly the tutorial's printout.
     """
-    with _Run("sgd", w, lr, epochs, callback, progress) as run:
-        for epoch, order in enumerate(_orders(len(xs), epochs, shuffle, seed)):
-            try:
-                for i in order:
-                    x, y = xs[i], ys[i]
-                    grad_val = gradient(x, y, w)
-                    w -= lr * grad_val
-                    l = loss(x, y, w)
-            except OverflowError:
-                w = l = math.inf
-            if run.end_epoch(epoch, w, l):
+    p, xs, ys, run = _setup("sgd", "plain", X, y, w, b, lr, epochs, alpha,
+                            fit_intercept, callback, progress)
+    w, b = run.w, run.b
+    with run:
+        for epoch, order in enumerate(_orders(len(xs), p.epochs, shuffle, seed)):
+            for i in order:
+                x, yi = xs[i], ys[i]
+                r = _predict(x, w, b) - yi
+                w = _step(w, _scaled_add(_zero(w), x, r), p.lr, p.alpha)
+                if p.fit_intercept:
+                    b = b - p.lr * (2 * r)
+                r = _predict(x, w, b) - yi
+                l = r * r + p.alpha * _sq_norm(w)
+            if run.end_epoch(epoch, w, b, l):
                 break
     return run.result()
 
 
-def minibatch_gd(xs, ys, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
-                 seed=None, *, callback=None, progress=False):
+def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
+                 seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
+                 progress=False):
     """Mini-batch gradient descent: one update per batch of ``batch_size``.
 
     Batches are consecutive runs of the epoch's order; the last may be
     smaller and is averaged over its own size. ``loss_history[e]`` is the
     cost of the epoch's last batch before its update.
     """
+    p, xs, ys, run = _setup("minibatch_gd", "batches", X, y, w, b, lr, epochs, alpha,
+                            fit_intercept, callback, progress)
     n = len(xs)
-    with _Run("minibatch_gd", w, lr, epochs, callback, progress) as run:
-        for epoch, order in enumerate(_orders(n, epochs, shuffle, seed)):
-            try:
-                for start in range(0, n, batch_size):
-                    batch = order[start:start + batch_size]
-                    bx = [xs[i] for i in batch]
-                    by = [ys[i] for i in batch]
-                    cost_val = cost(bx, by, w)
-                    grad_val = gradient(bx, by, w)
-                    w -= lr * grad_val
-            except OverflowError:
-                w = cost_val = math.inf
-            if run.end_epoch(epoch, w, cost_val):
+    size = _validate.batch_size(batch_size, n)
+    w, b = run.w, run.b
+    with run:
+        for epoch, order in enumerate(_orders(n, p.epochs, shuffle, seed)):
+            for start in range(0, n, size):
+                batch = order[start:start + size]
+                bx = [xs[i] for i in batch]
+                by = [ys[i] for i in batch]
+                cost_sum, grad_sum, grad_b_sum = _sums(bx, by, w, b)
+                cost_val = cost_sum / len(bx) + p.alpha * _sq_norm(w)
+                w = _step(w, _div(grad_sum, len(bx)), p.lr, p.alpha)
+                if p.fit_intercept:
+                    b = b - p.lr * (grad_b_sum / len(bx))
+            if run.end_epoch(epoch, w, b, cost_val):
                 break
     return run.result()

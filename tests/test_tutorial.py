@@ -90,7 +90,7 @@ def test_result_types(impl):
     assert isinstance(res.w, float)
     for h in (res.w_history, res.loss_history):
         assert isinstance(h, np.ndarray) and h.dtype == np.float64 and h.shape == (7,)
-    assert repr(res).startswith("TrainResult(method='batch_gd'")
+    assert repr(res).startswith("TrainResult(trainer='batch_gd', method='pass'")
     assert f"epochs=7" in repr(res)
 
 

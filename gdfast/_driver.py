@@ -1,0 +1,90 @@
+"""The epoch driver of the compiled implementation.
+
+One loop for every trainer and method: run an epoch (a compiled per-chunk
+kernel, or the statistics), apply the divergence rule, record the epoch in
+a growing :class:`~gdfast._result.History`, call the hook, stop when asked.
+
+Divergence rule (both implementations): epoch ``e`` diverges when, at its
+end, a coefficient, the intercept or the recorded loss is not finite. The
+data are checked first (a NaN in the data is a ValueError naming it, never a
+divergence); then ``DivergenceError`` carries the finite epochs before it.
+
+The tutorial's whole-run kernels (one feature, ``gdfast._kernels``) keep the
+epoch loop inside one compiled call; :func:`rounds` drives them a buffer of
+epochs at a time, so histories still grow as epochs run.
+"""
+
+import math
+
+import numpy as np
+
+from . import _validate
+from ._hooks import make_hook
+from ._result import History, TrainResult
+from .errors import DivergenceError
+
+__all__ = ["epochs", "rounds"]
+
+
+def _finish(trainer, method, p, hist, w, b):
+    return TrainResult(hist.rows(), w, b, p.data.flat, trainer, method)
+
+
+def _check_data(p):
+    _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
+
+
+def epochs(trainer, method, p, epoch):
+    """Run ``epoch(w, b) -> (b, loss)`` (updates the float64 array w in
+    place) up to p.epochs times; returns the TrainResult."""
+    w, b = p.w.copy(), p.b
+    hist = History(p.data.d, p.epochs)
+    hook = make_hook(p.callback, p.progress, p.epochs, trainer)
+    flat = p.data.flat
+    try:
+        if not p.epochs:
+            _check_data(p)
+        e = 0
+        while e < p.epochs:
+            w_before, b_before = w.copy(), b
+            b, loss = epoch(w, b)
+            if not (math.isfinite(loss) and math.isfinite(b) and np.isfinite(w).all()):
+                _check_data(p)
+                raise DivergenceError(e, p.lr, _finish(trainer, method, p, hist,
+                                                       w_before, b_before))
+            hist.append(w, b, loss)
+            if hook is not None and hook(e, float(w[0]) if flat else w.copy(), loss):
+                break
+            e += 1
+    finally:
+        if hook is not None:
+            hook.close()
+    return _finish(trainer, method, p, hist, w, b)
+
+
+def rounds(trainer, method, p, kernel, status_diverged, status_stopped):
+    """Drive a whole-run kernel ``kernel(rows, e0, w, hook) -> (done, status)``
+    that runs up to len(rows) epochs from epoch e0 and weight w, writing
+    [w, 0, loss] rows; the history grows between calls."""
+    hist = History(1, p.epochs)
+    hook = make_hook(p.callback, p.progress, p.epochs, trainer)
+    w = float(p.w[0])
+    try:
+        if not p.epochs:
+            _check_data(p)
+        while hist.k < p.epochs:
+            rows = hist.room()
+            done, status = kernel(rows, hist.k, w, hook)
+            hist.k += done
+            if done:
+                w = float(rows[done - 1, 0])
+            if status == status_diverged:
+                _check_data(p)
+                raise DivergenceError(hist.k, p.lr, _finish(trainer, method, p, hist,
+                                                            w, p.b))
+            if status == status_stopped:
+                break
+    finally:
+        if hook is not None:
+            hook.close()
+    return _finish(trainer, method, p, hist, w, p.b)

@@ -1,0 +1,276 @@
+# cython: language_level=3
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Per-chunk kernels over the rows of X (n, d): the general-d compiled half.
+
+Model ``y_pred = x·w + b`` for a row ``x`` of ``d`` features; per-sample
+loss ``(x·w + b - y)**2``; L2 term ``alpha*|w|**2`` (not on ``b``).
+
+Each function works on the chunk it is given and keeps no state: the epoch
+driver (``gdfast._driver``) owns the loop over epochs, the histories and the
+hooks, and ``gdfast.dask`` or an estimator's ``partial_fit`` can hand these
+kernels one chunk at a time. The weights ``w`` are a float64 array updated in
+place; the intercept travels as a returned float.
+
+The kernels trust their arguments (``gdfast._validate`` checked shapes,
+dtypes, contiguity and ranges): bounds checks are off. ``X`` and ``y`` are
+``const`` views, never written. Arithmetic is double precision whatever the
+input dtypes (float32 values are widened as read); X and y may differ in
+dtype. Every loop runs without the GIL, polling for Ctrl-C every
+CHECK_EVERY values of work when ``signals`` is true (main thread only).
+
+Order of arithmetic:
+  * ``sgd_epoch``, ``forward_into``, ``loss_into``: each ``x·w`` summed left
+    to right from 0, then ``+ b`` -- the reference's order, bit for bit.
+  * sums over rows (``pass_sums``, ``batch_epoch``, ``minibatch_epoch``):
+    rows in blocks of ROWS, each block summed in row order, block partials
+    added in block order. The blocks depend on n only, so every thread count
+    gives identical bits; against the reference's single running sum the
+    difference is rounding (bounded in tests/test_rows.py).
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+from cpython.exc cimport PyErr_CheckSignals
+
+ctypedef fused yfloat:
+    float
+    double
+
+cdef enum:
+    ROWS = 256               # rows per block
+    PAR_BLOCKS = 64          # blocks per parallel round
+    CHECK_EVERY = 1 << 22    # values of work between Ctrl-C checks
+
+
+cdef struct Ticker:
+    Py_ssize_t work
+    bint signals
+
+
+cdef int tick(Ticker* t, Py_ssize_t work) except -1 nogil:
+    t.work += work
+    if t.work >= CHECK_EVERY:
+        t.work = 0
+        if t.signals:
+            with gil:
+                PyErr_CheckSignals()
+    return 0
+
+
+cdef inline double dot(const floating* x, const double* w, Py_ssize_t d) noexcept nogil:
+    """x·w, left to right from 0 (the reference's order)."""
+    cdef double s = 0.0
+    cdef Py_ssize_t j
+    for j in range(d):
+        s = s + x[j] * w[j]
+    return s
+
+
+cdef inline double sq_norm(const double* w, Py_ssize_t d) noexcept nogil:
+    cdef double s = 0.0
+    cdef Py_ssize_t j
+    for j in range(d):
+        s = s + w[j] * w[j]
+    return s
+
+
+cdef void block_sums(const floating* X, const yfloat* y, const int64_t* idx,
+                     Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d, const double* w,
+                     double b, double* out) noexcept nogil:
+    """out = [sum r**2, sum r, sum r*x_0, ..., sum r*x_{d-1}] over rows lo..hi-1
+    (through idx when given), r = x·w + b - y."""
+    cdef Py_ssize_t i, j, k
+    cdef double r, rr = 0.0, rs = 0.0
+    cdef const floating* xi
+    cdef double* g = out + 2
+    for j in range(d):
+        g[j] = 0.0
+    for i in range(lo, hi):
+        k = idx[i] if idx != NULL else i
+        xi = X + k * d
+        r = dot(xi, w, d) + b - <double>y[k]
+        rr = rr + r * r
+        rs = rs + r
+        for j in range(d):
+            g[j] = g[j] + r * xi[j]
+    out[0] = rr
+    out[1] = rs
+
+
+cdef int sums(const floating* X, const yfloat* y, const int64_t* idx, Py_ssize_t lo,
+              Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* tot,
+              double* parts, int threads, Ticker* t) except -1 nogil:
+    """tot (d + 2 values) = block_sums over rows lo..hi-1, blocks in order.
+    parts: scratch for PAR_BLOCKS * (d + 2) doubles."""
+    cdef Py_ssize_t width = d + 2, start = lo, nblocks, k, j, q, blo
+    for j in range(width):
+        tot[j] = 0.0
+    while start < hi:
+        nblocks = min(<Py_ssize_t>PAR_BLOCKS, (hi - start + ROWS - 1) // ROWS)
+        if threads > 1 and nblocks > 1:
+            for k in prange(nblocks, num_threads=threads, schedule="static"):
+                blo = start + k * ROWS
+                block_sums(X, y, idx, blo, min(blo + <Py_ssize_t>ROWS, hi), d, w, b,
+                           parts + k * width)
+        else:
+            for k in range(nblocks):
+                blo = start + k * ROWS
+                block_sums(X, y, idx, blo, min(blo + <Py_ssize_t>ROWS, hi), d, w, b,
+                           parts + k * width)
+        for k in range(nblocks):
+            for j in range(width):
+                tot[j] = tot[j] + parts[k * width + j]
+        q = min(nblocks * ROWS, hi - start)
+        start += q
+        tick(t, q * d)
+    return 0
+
+
+cdef double* scratch(Py_ssize_t d) except NULL nogil:
+    cdef double* p = <double*>malloc((PAR_BLOCKS + 1) * (d + 2) * sizeof(double))
+    if p == NULL:
+        with gil:
+            raise MemoryError()
+    return p
+
+
+cdef inline double step(double* w, const double* tot, Py_ssize_t d, Py_ssize_t m,
+                        double b, double lr, double alpha, bint fit_b) noexcept nogil:
+    """One gradient step from the sums of m rows; returns the new b.
+    w_j -= lr * (2*S_rx_j/m + 2*alpha*w_j);  b -= lr * (2*S_r/m)."""
+    cdef Py_ssize_t j
+    for j in range(d):
+        w[j] = w[j] - lr * (2.0 * tot[2 + j] / m + (2.0 * alpha) * w[j])
+    if fit_b:
+        b = b - lr * (2.0 * tot[1] / m)
+    return b
+
+
+# ------------------------------------------------------------------- kernels
+
+def pass_sums(const floating[:, ::1] X, const yfloat[::1] y, const double[::1] w,
+              double b, double[::1] out, int threads=1, bint signals=False):
+    """One pass: out = [sum r**2, sum r, sum r*x (d values)], r = x·w + b - y.
+
+    cost = out[0]/n + alpha*|w|**2; gradient in w = 2*out[2:]/n + 2*alpha*w;
+    gradient in b = 2*out[1]/n.
+    """
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Ticker t = Ticker(0, signals)
+    cdef double* parts
+    with nogil:
+        parts = scratch(d)
+        try:
+            sums(&X[0, 0], &y[0], NULL, 0, n, d, &w[0], b, &out[0], parts, threads, &t)
+        finally:
+            free(parts)
+
+
+def batch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, double b,
+                double lr, double alpha, bint fit_b, int threads=1, bint signals=False):
+    """One batch-GD epoch: cost at (w, b), then one step with the mean gradient.
+    Updates w in place; returns (b, cost)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    cdef Ticker t = Ticker(0, signals)
+    cdef double c
+    cdef double* parts
+    with nogil:
+        parts = scratch(d)
+        try:
+            sums(&X[0, 0], &y[0], NULL, 0, n, d, &w[0], b, parts + PAR_BLOCKS * (d + 2),
+                 parts, threads, &t)
+            c = parts[PAR_BLOCKS * (d + 2)] / n + alpha * sq_norm(&w[0], d)
+            b = step(&w[0], parts + PAR_BLOCKS * (d + 2), d, n, b, lr, alpha, fit_b)
+        finally:
+            free(parts)
+    return b, c
+
+
+def minibatch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w,
+                    double b, double lr, double alpha, bint fit_b, Py_ssize_t batch_size,
+                    const int64_t[::1] order=None, int threads=1, bint signals=False):
+    """One mini-batch epoch: per batch of m rows (the last may be shorter),
+    the batch's cost, then one step with its mean gradient. Rows are visited
+    as X[order[i]] when order is given. Returns (b, cost of the last batch
+    before its update)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], start = 0, m
+    cdef Ticker t = Ticker(0, signals)
+    cdef double c = 0.0
+    cdef double* parts
+    cdef double* tot
+    cdef const int64_t* idx = &order[0] if order is not None else NULL
+    with nogil:
+        parts = scratch(d)
+        tot = parts + PAR_BLOCKS * (d + 2)
+        try:
+            while start < n:
+                m = min(batch_size, n - start)
+                sums(&X[0, 0], &y[0], idx, start, start + m, d, &w[0], b, tot, parts,
+                     threads if idx == NULL else 1, &t)
+                c = tot[0] / m + alpha * sq_norm(&w[0], d)
+                b = step(&w[0], tot, d, m, b, lr, alpha, fit_b)
+                start += m
+        finally:
+            free(parts)
+    return b, c
+
+
+def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, double b,
+              double lr, double alpha, bint fit_b, const int64_t[::1] order=None,
+              bint signals=False):
+    """One SGD epoch, one update per row (X[order[i]] when order is given):
+        r = x·w + b - y;  w_j -= lr * (2*x_j*r + 2*alpha*w_j);  b -= lr * (2*r).
+    The reference's expressions in the reference's order. Updates w in
+    place; returns (b, loss of the last row after its update)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, k = 0
+    cdef Ticker t = Ticker(0, signals)
+    cdef double r, a2 = 2.0 * alpha
+    cdef const floating* xi
+    cdef double* wp = &w[0]
+    cdef const int64_t* idx = &order[0] if order is not None else NULL
+    with nogil:
+        for i in range(n):
+            k = idx[i] if idx != NULL else i
+            xi = &X[0, 0] + k * d
+            r = dot(xi, wp, d) + b - <double>y[k]
+            for j in range(d):
+                wp[j] = wp[j] - lr * ((2.0 * xi[j]) * r + a2 * wp[j])
+            if fit_b:
+                b = b - lr * (2.0 * r)
+            if (i & 4095) == 4095:
+                tick(&t, 4096 * d)
+        xi = &X[0, 0] + k * d
+        r = dot(xi, wp, d) + b - <double>y[k]
+        r = r * r + alpha * sq_norm(wp, d)
+    return b, r
+
+
+def forward_into(const floating[:, ::1] X, const double[::1] w, double b, double[::1] out):
+    """out[i] = x_i·w + b."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i
+    with nogil:
+        for i in range(n):
+            out[i] = dot(&X[0, 0] + i * d, &w[0], d) + b
+
+
+def loss_into(const floating[:, ::1] X, const yfloat[::1] y, const double[::1] w, double b,
+              double alpha, double[::1] out):
+    """out[i] = (x_i·w + b - y_i)**2 + alpha*|w|**2."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i
+    cdef double r, pen
+    with nogil:
+        pen = alpha * sq_norm(&w[0], d)
+        for i in range(n):
+            r = dot(&X[0, 0] + i * d, &w[0], d) + b - <double>y[i]
+            out[i] = r * r + pen
+
+
+def iota(int64_t[::1] order):
+    """order[i] = i: the start of every shuffled epoch (rng.shuffle of
+    0..n-1 in place is rng.permutation(n), without a second array)."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(order.shape[0]):
+            order[i] = i
