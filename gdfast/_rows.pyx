@@ -22,8 +22,9 @@ Order of arithmetic:
   * ``sgd_epoch``, ``forward_into``, ``loss_into``: each ``x·w`` summed left
     to right from 0, then ``+ b`` -- the reference's order, bit for bit.
   * sums over rows (``pass_sums``, ``batch_epoch``, ``minibatch_epoch``):
-    rows in blocks of ROWS, each block summed in row order, block partials
-    added in block order. The blocks depend on n only, so every thread count
+    each x·w in eight fixed lanes (``_rowops.h``), rows
+    in blocks of ROWS, each block summed in row order, block partials added
+    in block order. The blocks depend on n only, so every thread count
     gives identical bits; against the reference's single running sum the
     difference is rounding (bounded in tests/test_rows.py).
 """
@@ -33,6 +34,16 @@ from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from cpython.exc cimport PyErr_CheckSignals
+
+cdef extern from "_rowops.h" nogil:
+    void rows_dots_d(const double* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
+                     Py_ssize_t d, const double* w, double* q)
+    void rows_dots_f(const float* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
+                     Py_ssize_t d, const double* w, double* q)
+    void rows_axpy_d(const double* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
+                     Py_ssize_t d, const double* r, double* g)
+    void rows_axpy_f(const float* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
+                     Py_ssize_t d, const double* r, double* g)
 
 ctypedef fused yfloat:
     float
@@ -80,21 +91,29 @@ cdef void block_sums(const floating* X, const yfloat* y, const int64_t* idx,
                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d, const double* w,
                      double b, double* out) noexcept nogil:
     """out = [sum r**2, sum r, sum r*x_0, ..., sum r*x_{d-1}] over rows lo..hi-1
-    (through idx when given), r = x·w + b - y."""
+    (hi - lo <= ROWS; through idx when given), r = x·w + b - y. Two phases:
+    every row's x·w (independent dot products, eight lanes: _rowops.h), then
+    g += X_block' r; both SIMD, same bits with SSE2 and AVX2."""
     cdef Py_ssize_t i, j, k
     cdef double r, rr = 0.0, rs = 0.0
-    cdef const floating* xi
+    cdef double q[ROWS]
     cdef double* g = out + 2
     for j in range(d):
         g[j] = 0.0
+    if floating is double:
+        rows_dots_d(X, idx, lo, hi, d, w, &q[0])
+    else:
+        rows_dots_f(X, idx, lo, hi, d, w, &q[0])
     for i in range(lo, hi):
         k = idx[i] if idx != NULL else i
-        xi = X + k * d
-        r = dot(xi, w, d) + b - <double>y[k]
+        r = q[i - lo] + b - <double>y[k]
+        q[i - lo] = r
         rr = rr + r * r
         rs = rs + r
-        for j in range(d):
-            g[j] = g[j] + r * xi[j]
+    if floating is double:
+        rows_axpy_d(X, idx, lo, hi, d, &q[0], g)
+    else:
+        rows_axpy_f(X, idx, lo, hi, d, &q[0], g)
     out[0] = rr
     out[1] = rs
 
