@@ -21,7 +21,7 @@
 #include "_blocks.h"   /* gdfast_use_avx2() where AVX2 exists */
 
 #define GDFAST_ROWOPS(SUFFIX, T, ATTR)                                            \
-ATTR static double dot8_##SUFFIX(const T *x, const double *w, Py_ssize_t d) {    \
+ATTR static inline __attribute__((always_inline)) double dot8_##SUFFIX(const T *x, const double *w, Py_ssize_t d) {    \
     double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                       \
     Py_ssize_t j = 0;                                                             \
     int k;                                                                        \
@@ -88,5 +88,116 @@ static inline void rows_axpy_f(const float *X, const int64_t *idx, Py_ssize_t lo
                                Py_ssize_t hi, Py_ssize_t d, const double *r, double *g) {
     GDFAST_PICK(rows_axpy, f, X, idx, lo, hi, d, r, g)
 }
+
+/* The sums of one block of rows, fused per row:
+ *   out = [sum r**2, sum r, sum r*x_0, ..., sum r*x_{d-1}],  r = x.w + b - y
+ * over rows lo..hi-1 (hi - lo <= GDFAST_MAX_BLOCK; through idx when given),
+ * rows in order, each x.w by dot8. The body is always inlined into a switch over d = 1..16, so for
+ * small d the compiler sees a constant d: the loops unroll and w and the
+ * partial sums stay in registers; for larger d every row's x.w is taken
+ * first (independent dot products), then g. Same expressions, same order, for every
+ * d and both instruction sets: the same bits. */
+#define GDFAST_BLOCK(SUFFIX, TX, TY, ATTR, DOT)                                    \
+ATTR static inline __attribute__((always_inline)) void                            \
+block_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  \
+                    Py_ssize_t hi, const Py_ssize_t d, const double *w, double b,   \
+                    double *out, double *g) {                                     \
+    Py_ssize_t i, j, k;                                                           \
+    double r, rr = 0.0, rs = 0.0;                                                 \
+    const TX *xi;                                                                 \
+    for (j = 0; j < d; j++) g[j] = 0.0;                                           \
+    for (i = lo; i < hi; i++) {                                                   \
+        k = idx ? (Py_ssize_t)idx[i] : i;                                         \
+        xi = X + k * d;                                                           \
+        r = DOT(xi, w, d) + b - (double)y[k];                                     \
+        rr = rr + r * r;                                                          \
+        rs = rs + r;                                                              \
+        for (j = 0; j < d; j++) g[j] = g[j] + r * (double)xi[j];                  \
+    }                                                                             \
+    out[0] = rr;                                                                  \
+    out[1] = rs;                                                                  \
+}                                                                                 \
+ATTR static void block_wide_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
+                                     Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d,  \
+                                     const double *w, double b, double *out) {    \
+    double q[GDFAST_MAX_BLOCK];                                                   \
+    double r, rr = 0.0, rs = 0.0;                                                 \
+    Py_ssize_t i, j;                                                              \
+    for (j = 0; j < d; j++) out[2 + j] = 0.0;                                     \
+    rows_dots_##SUFFIX##_x(X, idx, lo, hi, d, w, q);                              \
+    for (i = lo; i < hi; i++) {                                                   \
+        r = q[i - lo] + b - (double)y[idx ? (Py_ssize_t)idx[i] : i];              \
+        q[i - lo] = r;                                                            \
+        rr = rr + r * r;                                                          \
+        rs = rs + r;                                                              \
+    }                                                                             \
+    rows_axpy_##SUFFIX##_x(X, idx, lo, hi, d, q, out + 2);                        \
+    out[0] = rr;                                                                  \
+    out[1] = rs;                                                                  \
+}                                                                                 \
+ATTR static void block_sums_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
+                                     Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d,  \
+                                     const double *w, double b, double *out) {    \
+    double g[16];                                                                 \
+    Py_ssize_t j;                                                                 \
+    switch (d) {                                                                  \
+    GDFAST_CASE(SUFFIX, 1) GDFAST_CASE(SUFFIX, 2) GDFAST_CASE(SUFFIX, 3)          \
+    GDFAST_CASE(SUFFIX, 4) GDFAST_CASE(SUFFIX, 5) GDFAST_CASE(SUFFIX, 6)          \
+    GDFAST_CASE(SUFFIX, 7) GDFAST_CASE(SUFFIX, 8) GDFAST_CASE(SUFFIX, 9)          \
+    GDFAST_CASE(SUFFIX, 10) GDFAST_CASE(SUFFIX, 11) GDFAST_CASE(SUFFIX, 12)       \
+    GDFAST_CASE(SUFFIX, 13) GDFAST_CASE(SUFFIX, 14) GDFAST_CASE(SUFFIX, 15)       \
+    GDFAST_CASE(SUFFIX, 16)                                                       \
+    default:  /* large d: all dot products first (independent), then g */     \
+        block_wide_##SUFFIX(X, y, idx, lo, hi, d, w, b, out);                     \
+        return;                                                                   \
+    }                                                                             \
+    for (j = 0; j < d; j++) out[2 + j] = g[j];                                    \
+}
+
+/* the X-dtype kernels each (X, y) variant uses */
+#define rows_dots_dd_base_x rows_dots_d_base
+#define rows_dots_df_base_x rows_dots_d_base
+#define rows_dots_fd_base_x rows_dots_f_base
+#define rows_dots_ff_base_x rows_dots_f_base
+#define rows_axpy_dd_base_x rows_axpy_d_base
+#define rows_axpy_df_base_x rows_axpy_d_base
+#define rows_axpy_fd_base_x rows_axpy_f_base
+#define rows_axpy_ff_base_x rows_axpy_f_base
+#define rows_dots_dd_avx2_x rows_dots_d_avx2
+#define rows_dots_df_avx2_x rows_dots_d_avx2
+#define rows_dots_fd_avx2_x rows_dots_f_avx2
+#define rows_dots_ff_avx2_x rows_dots_f_avx2
+#define rows_axpy_dd_avx2_x rows_axpy_d_avx2
+#define rows_axpy_df_avx2_x rows_axpy_d_avx2
+#define rows_axpy_fd_avx2_x rows_axpy_f_avx2
+#define rows_axpy_ff_avx2_x rows_axpy_f_avx2
+
+/* rows per call of block_sums (the caller's block, gdfast._rows.ROWS) */
+#define GDFAST_MAX_BLOCK 256
+
+#define GDFAST_CASE(SUFFIX, D)                                                    \
+    case D: block_body_##SUFFIX(X, y, idx, lo, hi, D, w, b, out, g); break;
+
+GDFAST_BLOCK(dd_base, double, double, , dot8_d_base)
+GDFAST_BLOCK(df_base, double, float, , dot8_d_base)
+GDFAST_BLOCK(fd_base, float, double, , dot8_f_base)
+GDFAST_BLOCK(ff_base, float, float, , dot8_f_base)
+#ifdef GDFAST_AVX2
+GDFAST_BLOCK(dd_avx2, double, double, __attribute__((target("avx2"))), dot8_d_avx2)
+GDFAST_BLOCK(df_avx2, double, float, __attribute__((target("avx2"))), dot8_d_avx2)
+GDFAST_BLOCK(fd_avx2, float, double, __attribute__((target("avx2"))), dot8_f_avx2)
+GDFAST_BLOCK(ff_avx2, float, float, __attribute__((target("avx2"))), dot8_f_avx2)
+#endif
+
+#define GDFAST_BLOCK_SUMS(XY, TX, TY)                                              \
+static inline void block_sums_##XY(const TX *X, const TY *y, const int64_t *idx,   \
+                                   Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d,    \
+                                   const double *w, double b, double *out) {      \
+    GDFAST_PICK(block_sums, XY, X, y, idx, lo, hi, d, w, b, out)                   \
+}
+GDFAST_BLOCK_SUMS(dd, double, double)
+GDFAST_BLOCK_SUMS(df, double, float)
+GDFAST_BLOCK_SUMS(fd, float, double)
+GDFAST_BLOCK_SUMS(ff, float, float)
 
 #endif  /* GDFAST_ROWOPS_H */

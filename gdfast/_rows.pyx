@@ -36,6 +36,14 @@ from libc.stdlib cimport malloc, free
 from cpython.exc cimport PyErr_CheckSignals
 
 cdef extern from "_rowops.h" nogil:
+    void block_sums_dd(const double* X, const double* y, const int64_t* idx, Py_ssize_t lo,
+                       Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* out)
+    void block_sums_df(const double* X, const float* y, const int64_t* idx, Py_ssize_t lo,
+                       Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* out)
+    void block_sums_fd(const float* X, const double* y, const int64_t* idx, Py_ssize_t lo,
+                       Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* out)
+    void block_sums_ff(const float* X, const float* y, const int64_t* idx, Py_ssize_t lo,
+                       Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* out)
     void rows_dots_d(const double* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
                      Py_ssize_t d, const double* w, double* q)
     void rows_dots_f(const float* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
@@ -87,35 +95,22 @@ cdef inline double sq_norm(const double* w, Py_ssize_t d) noexcept nogil:
     return s
 
 
-cdef void block_sums(const floating* X, const yfloat* y, const int64_t* idx,
-                     Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d, const double* w,
-                     double b, double* out) noexcept nogil:
+cdef inline void block_sums(const floating* X, const yfloat* y, const int64_t* idx,
+                            Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d, const double* w,
+                            double b, double* out) noexcept nogil:
     """out = [sum r**2, sum r, sum r*x_0, ..., sum r*x_{d-1}] over rows lo..hi-1
-    (hi - lo <= ROWS; through idx when given), r = x·w + b - y. Two phases:
-    every row's x·w (independent dot products, eight lanes: _rowops.h), then
-    g += X_block' r; both SIMD, same bits with SSE2 and AVX2."""
-    cdef Py_ssize_t i, j, k
-    cdef double r, rr = 0.0, rs = 0.0
-    cdef double q[ROWS]
-    cdef double* g = out + 2
-    for j in range(d):
-        g[j] = 0.0
+    (through idx when given), r = x·w + b - y, rows in order, x·w in eight
+    lanes (_rowops.h: SIMD, same bits with SSE2 and AVX2)."""
     if floating is double:
-        rows_dots_d(X, idx, lo, hi, d, w, &q[0])
+        if yfloat is double:
+            block_sums_dd(X, y, idx, lo, hi, d, w, b, out)
+        else:
+            block_sums_df(X, y, idx, lo, hi, d, w, b, out)
     else:
-        rows_dots_f(X, idx, lo, hi, d, w, &q[0])
-    for i in range(lo, hi):
-        k = idx[i] if idx != NULL else i
-        r = q[i - lo] + b - <double>y[k]
-        q[i - lo] = r
-        rr = rr + r * r
-        rs = rs + r
-    if floating is double:
-        rows_axpy_d(X, idx, lo, hi, d, &q[0], g)
-    else:
-        rows_axpy_f(X, idx, lo, hi, d, &q[0], g)
-    out[0] = rr
-    out[1] = rs
+        if yfloat is double:
+            block_sums_fd(X, y, idx, lo, hi, d, w, b, out)
+        else:
+            block_sums_ff(X, y, idx, lo, hi, d, w, b, out)
 
 
 cdef int sums(const floating* X, const yfloat* y, const int64_t* idx, Py_ssize_t lo,
