@@ -278,7 +278,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
 
     Xr, yv = p.data.rows(), p.data.y
     if method == "stats" and p.epochs:
-        st = _stats.collect(Xr, yv)
+        st = _stats.collect(Xr, yv, signals)
         if st is not None:
             def epoch(w, b):
                 return _stats.epoch(st, w, b, lr, p.alpha, p.fit_intercept)

@@ -288,3 +288,58 @@ def iota(int64_t[::1] order):
     with nogil:
         for i in range(order.shape[0]):
             order[i] = i
+
+
+def column_sums(const floating[:, ::1] X, const yfloat[::1] y, double[::1] out,
+                bint signals=False):
+    """out[:d] = sum over rows of x, out[d] = sum of y (rows in order, double)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
+    cdef Ticker t = Ticker(0, signals)
+    cdef double sy = 0.0
+    cdef const floating* xi
+    cdef double* o = &out[0]
+    with nogil:
+        for j in range(d):
+            o[j] = 0.0
+        for i in range(n):
+            xi = &X[0, 0] + i * d
+            for j in range(d):
+                o[j] = o[j] + xi[j]
+            sy = sy + y[i]
+            if (i & 65535) == 65535:
+                tick(&t, 65536 * d)
+        o[d] = sy
+
+
+def centred_residuals(const floating[:, ::1] X, const yfloat[::1] y,
+                      const double[::1] xbar, double ybar, const double[::1] wstar,
+                      double[::1] out, bint signals=False):
+    """Residuals about a centre, for the statistics method (gdfast._stats):
+    with u = x - xbar and e = (y - ybar) - u·wstar (u·wstar left to right),
+    out = [sum e**2, sum e, sum e*u (d values), sum u (d values)], rows in
+    order."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
+    cdef Ticker t = Ticker(0, signals)
+    cdef double e, u, s_ee = 0.0, s_e = 0.0
+    cdef const floating* xi
+    cdef double* h = &out[2]
+    cdef double* s_u = &out[2 + d]
+    with nogil:
+        for j in range(2 * d):
+            h[j] = 0.0
+        for i in range(n):
+            xi = &X[0, 0] + i * d
+            e = 0.0
+            for j in range(d):
+                e = e + (xi[j] - xbar[j]) * wstar[j]
+            e = (y[i] - ybar) - e
+            s_ee = s_ee + e * e
+            s_e = s_e + e
+            for j in range(d):
+                u = xi[j] - xbar[j]
+                h[j] = h[j] + e * u
+                s_u[j] = s_u[j] + u
+            if (i & 65535) == 65535:
+                tick(&t, 65536 * d)
+        out[0] = s_ee
+        out[1] = s_e

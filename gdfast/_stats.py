@@ -20,55 +20,59 @@ With ``delta = w - w*`` and ``m = xbar·w + b - ybar`` the sums are
 in real arithmetic and kept for the rounding of the centring). Centring on
 the means and on the data's own optimum keeps every term small where
 training ends, so nothing cancels catastrophically: no prefix, offset or
-outlier of the data can mislead it (tests/test_methods.py holds the
-adversarial cases). Rows are read in chunks of CHUNK, so memory stays
-bounded whatever n is; float32 X is widened chunk by chunk.
+outlier of the data can mislead it (tests/test_stats.py holds the
+adversarial cases). The Gram pass reads rows in chunks of about 8 MiB, so
+memory stays bounded whatever n is; float32 X is widened chunk by chunk.
 """
 
 import math
 
 import numpy as np
 
-__all__ = ["CHUNK", "Stats", "collect", "epoch"]
-
-#: rows per chunk (2 MiB of float64 at d = 32)
-CHUNK = 8192
+__all__ = ["Stats", "collect", "epoch"]
 
 
 class Stats:
     __slots__ = ("n", "xbar", "ybar", "C", "s_u", "wstar", "s_ee", "h", "s_e")
 
 
-def collect(X, y):
-    """The statistics of (X (n, d), y (n,)); None if any is not finite."""
+def _chunk_rows(d):
+    """Rows per chunk of the Gram pass: about 8 MiB of float64."""
+    return max(4096, (1 << 23) // (8 * d))
+
+
+def collect(X, y, signals=False):
+    """The statistics of (X (n, d), y (n,)); None if any is not finite.
+
+    Passes 1 and 3 are compiled loops (gdfast._rows); pass 2 centres one
+    chunk at a time into a reused buffer and hands it to numpy's BLAS.
+    """
+    from . import _rows
     n, d = X.shape
     st = Stats()
     st.n = n
-    st.xbar = np.add.reduce(X, axis=0, dtype=np.float64) / n
-    st.ybar = float(np.add.reduce(y, dtype=np.float64)) / n
+    sums = np.empty(d + 1)
+    _rows.column_sums(X, y, sums, signals)
+    st.xbar, st.ybar = sums[:d] / n, float(sums[d]) / n
     C = np.zeros((d, d))
     s_uv = np.zeros(d)
-    s_u = np.zeros(d)
-    for lo in range(0, n, CHUNK):
-        U = X[lo:lo + CHUNK] - st.xbar
-        v = y[lo:lo + CHUNK] - st.ybar
+    rows = _chunk_rows(d)
+    buf = np.empty((min(rows, n), d))
+    for lo in range(0, n, rows):
+        m = min(rows, n - lo)
+        U = np.subtract(X[lo:lo + m], st.xbar, out=buf[:m])
+        v = y[lo:lo + m] - st.ybar
         C += U.T @ U
-        s_uv += U.T @ v
-        s_u += U.sum(axis=0)
+        s_uv += v @ U
     if not (np.isfinite(C).all() and np.isfinite(s_uv).all()):
         return None
-    st.C, st.s_u = C, s_u
-    st.wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0] if d else s_uv
-    h = np.zeros(d)
-    s_ee = s_e = 0.0
-    for lo in range(0, n, CHUNK):
-        U = X[lo:lo + CHUNK] - st.xbar
-        e = (y[lo:lo + CHUNK] - st.ybar) - U @ st.wstar
-        s_ee += float(e @ e)
-        s_e += float(e.sum())
-        h += U.T @ e
-    st.s_ee, st.s_e, st.h = s_ee, s_e, h
-    if not (math.isfinite(s_ee) and np.isfinite(h).all() and np.isfinite(st.wstar).all()):
+    st.C = C
+    st.wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
+    out = np.empty(2 * d + 2)
+    _rows.centred_residuals(X, y, st.xbar, st.ybar, st.wstar, out, signals)
+    st.s_ee, st.s_e = float(out[0]), float(out[1])
+    st.h, st.s_u = out[2:2 + d], out[2 + d:]
+    if not (np.isfinite(out).all() and np.isfinite(st.wstar).all()):
         return None
     return st
 
