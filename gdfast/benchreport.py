@@ -202,6 +202,9 @@ def add_arguments(parser):
                         help="timed repeats per cell; the median is reported (default: 7)")
     parser.add_argument("--png", default="gdfast-bench.png",
                         help="log-log plot path, '' for none (default: %(default)s)")
+    parser.add_argument("--features", default="10,100",
+                        help="feature counts d for the many-feature section, '' for none "
+                             "(default: %(default)s)")
     parser.add_argument("--markdown", action="store_true",
                         help="print the tables as Markdown (as in README.md)")
 
@@ -260,7 +263,7 @@ def run(args):
             mem[op, n] = peak_extra_bytes(OPERATIONS[op][1]["gdfast"](x, y, lists))
         del x, y, lists
 
-    header = ["operation", "N", "gdfast", "×floor", "reference", "ref/gdfast",
+    header = ["operation", "d", "N", "gdfast", "×floor", "reference", "ref/gdfast",
               "numpy", "numpy/gdfast", "floor", "peak extra mem"]
     rows = []
     for op in OPERATIONS:
@@ -270,7 +273,7 @@ def run(args):
             p = times.get((op, "numpy", n))
             ns = lambda t: None if t is None else t / n * 1e9  # noqa: E731
             epochs = OPERATIONS[op][0]
-            rows.append([op, f"{n:.0e}" if n >= 1000 else n, _fmt(ns(g), ".3f"),
+            rows.append([op, 1, f"{n:.0e}" if n >= 1000 else n, _fmt(ns(g), ".3f"),
                          _fmt(g * epochs / floors[n]), _fmt(ns(r), ".1f"),
                          _fmt(None if r is None else r / g, ".0f"),
                          _fmt(ns(p), ".3f"), _fmt(None if p is None else p / g, ".1f"),
@@ -318,13 +321,151 @@ def run(args):
     print("\nprimitives on the tutorial's 3-element Python lists")
     print(_table(["primitive", "gdfast ns/call", "reference ns/call", "ref/gdfast"], prim, md))
 
-    print(f"\ntargets at N = {big:.0e} (the speed issue's list)")
+    print(f"\ntargets at N = {big:.0e} (d = 1), with the figure this run measured")
     print(_table(["target", "measured", "met"],
                  _targets(times, floors, mem, variant_times, prim, sizes), md))
 
+    features = [int(v) for v in args.features.split(",") if v]
+    ftimes = {}
+    if features:
+        ftimes = _features(features, max(sizes), reps, md)
     if args.png:
-        _plot(times, floors, sizes, args.png)
+        _plot(times, floors, sizes, args.png, ftimes)
     return 0
+
+
+# --- many features ----------------------------------------------------------------
+
+def make_rows(n, d, dtype=np.float64, seed=0):
+    """X (n, d) standard normal, y = X @ (1..d) + 3 + noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = X @ np.arange(1.0, d + 1.0) + 3.0 + 0.1 * rng.standard_normal(n)
+    return X.astype(dtype), y
+
+
+def numpy_bgd_epoch_rows(X, y, w, b, lr=LR):
+    """The vectorised batch-GD epoch a numpy user writes (with an intercept)."""
+    r = X @ w + b - y
+    cost = r @ r / len(y)
+    return w - lr * (2.0 / len(y)) * (X.T @ r), b - lr * 2.0 * r.mean(), cost
+
+
+FEATURE_OPS = {
+    # name -> (epochs per call, {impl: factory(X, y) -> callable}); fit_intercept=True
+    "bgd_epoch": (1, {
+        "gdfast": lambda X, y: lambda: _gd().batch_gd(X, y, lr=LR, epochs=1, method="pass",
+                                                      fit_intercept=True),
+        "numpy": lambda X, y: lambda: numpy_bgd_epoch_rows(X, y, np.ones(X.shape[1]), 0.0),
+    }),
+    "sgd_epoch": (1, {
+        "gdfast": lambda X, y: lambda: _gd().sgd(X, y, lr=LR / X.shape[1], epochs=1,
+                                                 fit_intercept=True),
+        "sklearn": lambda X, y: _sklearn_sgd_epoch(X, y),
+    }),
+    "minibatch32_epoch": (1, {
+        "gdfast": lambda X, y: lambda: _gd().minibatch_gd(X, y, BATCH, lr=LR, epochs=1,
+                                                          fit_intercept=True),
+    }),
+    "batch_gd_100": (100, {
+        "gdfast": lambda X, y: lambda: _gd().batch_gd(X, y, lr=LR, epochs=100,
+                                                      fit_intercept=True),
+    }),
+}
+
+
+def _sklearn_sgd_epoch(X, y):
+    """One epoch of scikit-learn's SGDRegressor with gdfast's update rule
+    (eta0 = 2*lr: its squared loss is half of ours), or None if absent."""
+    try:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import SGDRegressor
+    except ImportError:
+        return None
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            SGDRegressor(penalty=None, learning_rate="constant", eta0=2 * LR / X.shape[1],
+                         shuffle=False, max_iter=1, tol=None,
+                         fit_intercept=True).fit(X, y)
+    return fit
+
+
+def _feature_sizes(d, big):
+    """N values of the many-feature lines: the largest holds about as many
+    bytes as the d = 1 data at N = big (x and y)."""
+    top = max(1000, int(big * 2 // (d + 1)))
+    return sorted({1000, min(top, 10**5), top})
+
+
+def _features(features, big, reps, md):
+    """Time the many-feature operations; print the table and the targets."""
+    times, floors = {}, {}
+    rows = []
+    for d in features:
+        for n in _feature_sizes(d, big):
+            X, y = make_rows(n, d)
+            half = np.ones((n * (d + 1)) // 2)
+            floors[d, n] = floor(half, half[::-1].copy(), reps)
+            for op, (epochs, impls) in FEATURE_OPS.items():
+                for impl, make in impls.items():
+                    fn = make(X, y)
+                    if fn is None:
+                        continue
+                    with blas_threads(1):
+                        times[op, impl, d, n] = median_time(fn, reps) / epochs
+            X32 = X.astype(np.float32)
+            with blas_threads(1):
+                times["bgd_epoch", "gdfast float32", d, n] = median_time(
+                    FEATURE_OPS["bgd_epoch"][1]["gdfast"](X32, y), reps)
+            del X, X32, y, half
+    for op, (epochs, impls) in FEATURE_OPS.items():
+        for d in features:
+            for n in _feature_sizes(d, big):
+                g = times[op, "gdfast", d, n]
+                others = [f"{impl} {times[op, impl, d, n] / g:.1f}× slower"
+                          for impl in impls if impl != "gdfast" and (op, impl, d, n) in times]
+                rows.append([op, d, f"{n:.0e}", _fmt(g / n * 1e9, ".3f"),
+                             _fmt(g * epochs / floors[d, n]), ", ".join(others) or "—",
+                             _fmt(floors[d, n] / n * 1e9, ".3f")])
+    print("\nmany features: X (N, d) float64, fit_intercept=True, one thread "
+          "(sgd: lr = 0.01/d); floor = single-threaded np.dot over the same number of bytes "
+          "as X and y")
+    print(_table(["operation", "d", "N", "gdfast ns/sample", "×floor", "peers", "floor"],
+                 rows, md))
+    print("\ntargets for many features (at the largest N of each d)")
+    print(_table(["target", "measured", "met"], _feature_targets(times, floors, features, big),
+                 md))
+    return times
+
+
+def _feature_targets(times, floors, features, big):
+    rows = []
+
+    def row(text, value, ok):
+        rows.append([text, "—" if value is None else f"{value:.2f}×",
+                     "—" if value is None else ("yes" if ok(value) else "NO")])
+
+    for d in features:
+        n = max(_feature_sizes(d, big))
+        fl = floors[d, n]
+        t = {op: times[op, "gdfast", d, n] for op in FEATURE_OPS}
+        row(f"d={d}: bgd_epoch ≤ 1.5× floor", t["bgd_epoch"] / fl, lambda v: v <= 1.5)
+        row(f"d={d}: sgd_epoch ≤ 2.5× floor", t["sgd_epoch"] / fl, lambda v: v <= 2.5)
+        sk = times.get(("sgd_epoch", "sklearn", d, n))
+        row(f"d={d}: sgd_epoch ≥ 5× faster than SGDRegressor",
+            None if sk is None else sk / t["sgd_epoch"], lambda v: v >= 5)
+        row(f"d={d}: minibatch32_epoch ≤ 1.5× floor", t["minibatch32_epoch"] / fl,
+            lambda v: v <= 1.5)
+        limit = 4 if d <= 10 else 20
+        row(f"d={d}: batch_gd_100 (auto), all 100 epochs ≤ {limit}× floor",
+            100 * t["batch_gd_100"] / fl, lambda v, limit=limit: v <= limit)
+        row(f"d={d}: bgd_epoch float32 time / float64 time ≤ 1",
+            times["bgd_epoch", "gdfast float32", d, n] / t["bgd_epoch"], lambda v: v <= 1)
+    return rows
 
 
 def _targets(times, floors, mem, variant_times, prim, sizes):
@@ -379,7 +520,7 @@ def _targets(times, floors, mem, variant_times, prim, sizes):
     return rows
 
 
-def _plot(times, floors, sizes, path):
+def _plot(times, floors, sizes, path, ftimes=None):
     try:
         import matplotlib
     except ImportError:
@@ -394,10 +535,15 @@ def _plot(times, floors, sizes, path):
         for impl in IMPLEMENTATIONS:
             pts = [(n, times[op, impl, n]) for n in sizes if (op, impl, n) in times]
             if pts:
-                ax.loglog(*zip(*pts), marker="o", label=impl)
+                ax.loglog(*zip(*pts), marker="o", label=f"{impl} (d=1)")
+        for d in sorted({k[2] for k in (ftimes or {})}):
+            pts = sorted((k[3], v) for k, v in ftimes.items()
+                         if k[0] == op and k[1] == "gdfast" and k[2] == d)
+            if pts:
+                ax.loglog(*zip(*pts), marker="s", label=f"gdfast (d={d})")
         ax.loglog(sizes, [floors[n] for n in sizes], "k--", label="floor (np.dot)")
         ax.set_title(op)
-        ax.set_xlabel("N samples")
+        ax.set_xlabel("N samples (rows)")
     axes[0].set_ylabel("seconds per epoch")
     axes[0].legend()
     fig.tight_layout()
