@@ -79,10 +79,11 @@ def test_help_documents_every_option(tmp_path):
 def test_bench_report_runs_and_plots(tmp_path):
     pytest.importorskip("threadpoolctl")
     proc = _run(["bench", "--sizes", "3,1000", "--repeats", "3", "--png", "b.png",
-                 "--markdown"], tmp_path)
+                 "--features", "4", "--markdown"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for op in ("bgd_epoch", "sgd_epoch", "minibatch32_epoch", "batch_gd_100"):
-        assert f"| {op} | 1e+03 |" in out
+        assert f"| {op} | 1 | 1e+03 |" in out
+        assert f"| {op} | 4 | 1e+03 |" in out
     assert "| cost |" in out and "floor" in out
     assert (tmp_path / "b.png").stat().st_size > 10_000
