@@ -15,6 +15,26 @@ import sys
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
+
+
+class build_ext(_build_ext):
+    """Link without the rpath some Pythons put on their own link line.
+
+    pyenv's and other --enable-shared builds of Python add
+    -Wl,-rpath,<their lib dir> to LDSHARED; an extension module needs no
+    libpython, and that path would be baked into the .so as a RUNPATH to
+    the build machine (auditwheel rewrites it only in the .so files it
+    grafts libraries for)."""
+
+    def build_extensions(self):
+        for attr in ("linker_so", "linker_so_cxx"):
+            cmd = getattr(self.compiler, attr, None)
+            if isinstance(cmd, list):
+                setattr(self.compiler, attr,
+                        [a for a in cmd if not a.startswith(("-Wl,-rpath", "-Wl,-R"))])
+        super().build_extensions()
+
 
 debug = "-g" in os.environ.get("CFLAGS", "").split()
 openmp = os.environ.get("GDFAST_NO_OPENMP", "") in ("", "0") and sys.platform != "darwin"
@@ -35,6 +55,7 @@ extensions = [
 ]
 
 setup(
+    cmdclass={"build_ext": build_ext},
     ext_modules=cythonize(
         extensions,
         compiler_directives={"language_level": "3"},
