@@ -38,6 +38,7 @@ def test_api_reference_builds_without_warnings(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q",
                            "-b", "html", "-d", str(tmp_path / "doctrees"), str(DOCS),
                            str(tmp_path / "html")],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)  # `-m` puts the cwd first: keep the source tree off it
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "html" / "api.html").exists()
