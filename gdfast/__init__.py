@@ -31,7 +31,7 @@ def _missing_extension_message(exc):
     spec = importlib.machinery.PathFinder.find_spec("gdfast", others)
     if spec is not None and spec.origin:
         return (f"gdfast was imported from the source folder {here}, which has no compiled "
-                f"extension ({exc}); the installed, compiled gdfast at "
+                "extension; the installed, compiled gdfast at "
                 f"{_os.path.dirname(spec.origin)} is shadowed because {tree} comes first "
                 "on sys.path (Python runs from the repository root, `python -m pytest` "
                 "or PYTHONPATH puts it there). Either run from another folder, or "
