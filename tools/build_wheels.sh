@@ -11,10 +11,11 @@
 #    gdfast.libs/, RUNPATH only $ORIGIN-relative, symbols stripped;
 # 4. each repaired wheel installed with its test extras into a fresh venv of
 #    its Python, and the sdist's test suite run from a temporary folder that
-#    holds only tests/ and docs/, so `import gdfast` is the installed wheel.
+#    holds only tests/, docs/ and pyproject.toml, so `import gdfast` is the
+#    installed wheel.
 # Output: wheelhouse/ (the sdist and the repaired wheels). Exit status 1 if
-# any wheel failed to build, repair or pass. Slow: ~10 min per Python on 2
-# cores; run it niced on a shared machine.
+# any wheel failed to build, repair or pass. About 7 minutes for five
+# Pythons on 2 cores; run it niced on a shared machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/wheelhouse"
@@ -96,7 +97,8 @@ for ver in $PYTHONS; do
             >"$work/install-$ver.log" 2>&1; then
         tail -30 "$work/install-$ver.log"; summary+=("$ver  install FAILED"); status=1; continue
     fi
-    cp -r "$work/src/tests" "$work/src/docs" "$run/"
+    # pyproject.toml for pytest's settings (the `slow` marker); no gdfast/ beside them
+    cp -r "$work/src/tests" "$work/src/docs" "$work/src/pyproject.toml" "$run/"
     (
         cd "$run"
         where=$("$venv/bin/python" -c 'import gdfast; print(gdfast.__file__)')
