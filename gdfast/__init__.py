@@ -19,6 +19,30 @@ __version__ = "0.1.0"
 #: Set to a non-empty value other than "0" to expose the pure-Python reference.
 PURE_PYTHON_ENV = "GDFAST_PURE_PYTHON"
 
+
+def _missing_extension_message(exc):
+    """Why the compiled extension is missing here, and the ways out."""
+    import importlib.machinery
+    import sys
+
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    tree = _os.path.dirname(here)
+    others = [p for p in sys.path if _os.path.abspath(p or _os.curdir) != tree]
+    spec = importlib.machinery.PathFinder.find_spec("gdfast", others)
+    if spec is not None and spec.origin:
+        return (f"gdfast was imported from the source folder {here}, which has no compiled "
+                "extension; the installed, compiled gdfast at "
+                f"{_os.path.dirname(spec.origin)} is shadowed because {tree} comes first "
+                "on sys.path (Python runs from the repository root, `python -m pytest` "
+                "or PYTHONPATH puts it there). Either run from another folder, or "
+                "install for development with `pip install -e . --no-build-isolation`, "
+                "which builds the extension into the source folder itself.")
+    return (f"gdfast's compiled extension could not be imported ({exc}). Build it with "
+            "`pip install .` (or `pip install -e . --no-build-isolation` to develop) "
+            f"from the source tree, or set {PURE_PYTHON_ENV}=1 to use the pure-Python "
+            "reference on purpose.")
+
+
 if _os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
     from .reference import (IMPLEMENTATION, batch_gd, cost, forward, gradient, loss,
                             minibatch_gd, sgd)
@@ -27,11 +51,7 @@ else:
         from ._compiled import (IMPLEMENTATION, batch_gd, cost, forward, gradient, loss,
                                 minibatch_gd, sgd)
     except ImportError as _exc:
-        raise ImportError(
-            "gdfast's compiled extension could not be imported "
-            f"({_exc}). Build it with `pip install .` from the source tree, or set "
-            f"{PURE_PYTHON_ENV}=1 to use the pure-Python reference on purpose."
-        ) from _exc
+        raise ImportError(_missing_extension_message(_exc)) from _exc
 
 from .plot import plot_compare, plot_loss
 

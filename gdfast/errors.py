@@ -11,6 +11,15 @@ class DivergenceError(FloatingPointError):
     plain gradient descent on ``mean((x*w - y)**2)`` is stable only while
     ``lr < 1 / mean(x**2)``.
 
+    Parameters
+    ----------
+    epoch : int
+        Zero-based epoch at which the non-finite value appeared.
+    lr : float
+        The learning rate that was used.
+    result : TrainResult
+        The epochs completed before divergence.
+
     Attributes
     ----------
     epoch : int
@@ -20,6 +29,28 @@ class DivergenceError(FloatingPointError):
     result : TrainResult
         The epochs completed before divergence (``w``, ``w_history``,
         ``loss_history``), all finite.
+
+    See Also
+    --------
+    gdfast.batch_gd, gdfast.sgd, gdfast.minibatch_gd : the trainers that raise it.
+
+    Examples
+    --------
+    With ``x = 3`` the stable learning rates are ``lr < 1/9``; ``lr = 1``
+    overflows within a few hundred epochs:
+
+    >>> import gdfast
+    >>> try:
+    ...     gdfast.batch_gd([3.0], [6.0], lr=1.0, epochs=1000)
+    ... except gdfast.DivergenceError as err:
+    ...     print(err.epoch > 0, err.lr, len(err.result.w_history) == err.epoch)
+    True 1.0 True
+
+    It is a :class:`FloatingPointError`, so code that already catches those
+    catches it too:
+
+    >>> issubclass(gdfast.DivergenceError, FloatingPointError)
+    True
     """
 
     def __init__(self, epoch, lr, result):

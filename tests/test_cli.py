@@ -1,5 +1,6 @@
 """The command line, through subprocess, as a user runs it."""
 
+import os
 import subprocess
 import sys
 
@@ -9,9 +10,10 @@ import pytest
 import gdfast.reference as reference
 
 
-def _run(args, cwd):
+def _run(args, cwd, env=None):
     return subprocess.run([sys.executable, "-m", "gdfast", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300,
+                          env=None if env is None else dict(os.environ, **env))
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,71 @@ def test_demo_prints_the_tutorials_lines(demo):
         assert any(ln.startswith(name + " ") for ln in lines)
 
 
+def test_demo_shows_the_per_epoch_pass_figure_and_says_what_it_compares(demo):
+    proc, _ = demo
+    out = proc.stdout
+    assert any(ln.startswith("batch_gd method='pass' ") for ln in out.splitlines())
+    assert "speed-up = the reference's ns/sample-epoch over gdfast's." in out
+    assert "method='pass' makes one pass per epoch, as the reference does" in out
+    # 5 epochs at lr = 0.01 leave batch_gd far from the slope: said, not hidden
+    assert "not converged: batch_gd ends at w = " in out
+
+
+def test_demo_writes_where_it_says(tmp_path):
+    proc = _run(["demo", "--quiet", "--out", "noext", "--n", "1000", "--ref-n", "100",
+                 "--epochs", "2"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = [p.name for p in tmp_path.iterdir()]
+    assert written == ["noext.png"]
+    assert f"saved the loss curves to {tmp_path / 'noext.png'}" in proc.stdout
+
+
+def test_out_into_a_missing_folder_is_refused_before_training(tmp_path):
+    proc = _run(["demo", "--out", "nowhere/curves.png"], tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "does not exist" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_out_in_a_format_matplotlib_cannot_write_is_refused(tmp_path):
+    pytest.importorskip("matplotlib")
+    proc = _run(["demo", "--out", "x.nosuchformat"], tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "cannot write '.nosuchformat'" in proc.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="elsewhere a window may open (and block) without DISPLAY")
+def test_show_without_a_display_says_why_nothing_opened(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, "-m", "gdfast", "demo", "--show", "--quiet",
+                           "--out", "s.png", "--n", "1000", "--ref-n", "100", "--epochs", "2"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "--show: no window opened: there is no display" in proc.stderr
+
+
+def test_pure_python_demo_says_there_is_no_speed_up(tmp_path):
+    proc = _run(["demo", "--quiet", "--out", "p.png", "--n", "1000", "--ref-n", "100",
+                 "--epochs", "2"], tmp_path, env={"GDFAST_PURE_PYTHON": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "speed-up: none to show: GDFAST_PURE_PYTHON=1" in proc.stdout
+    assert " 0x" not in proc.stdout and "implementation: python" in proc.stdout
+
+
+def test_no_command_prints_the_usage_and_the_commands(tmp_path):
+    proc = _run([], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("usage: gdfast")
+    assert "demo" in proc.stderr and "bench" in proc.stderr
+
+
+def test_version(tmp_path):
+    import gdfast
+    proc = _run(["--version"], tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith(f"gdfast {gdfast.__version__} ")
+
+
 def test_demo_writes_a_real_figure(demo):
     pytest.importorskip("matplotlib")
     import matplotlib.image as mpimg
@@ -61,8 +128,10 @@ def test_quiet_skips_epoch_lines(tmp_path):
     assert "Epoch: 0" not in proc.stdout and "Predict (before training)" in proc.stdout
 
 
-@pytest.mark.parametrize("args", [["demo", "--n", "0"], ["demo", "--bogus"], ["nope"], [],
-                                  ["demo", "--epochs", "x"]])
+@pytest.mark.parametrize("args", [["demo", "--n", "0"], ["demo", "--bogus"], ["nope"],
+                                  ["demo", "--epochs", "x"],
+                                  ["bench", "--sizes", "abc"], ["bench", "--sizes", "3,1e3,"],
+                                  ["bench", "--repeats", "0"]])
 def test_bad_options_exit_nonzero_with_one_line(args, tmp_path):
     proc = _run(args, tmp_path)
     assert proc.returncode == 2
