@@ -166,7 +166,6 @@ def _time(fn, *a, **kw):
     return out, time.perf_counter() - t0
 
 
-_TRAINERS = ("batch_gd", "sgd", "minibatch_gd")
 
 
 def _scale(args):
@@ -203,7 +202,7 @@ def _scale(args):
             _, t_ref = _time(run, reference, xl, yl)
             ref_ns[name] = t_ref / (m * epochs) * 1e9
         fast_ns = t_fast / (args.n * epochs) * 1e9
-        ran = kw.get("method") or (res.method if res.method not in _TRAINERS else None)
+        ran = res.method
         methods.add(ran)
         label = name + (f" method={ran!r}" if ran and name == "batch_gd" else "")
         speedup = (f"{ref_ns[name] / fast_ns:>9.0f}x" if compiled else f"{'—':>10}")
@@ -217,11 +216,11 @@ def _scale(args):
         print("speed-up = the reference's ns/sample-epoch over gdfast's.")
         if "stats" in methods:
             print("batch_gd method='stats' (its default for data this large) reads the data "
-                  "once and runs every epoch from sums of x*x and residuals; method='pass' "
+                  "twice and runs every epoch from sums of x*x and residuals; method='pass' "
                   "makes one pass per epoch, as the reference does: the like-for-like figure.")
         else:
             print("batch_gd method='pass' makes one pass per epoch, as the reference does; "
-                  "its default (method='auto') switches to one read of the data for large n.")
+                  "its default (method='auto') switches to two reads of the data for large n.")
     else:
         print(f"speed-up: none to show: {gdfast.PURE_PYTHON_ENV}=1 makes gdfast the "
               "pure-Python reference itself; unset it to time the compiled kernels.")

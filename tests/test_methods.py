@@ -1,6 +1,8 @@
 """The compiled arithmetic: the documented summation order, and bounds for
 the methods that reorder it (statistics BGD, affine SGD, threads)."""
 
+import platform
+
 import numpy as np
 import pytest
 
@@ -91,6 +93,9 @@ def test_auto_methods_switch_at_the_documented_size():
                           compiled.sgd(x, y, epochs=2, method="affine").w_history)
 
 
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"),
+                    reason="the SSE2/AVX2 paths exist only on x86; other CPUs build the "
+                    "portable scalar loops")
 def test_simd_paths_give_identical_bits(tmp_path):
     """The block kernel runs on AVX2 where the CPU has it and SSE2 otherwise
     (GDFAST_NO_AVX2=1 forces SSE2): same lanes, same operations, same bits."""

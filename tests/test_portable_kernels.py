@@ -3,6 +3,7 @@
 identical bits. Needs a C compiler; the header ships inside the package."""
 
 import os
+import platform
 import pathlib
 import shutil
 import subprocess
@@ -67,6 +68,9 @@ def _build_and_run(tmp_path, name, defines, env=None):
 
 
 @pytest.mark.skipif(CC is None, reason="needs a C compiler")
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"),
+                    reason="the SSE2/AVX2 paths exist only on x86; other CPUs build the "
+                    "portable scalar loops")
 def test_scalar_sse2_and_avx2_paths_give_identical_bits(tmp_path):
     if not (HEADER_DIR / "_blocks.h").exists():
         pytest.skip("installed without its C header")
