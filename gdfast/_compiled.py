@@ -305,17 +305,19 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         same update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding four
         segments of each block side by side: several times faster, equal up
         to rounding (docs/accuracy.md). "lanes" (any data) takes each x·w in
-        eight SIMD lanes and vectorises the update; only the order of the
-        dot product differs from "plain". "auto" (default): from
-        STATS_MIN_N samples on "affine" where it applies, else "lanes";
-        "plain" below.
+        eight SIMD lanes and vectorises the update. "blocks" (any data)
+        updates four rows at a time through their Gram matrix, so the chain
+        of dependent operations per row is short. Both equal "plain" in real
+        arithmetic, within documented rounding. "auto" (default): from
+        STATS_MIN_N samples on "affine" where it applies, else "blocks" up
+        to 8 features (_plan.BLOCKS_MAX_D), "lanes" beyond; "plain" below.
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     pair = _tutorial_model(p)
-    method = _plan.sgd_method(method, p.data.n, pair is not None)
+    method = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None)
     refill, order = _order(shuffle, seed, p.data.n)
     signals, lr = _signals(), p.lr
-    if pair is not None and method != "lanes":
+    if pair is not None and method in ("plain", "affine"):
         x, yv = pair
         affine = method == "affine"
 
@@ -326,12 +328,12 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 
     Xr, yv = p.data.rows(), p.data.y
     kern = _SGD_EPOCH[Xr.dtype, yv.dtype]
-    lanes = method == "lanes"
+    mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "blocks": _rows.BLOCKS}[method]
 
     def epoch(w, b):
         if refill is not None:
             refill()
-        return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, order, signals, lanes)
+        return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, order, signals, mode)
     return _driver.epochs("sgd", method, p, epoch)
 
 

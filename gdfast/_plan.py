@@ -6,7 +6,7 @@ The choice is made here, once per call, and recorded on the result
 
 from . import _validate
 
-__all__ = ["STATS_MIN_N", "GRAM_SPEEDUP", "batch_method", "sgd_method",
+__all__ = ["STATS_MIN_N", "GRAM_SPEEDUP", "BLOCKS_MAX_D", "batch_method", "sgd_method",
            "stats_passes"]
 
 #: Below this many samples ``auto`` keeps the per-epoch methods, whose order
@@ -45,14 +45,21 @@ def batch_method(method, n, d, epochs, one_feature):
     return "pass"
 
 
-def sgd_method(method, n, one_feature):
+#: "blocks" handles up to this many features with d fixed at compile time
+BLOCKS_MAX_D = 8
+
+
+def sgd_method(method, n, d, one_feature):
     """"plain" (the update as written, the reference's order), "affine" (1-D
     data without intercept or penalty only: each step as a map
-    w -> a*w + c, folded four segments at a time) or "lanes" (any data: the
-    dot product x·w in eight SIMD lanes, the update vectorised). auto: from
-    STATS_MIN_N samples on "affine" where it applies, else "lanes"; "plain"
-    below."""
-    method = _validate.choice(method, "method", ("auto", "plain", "affine", "lanes"))
+    w -> a*w + c, folded four segments at a time), "lanes" (any data: the
+    dot product x·w in eight SIMD lanes, the update vectorised) or "blocks"
+    (any data, four rows at a time through their Gram matrix; fastest for
+    d <= BLOCKS_MAX_D). auto: from STATS_MIN_N samples on "affine" where it
+    applies, else "blocks" up to BLOCKS_MAX_D features, else "lanes";
+    "plain" below."""
+    method = _validate.choice(method, "method",
+                              ("auto", "plain", "affine", "lanes", "blocks"))
     if method == "affine" and not one_feature:
         raise ValueError("method='affine' needs one feature without intercept or "
                          "penalty (b=0, fit_intercept=False, alpha=0); use 'lanes' or "
@@ -60,5 +67,7 @@ def sgd_method(method, n, one_feature):
     if method == "auto":
         if n < STATS_MIN_N:
             return "plain"
-        return "affine" if one_feature else "lanes"
+        if one_feature:
+            return "affine"
+        return "blocks" if d <= BLOCKS_MAX_D else "lanes"
     return method

@@ -39,6 +39,17 @@ ATTR static inline __attribute__((always_inline)) double dot8_##SUFFIX(const T *
     }                                                                             \
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));     \
 }                                                                                 \
+ATTR static inline __attribute__((always_inline)) double dot8x_##SUFFIX(const T *x,   \
+                                                                  const T *z,     \
+                                                                  Py_ssize_t d) { \
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                       \
+    Py_ssize_t j = 0;                                                             \
+    int k;                                                                        \
+    for (; j + 8 <= d; j += 8)                                                    \
+        for (k = 0; k < 8; k++) a[k] += (double)x[j + k] * (double)z[j + k];      \
+    for (k = 0; j < d; j++, k++) a[k] += (double)x[j] * (double)z[j];             \
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));     \
+}                                                                                 \
 ATTR static void rows_dots_##SUFFIX(const T *X, const int64_t *idx, Py_ssize_t lo, \
                                      Py_ssize_t hi, Py_ssize_t d, const double *w, \
                                      double *q) {                                 \
@@ -210,24 +221,48 @@ GDFAST_BLOCK_SUMS(ff, float, float)
  *
  * ------------------------------------------------------------------------- */
 #define GDFAST_SGD(SUFFIX, TX, TY, ATTR, DOTX, DOTD)                              \
+ATTR static inline __attribute__((always_inline)) double                          \
+sgd_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     \
+                  const Py_ssize_t d, double *w, double b, double c, double delta,  \
+                  double fb) {                                                    \
+    Py_ssize_t i, j, k;                                                           \
+    const TX *xi;                                                                 \
+    double cr;                                                                    \
+    for (i = 0; i < n; i++) {                                                     \
+        k = idx ? (Py_ssize_t)idx[i] : i;                                         \
+        xi = X + k * d;                                                           \
+        cr = c * (DOTX(xi, w, d) + b - (double)y[k]);                             \
+        for (j = 0; j < d; j++) w[j] = delta * w[j] - cr * (double)xi[j];         \
+        b = b - fb * cr;                                                          \
+    }                                                                             \
+    return b;                                                                     \
+}                                                                                 \
 ATTR static double sgd_lanes_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
                                        Py_ssize_t n, Py_ssize_t d, double *w,     \
                                        double b, double lr, double alpha,         \
                                        int fit_b) {                               \
-    Py_ssize_t i, j, k;                                                           \
-    const double a2 = 2.0 * alpha;                                                \
-    const TX *xi;                                                                 \
-    double r;                                                                     \
-    for (i = 0; i < n; i++) {                                                     \
-        k = idx ? (Py_ssize_t)idx[i] : i;                                         \
-        xi = X + k * d;                                                           \
-        r = DOTX(xi, w, d) + b - (double)y[k];                                    \
-        for (j = 0; j < d; j++)                                                   \
-            w[j] = w[j] - lr * ((2.0 * (double)xi[j]) * r + a2 * w[j]);           \
-        if (fit_b) b = b - lr * (2.0 * r);                                        \
+    const double c = 2.0 * lr, delta = 1.0 - 2.0 * lr * alpha;                    \
+    const double fb = fit_b ? 1.0 : 0.0;                                          \
+    double wl[16];                                                                \
+    Py_ssize_t j;                                                                 \
+    if (d > 16) return sgd_body_##SUFFIX(X, y, idx, n, d, w, b, c, delta, fb);    \
+    for (j = 0; j < d; j++) wl[j] = w[j];                                         \
+    switch (d) {                                                                  \
+    GDFAST_SGD_CASE(SUFFIX, 1) GDFAST_SGD_CASE(SUFFIX, 2) GDFAST_SGD_CASE(SUFFIX, 3) \
+    GDFAST_SGD_CASE(SUFFIX, 4) GDFAST_SGD_CASE(SUFFIX, 5) GDFAST_SGD_CASE(SUFFIX, 6) \
+    GDFAST_SGD_CASE(SUFFIX, 7) GDFAST_SGD_CASE(SUFFIX, 8) GDFAST_SGD_CASE(SUFFIX, 9) \
+    GDFAST_SGD_CASE(SUFFIX, 10) GDFAST_SGD_CASE(SUFFIX, 11)                       \
+    GDFAST_SGD_CASE(SUFFIX, 12) GDFAST_SGD_CASE(SUFFIX, 13)                       \
+    GDFAST_SGD_CASE(SUFFIX, 14) GDFAST_SGD_CASE(SUFFIX, 15)                       \
+    GDFAST_SGD_CASE(SUFFIX, 16)                                                   \
+    default: break;                                                               \
     }                                                                             \
+    for (j = 0; j < d; j++) w[j] = wl[j];                                         \
     return b;                                                                     \
 }
+
+#define GDFAST_SGD_CASE(SUFFIX, D)                                                \
+    case D: b = sgd_body_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb); break;
 
 GDFAST_SGD(dd_base, double, double, , dot8_d_base, dot8_d_base)
 GDFAST_SGD(df_base, double, float, , dot8_d_base, dot8_d_base)
@@ -238,6 +273,98 @@ GDFAST_SGD(dd_avx2, double, double, __attribute__((target("avx2"))), dot8_d_avx2
 GDFAST_SGD(df_avx2, double, float, __attribute__((target("avx2"))), dot8_d_avx2, dot8_d_avx2)
 GDFAST_SGD(fd_avx2, float, double, __attribute__((target("avx2"))), dot8_f_avx2, dot8_d_avx2)
 GDFAST_SGD(ff_avx2, float, float, __attribute__((target("avx2"))), dot8_f_avx2, dot8_d_avx2)
+#endif
+
+
+/* "blocks" (d <= 16): four rows at a time. With q_i = x_i.w (w at the
+ * block's start), G_ik = x_i.x_k and K_ik = c (delta^{i-1-k} G_ik + fb)
+ * (fb = 1 with an intercept, else 0), the scaled residuals of the four
+ * updates are, exactly in real arithmetic,
+ *     r_i = delta^i q_i + b - y_i - sum_{k<i} r_k K_ik       (r_i = x_i.w_i + b_i - y_i)
+ * and at the block's end  w <- delta^4 w - sum_k c delta^{3-k} r_k x_k,
+ * b <- b - fb c r_0 - ... - fb c r_3. The ten dot products are independent;
+ * the sequential part is a multiply-add per pair. Tail rows (n mod 4) take
+ * the "lanes" step. */
+#define GDFAST_SGD4(SUFFIX, TX, TY, ATTR, DOTX, DOTXX)                            \
+ATTR static inline __attribute__((always_inline)) double                          \
+sgd4_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,    \
+                   const Py_ssize_t d, double *w, double b, double c, double delta, \
+                   double fb) {                                                   \
+    const double p1 = delta, p2 = delta * delta, p3 = p2 * delta, p4 = p3 * delta; \
+    Py_ssize_t i, j, k0, k1, k2, k3;                                              \
+    const TX *x0, *x1, *x2, *x3, *xi;                                             \
+    double r0, r1, r2, r3, K10, K20, K21, K30, K31, K32, g0, g1, g2, g3, cr;      \
+    for (i = 0; i + 4 <= n; i += 4) {                                             \
+        k0 = idx ? (Py_ssize_t)idx[i] : i;                                        \
+        k1 = idx ? (Py_ssize_t)idx[i + 1] : i + 1;                                \
+        k2 = idx ? (Py_ssize_t)idx[i + 2] : i + 2;                                \
+        k3 = idx ? (Py_ssize_t)idx[i + 3] : i + 3;                                \
+        x0 = X + k0 * d; x1 = X + k1 * d; x2 = X + k2 * d; x3 = X + k3 * d;       \
+        K10 = c * (DOTXX(x1, x0, d) + fb);                                        \
+        K20 = c * (p1 * DOTXX(x2, x0, d) + fb);                                   \
+        K21 = c * (DOTXX(x2, x1, d) + fb);                                        \
+        K30 = c * (p2 * DOTXX(x3, x0, d) + fb);                                   \
+        K31 = c * (p1 * DOTXX(x3, x1, d) + fb);                                   \
+        K32 = c * (DOTXX(x3, x2, d) + fb);                                        \
+        r0 = DOTX(x0, w, d) + b - (double)y[k0];                                  \
+        r1 = p1 * DOTX(x1, w, d) + b - (double)y[k1];                             \
+        r2 = p2 * DOTX(x2, w, d) + b - (double)y[k2];                             \
+        r3 = p3 * DOTX(x3, w, d) + b - (double)y[k3];                             \
+        r1 = r1 - r0 * K10;                                                       \
+        r2 = (r2 - r0 * K20) - r1 * K21;                                          \
+        r3 = ((r3 - r0 * K30) - r1 * K31) - r2 * K32;                             \
+        g0 = c * p3 * r0; g1 = c * p2 * r1; g2 = c * p1 * r2; g3 = c * r3;        \
+        for (j = 0; j < d; j++)                                                   \
+            w[j] = (((p4 * w[j] - g0 * (double)x0[j]) - g1 * (double)x1[j])       \
+                    - g2 * (double)x2[j]) - g3 * (double)x3[j];                   \
+        b = b - fb * (c * (((r0 + r1) + r2) + r3));                               \
+    }                                                                             \
+    for (; i < n; i++) {                                                          \
+        k0 = idx ? (Py_ssize_t)idx[i] : i;                                        \
+        xi = X + k0 * d;                                                          \
+        cr = c * (DOTX(xi, w, d) + b - (double)y[k0]);                            \
+        for (j = 0; j < d; j++) w[j] = delta * w[j] - cr * (double)xi[j];         \
+        b = b - fb * cr;                                                          \
+    }                                                                             \
+    return b;                                                                     \
+}                                                                                 \
+ATTR static double sgd_blocks_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
+                                        Py_ssize_t n, Py_ssize_t d, double *w,    \
+                                        double b, double lr, double alpha,        \
+                                        int fit_b) {                              \
+    const double c = 2.0 * lr, delta = 1.0 - 2.0 * lr * alpha;                    \
+    const double fb = fit_b ? 1.0 : 0.0;                                          \
+    double wl[16];                                                                \
+    Py_ssize_t j;                                                                 \
+    if (d > 16) return sgd4_body_##SUFFIX(X, y, idx, n, d, w, b, c, delta, fb);   \
+    for (j = 0; j < d; j++) wl[j] = w[j];                                         \
+    switch (d) {                                                                  \
+    GDFAST_SGD4_CASE(SUFFIX, 1) GDFAST_SGD4_CASE(SUFFIX, 2)                       \
+    GDFAST_SGD4_CASE(SUFFIX, 3) GDFAST_SGD4_CASE(SUFFIX, 4)                       \
+    GDFAST_SGD4_CASE(SUFFIX, 5) GDFAST_SGD4_CASE(SUFFIX, 6)                       \
+    GDFAST_SGD4_CASE(SUFFIX, 7) GDFAST_SGD4_CASE(SUFFIX, 8)                       \
+    GDFAST_SGD4_CASE(SUFFIX, 9) GDFAST_SGD4_CASE(SUFFIX, 10)                      \
+    GDFAST_SGD4_CASE(SUFFIX, 11) GDFAST_SGD4_CASE(SUFFIX, 12)                     \
+    GDFAST_SGD4_CASE(SUFFIX, 13) GDFAST_SGD4_CASE(SUFFIX, 14)                     \
+    GDFAST_SGD4_CASE(SUFFIX, 15) GDFAST_SGD4_CASE(SUFFIX, 16)                     \
+    default: break;                                                               \
+    }                                                                             \
+    for (j = 0; j < d; j++) w[j] = wl[j];                                         \
+    return b;                                                                     \
+}
+
+#define GDFAST_SGD4_CASE(SUFFIX, D)                                               \
+    case D: b = sgd4_body_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb); break;
+
+GDFAST_SGD4(dd_base, double, double, , dot8_d_base, dot8x_d_base)
+GDFAST_SGD4(df_base, double, float, , dot8_d_base, dot8x_d_base)
+GDFAST_SGD4(fd_base, float, double, , dot8_f_base, dot8x_f_base)
+GDFAST_SGD4(ff_base, float, float, , dot8_f_base, dot8x_f_base)
+#ifdef GDFAST_AVX2
+GDFAST_SGD4(dd_avx2, double, double, __attribute__((target("avx2"))), dot8_d_avx2, dot8x_d_avx2)
+GDFAST_SGD4(df_avx2, double, float, __attribute__((target("avx2"))), dot8_d_avx2, dot8x_d_avx2)
+GDFAST_SGD4(fd_avx2, float, double, __attribute__((target("avx2"))), dot8_f_avx2, dot8x_f_avx2)
+GDFAST_SGD4(ff_avx2, float, float, __attribute__((target("avx2"))), dot8_f_avx2, dot8x_f_avx2)
 #endif
 
 #ifdef GDFAST_AVX2
@@ -253,6 +380,11 @@ static inline double sgd_lanes_##XY(const TX *X, const TY *y, const int64_t *idx
                                     Py_ssize_t n, Py_ssize_t d, double *w, double b, \
                                     double lr, double alpha, int fit_b) {          \
     GDFAST_PICK_RET(sgd_lanes, XY, X, y, idx, n, d, w, b, lr, alpha, fit_b)        \
+}                                                                                 \
+static inline double sgd_blocks_##XY(const TX *X, const TY *y, const int64_t *idx, \
+                                     Py_ssize_t n, Py_ssize_t d, double *w, double b, \
+                                     double lr, double alpha, int fit_b) {         \
+    GDFAST_PICK_RET(sgd_blocks, XY, X, y, idx, n, d, w, b, lr, alpha, fit_b)       \
 }
 GDFAST_SGD_ENTRY(dd, double, double)
 GDFAST_SGD_ENTRY(df, double, float)

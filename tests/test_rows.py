@@ -86,8 +86,9 @@ def test_simd_paths_give_identical_bits(tmp_path):
             "        X = rng.standard_normal((n, d)).astype(dt); y = X.sum(1) + 1\n"
             "        o = np.empty(d + 2); _rows.pass_sums(X, y, np.linspace(0, 1, d), 0.5, o)\n"
             "        out.append(repr(o.tolist()))\n"
-            "        w = np.zeros(d); b = _rows.sgd_epoch(X, y, w, 0.0, 0.001, 0.1, True, lanes=True)\n"
-            "        out.append(repr((w.tolist(), b)))\n"
+            "        for mode in (_rows.LANES, _rows.BLOCKS):\n"
+            "            w = np.zeros(d); b = _rows.sgd_epoch(X, y, w, 0.0, 0.001, 0.1, True, mode=mode)\n"
+            "            out.append(repr((w.tolist(), b)))\n"
             "print('\\n'.join(out))\n")
     runs = {}
     for flag in ("0", "1"):
@@ -100,19 +101,21 @@ def test_simd_paths_give_identical_bits(tmp_path):
     assert runs["0"][1:] == runs["1"][1:]
 
 
+@pytest.mark.parametrize("method", ["lanes", "blocks"])
 @pytest.mark.parametrize("d", [2, 7, 10, 40])
 @pytest.mark.parametrize("fit,alpha", [(False, 0.0), (True, 0.0), (True, 0.1)])
-def test_lanes_sgd_within_bound_of_plain(d, fit, alpha):
-    """method="lanes" reorders each x·w only: over a 20,000-row epoch the
-    coefficients stay within 1e-12 of the largest |coefficient| (docs/accuracy.md)."""
+def test_fast_sgd_within_bound_of_plain(method, d, fit, alpha):
+    """methods "lanes" and "blocks" rearrange the update exactly in real
+    arithmetic: over three shuffled 20,000-row epochs the coefficients stay
+    within 1e-12 of the largest |coefficient| (docs/accuracy.md)."""
     import gdfast._compiled as compiled
     rng = np.random.default_rng(d)
     X = rng.standard_normal((20_000, d))
     y = X @ np.arange(1.0, d + 1.0) + 2.0 + 0.1 * rng.standard_normal(20_000)
     kw = dict(lr=0.01 / d, epochs=3, fit_intercept=fit, alpha=alpha, shuffle=True, seed=1)
     plain = compiled.sgd(X, y, method="plain", **kw)
-    lanes = compiled.sgd(X, y, method="lanes", **kw)
-    assert lanes.method == "lanes"
+    lanes = compiled.sgd(X, y, method=method, **kw)
+    assert lanes.method == method
     scale = np.max(np.abs(plain.coef_history), axis=1, keepdims=True)
     assert np.max(np.abs(lanes.coef_history - plain.coef_history) / scale) < 1e-12
     assert np.allclose(lanes.intercept_history, plain.intercept_history, rtol=1e-12,
