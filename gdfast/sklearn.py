@@ -40,7 +40,7 @@ _METHODS = {"sgd": ("auto", "plain", "affine"), "batch": ("auto", "pass", "stats
 #: ``lr="auto"`` is ``SAFETY / L`` (see :func:`auto_lr`).
 SAFETY = 0.5
 
-_BLOCK_VALUES = 1 << 20                # values of X per block when summing norms
+_BLOCK_VALUES = 1 << 16                # values of X per block (512 KiB in float64)
 
 
 def _sq_norms(X):
@@ -426,7 +426,24 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                     state["converged"] = True
                     return True
                 return False
-            res = self._epoch(X, y, w, b, lr, alpha, rng, max_iter, callback)
+            try:
+                res = self._epoch(X, y, w, b, lr, alpha, rng, max_iter, callback)
+            except DivergenceError as exc:
+                # the core names the epoch whose update (or pre-update cost)
+                # broke; by loss_curve_'s definition (cost after each epoch)
+                # the epoch before it diverged when that cost overflowed
+                r = exc.result
+                if r.epochs:
+                    try:
+                        _gd.cost(X, y, r.coef, r.intercept, alpha=alpha)
+                    except OverflowError:
+                        rows = np.column_stack([r.coef_history, r.intercept_history,
+                                                r.loss_history])[:-1]
+                        w0 = rows[-1, :d] if len(rows) else w
+                        b0 = float(rows[-1, d]) if len(rows) else b
+                        raise DivergenceError(r.epochs - 1, lr,
+                                              self._result(rows, w0, b0)) from exc
+                raise
             w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
             self._last_method = res.method
             rows = np.column_stack([res.coef_history, res.intercept_history,
