@@ -167,6 +167,26 @@ def _generator(random_state):
                      f"{random_state!r:.40}")
 
 
+def _finite_cost(X, y, w, b, alpha):
+    """``mean((X @ w + b - y)**2) + alpha*|w|**2``, or None when it overflows.
+
+    float64 X: one BLAS matrix-vector product (a memory-bound read of X,
+    cheaper than the core's fused pass, which also sums the gradient);
+    float32 X: ``gdfast.cost`` (double accumulation, no float64 copy of X).
+    """
+    if X.dtype == np.float64:
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = X @ w
+            r += b
+            r -= y
+            c = float(r @ r) / X.shape[0] + alpha * float(w @ w)
+        return c if math.isfinite(c) else None
+    try:
+        return float(_gd.cost(X, y, w, b, alpha=alpha))
+    except OverflowError:
+        return None
+
+
 class _Stopper:
     """SGDRegressor's rule: ``n_iter_no_change`` epochs in a row whose loss
     is not below ``best - tol`` -> converged. ``tol=None`` never stops."""
@@ -377,10 +397,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                                 seed=seed, **common)
 
     def _cost(self, X, y, w, b, alpha, epoch, lr, rows):
-        try:
-            return float(_gd.cost(X, y, w, b, alpha=alpha))
-        except OverflowError:
-            raise DivergenceError(epoch, lr, self._result(rows, w, b)) from None
+        """The cost after an epoch; DivergenceError naming ``epoch`` if it
+        overflows."""
+        c = _finite_cost(X, y, w, b, alpha)
+        if c is None:
+            raise DivergenceError(epoch, lr, self._result(rows, w, b))
+        return c
 
     def _result(self, rows, w, b):
         arr = np.array(rows, dtype=np.float64).reshape(-1, len(w) + 2)
@@ -433,16 +455,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 # broke; by loss_curve_'s definition (cost after each epoch)
                 # the epoch before it diverged when that cost overflowed
                 r = exc.result
-                if r.epochs:
-                    try:
-                        _gd.cost(X, y, r.coef, r.intercept, alpha=alpha)
-                    except OverflowError:
-                        rows = np.column_stack([r.coef_history, r.intercept_history,
-                                                r.loss_history])[:-1]
-                        w0 = rows[-1, :d] if len(rows) else w
-                        b0 = float(rows[-1, d]) if len(rows) else b
-                        raise DivergenceError(r.epochs - 1, lr,
-                                              self._result(rows, w0, b0)) from exc
+                if r.epochs and _finite_cost(X, y, r.coef, r.intercept, alpha) is None:
+                    rows = np.column_stack([r.coef_history, r.intercept_history,
+                                            r.loss_history])[:-1]
+                    w0 = rows[-1, :d] if len(rows) else w
+                    b0 = float(rows[-1, d]) if len(rows) else b
+                    raise DivergenceError(r.epochs - 1, lr,
+                                          self._result(rows, w0, b0)) from exc
                 raise
             w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
             self._last_method = res.method
