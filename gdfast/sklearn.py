@@ -387,12 +387,16 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """``epochs`` epochs of the solver's trainer from (w, b): the TrainResult."""
         common = dict(w=w, b=b, lr=lr, epochs=epochs, alpha=alpha,
                       fit_intercept=bool(self.fit_intercept), callback=callback)
+        if self.method != "auto" and self.solver != "minibatch":
+            # passed only when chosen: gdfast.reference (GDFAST_PURE_PYTHON=1)
+            # has no method; minibatch_gd has one ("batches")
+            common["method"] = self.method
         if self.solver == "batch":
-            return _gd.batch_gd(X, y, method=self.method, **common)
+            return _gd.batch_gd(X, y, **common)
         shuffle = bool(self.shuffle)
         seed = rng if shuffle else None
         if self.solver == "sgd":
-            return _gd.sgd(X, y, shuffle=shuffle, seed=seed, method=self.method, **common)
+            return _gd.sgd(X, y, shuffle=shuffle, seed=seed, **common)
         return _gd.minibatch_gd(X, y, batch_size=self.batch_size, shuffle=shuffle,
                                 seed=seed, **common)
 

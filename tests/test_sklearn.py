@@ -6,6 +6,7 @@ from mathematics; never from the estimator under test.
 """
 
 import doctest
+import os
 import inspect
 import pickle
 import subprocess
@@ -487,3 +488,24 @@ def test_feature_names_from_dataframe():
     assert est.n_features_in_ == 2
     with pytest.warns(UserWarning, match="feature names"):
         est.predict(X)
+
+
+def test_runs_on_the_pure_python_implementation(tmp_path):
+    # GDFAST_PURE_PYTHON=1 exposes gdfast.reference, which has no `method`
+    X, y = _data(60, 3, seed=25)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    code = (
+        "import numpy as np, gdfast; assert gdfast.IMPLEMENTATION == 'python'\n"
+        "X, y = np.load('X.npy'), np.load('y.npy')\n"
+        "for s in ('sgd', 'batch', 'minibatch'):\n"
+        "    r = gdfast.GDRegressor(solver=s, lr=0.02, max_iter=5, tol=None,\n"
+        "                           random_state=0).fit(X, y)\n"
+        "    print(*r.coef_, r.intercept_)\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path,
+                         capture_output=True, text=True,
+                         env={**os.environ, "GDFAST_PURE_PYTHON": "1"})
+    for line, s in zip(out.stdout.splitlines(), SOLVERS):
+        est = GDRegressor(solver=s, lr=0.02, max_iter=5, tol=None, random_state=0).fit(X, y)
+        assert_allclose([float(v) for v in line.split()], [*est.coef_, est.intercept_],
+                        rtol=1e-12)
