@@ -400,14 +400,6 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         return _gd.minibatch_gd(X, y, batch_size=self.batch_size, shuffle=shuffle,
                                 seed=seed, **common)
 
-    def _cost(self, X, y, w, b, alpha, epoch, lr, rows):
-        """The cost after an epoch; DivergenceError naming ``epoch`` if it
-        overflows."""
-        c = _finite_cost(X, y, w, b, alpha)
-        if c is None:
-            raise DivergenceError(epoch, lr, self._result(rows, w, b))
-        return c
-
     def _result(self, rows, w, b):
         arr = np.array(rows, dtype=np.float64).reshape(-1, len(w) + 2)
         return TrainResult(arr, w, b, False, _TRAINER[self.solver], getattr(
@@ -438,6 +430,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         n, d = X.shape
         lr, norm_stats = self._norms(X, reset=True)
         w, b = self._start(d, bool(self.warm_start))
+        p0 = (w.copy(), b)
         stop = _Stopper(tol, int(self.n_iter_no_change))
         max_iter = int(self.max_iter)
         rng = _generator(self.random_state)
@@ -472,7 +465,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             rows = np.column_stack([res.coef_history, res.intercept_history,
                                     res.loss_history])
             curve = [float(v) for v in res.loss_history[1:]]
-            curve.append(self._cost(X, y, w, b, alpha, res.epochs, lr, rows))
+            last = _finite_cost(X, y, w, b, alpha)
+            if last is None:            # the last epoch's cost overflowed
+                before = rows[-2] if len(rows) > 1 else np.r_[p0[0], p0[1], 0.0]
+                raise DivergenceError(res.epochs - 1, lr, self._result(
+                    rows[:-1], before[:d], float(before[d])))
+            curve.append(last)
             n_iter, converged = res.epochs, state["converged"]
             if tol is not None and not converged and stop(curve[-1]):
                 converged = True
@@ -485,8 +483,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 except DivergenceError as exc:
                     raise DivergenceError(epoch, lr, self._result(rows, w, b)) from exc
                 self._last_method = res.method
-                w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
-                loss = self._cost(X, y, w, b, alpha, epoch, lr, rows)
+                w_new, b_new = np.array(res.coef, dtype=np.float64), float(res.intercept)
+                loss = _finite_cost(X, y, w_new, b_new, alpha)
+                if loss is None:        # finite coefficients, overflowing cost
+                    raise DivergenceError(epoch, lr, self._result(rows, w, b))
+                w, b = w_new, b_new
                 curve.append(loss)
                 rows.append([*w, b, loss])
                 n_iter += 1
@@ -542,7 +543,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             raise DivergenceError(epoch, lr, self._result([], w, b)) from exc
         w2, b2 = np.array(res.coef, dtype=np.float64), float(res.intercept)
         self._last_method = res.method
-        loss = self._cost(X, y, w2, b2, alpha, epoch, lr, [])
+        loss = _finite_cost(X, y, w2, b2, alpha)
+        if loss is None:
+            raise DivergenceError(epoch, lr, self._result([], w, b))
         self.coef_, self.intercept_ = w2, b2
         self.loss_curve_ = ([] if first else list(self.loss_curve_)) + [loss]
         self.n_iter_ = epoch + 1

@@ -358,6 +358,9 @@ def test_divergence_names_the_epoch_and_keeps_no_nan(solver):
     want = bad[0] if bad else ref.value.epoch
     assert info.value.epoch == want
     assert f"epoch {want}" in str(info.value)
+    got = info.value.result            # the finite epochs before it
+    assert got.epochs == want
+    assert np.isfinite(got.coef).all() and np.isfinite(got.loss_history).all()
     assert not hasattr(est, "coef_")
 
 
