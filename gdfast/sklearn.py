@@ -10,6 +10,8 @@ they are: float32 ``X`` stays float32 (no float64 copy), C-contiguous
 arrays are not copied at all. See docs/sklearn.md.
 """
 
+import contextlib
+import inspect
 import math
 import numbers
 import warnings
@@ -17,7 +19,8 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import assert_all_finite
+from sklearn.utils.validation import check_array, check_is_fitted
 
 import gdfast as _gd
 
@@ -29,6 +32,13 @@ try:                                   # scikit-learn >= 1.6
 except ImportError:                    # pragma: no cover - scikit-learn 1.3 to 1.5
     def _validate_data(est, *args, **kwargs):
         return est._validate_data(*args, **kwargs)
+
+# fit skips scikit-learn's finiteness pass over X: the core detects NaN and
+# inf as they propagate (gdfast._validate), and _finite_error words it as
+# scikit-learn does. The keyword was renamed in scikit-learn 1.6.
+_NO_FINITE_CHECK = ({"ensure_all_finite": False}
+                    if "ensure_all_finite" in inspect.signature(check_array).parameters
+                    else {"force_all_finite": False})
 
 __all__ = ["GDRegressor", "auto_lr"]
 
@@ -185,6 +195,19 @@ def _finite_cost(X, y, w, b, alpha):
         return float(_gd.cost(X, y, w, b, alpha=alpha))
     except OverflowError:
         return None
+
+
+@contextlib.contextmanager
+def _finite_inputs(X):
+    """fit validates X without scikit-learn's finiteness pass (one read of X
+    saved): NaN and inf propagate through the epoch and the core raises
+    ValueError naming them. Any ValueError is re-worded as scikit-learn's
+    ("Input X contains NaN.") when X is not finite."""
+    try:
+        yield
+    except ValueError:
+        assert_all_finite(X, input_name="X")
+        raise
 
 
 class _Stopper:
@@ -354,7 +377,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     def _data(self, X, y, reset):
         X, y = _validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
-                              order="C", y_numeric=True)
+                              order="C", y_numeric=True, **_NO_FINITE_CHECK)
         if y.dtype != np.float64 and y.dtype != np.float32:
             y = np.ascontiguousarray(y, dtype=np.float64)   # once, not every epoch
         else:
@@ -427,6 +450,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """
         alpha, tol = self._params()
         X, y = self._data(X, y, reset=True)
+        with _finite_inputs(X):
+            return self._fit(X, y, alpha, tol)
+
+    def _fit(self, X, y, alpha, tol):
         n, d = X.shape
         lr, norm_stats = self._norms(X, reset=True)
         w, b = self._start(d, bool(self.warm_start))
@@ -528,6 +555,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         alpha, _ = self._params()
         first = not hasattr(self, "coef_")
         X, y = self._data(X, y, reset=first)
+        with _finite_inputs(X):
+            return self._partial_fit(X, y, alpha, first)
+
+    def _partial_fit(self, X, y, alpha, first):
         n, d = X.shape
         lr, norm_stats = self._norms(X, reset=first)
         if first:
@@ -569,5 +600,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
-                           order="C")
-        return np.asarray(_gd.forward(X, self.coef_, self.intercept_), dtype=np.float64)
+                           order="C", **_NO_FINITE_CHECK)
+        with _finite_inputs(X):          # gdfast.forward checks finiteness itself
+            return np.asarray(_gd.forward(X, self.coef_, self.intercept_),
+                              dtype=np.float64)

@@ -377,6 +377,23 @@ def test_partial_fit_divergence_keeps_previous_state():
     assert est.intercept_ == before[1] and est.n_iter_ == before[2]
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_chunk_refused_and_state_kept(solver, bad):
+    # fit skips scikit-learn's finiteness pass; the core's check still refuses
+    X, y = _data(40, 3, seed=26)
+    est = GDRegressor(solver=solver, lr=0.01).partial_fit(X, y)
+    coef = est.coef_.copy()
+    X2 = X.astype(np.float32)
+    X2[17, 2] = bad
+    with pytest.raises(ValueError, match="NaN" if np.isnan(bad) else "infinity"):
+        est.partial_fit(X2, y)
+    assert_array_equal(est.coef_, coef)
+    assert est.n_iter_ == 1
+    with pytest.raises(ValueError, match="NaN" if np.isnan(bad) else "infinity"):
+        est.predict(X2)
+
+
 # ------------------------------------------------------------- parameters
 
 @pytest.mark.parametrize("params, err, word", [
