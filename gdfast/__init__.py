@@ -7,6 +7,9 @@ against. ``gdfast.IMPLEMENTATION`` says which one this package exposes:
 ``"compiled"``, or ``"python"`` when the environment variable
 ``GDFAST_PURE_PYTHON=1`` was set before the first import. A missing compiled
 extension is an ImportError, never a silent switch to pure Python.
+
+``gdfast.GDRegressor`` (a scikit-learn estimator, the extra ``gdfast[sklearn]``)
+is imported on first access, so ``import gdfast`` never imports scikit-learn.
 """
 
 import os as _os
@@ -57,4 +60,13 @@ from .plot import plot_compare, plot_loss
 
 __all__ = ["forward", "loss", "cost", "gradient", "batch_gd", "sgd", "minibatch_gd",
            "TrainResult", "DivergenceError", "IMPLEMENTATION", "PURE_PYTHON_ENV",
-           "plot_loss", "plot_compare", "__version__"]
+           "plot_loss", "plot_compare", "GDRegressor", "__version__"]
+
+
+def __getattr__(name):
+    """Lazy attributes: ``GDRegressor`` imports scikit-learn, on first use only."""
+    if name == "GDRegressor":
+        from .sklearn import GDRegressor
+        globals()["GDRegressor"] = GDRegressor
+        return GDRegressor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,147 @@
+"""GDRegressor against scikit-learn: one SGD epoch, and batch GD at convergence.
+
+Run (needs scikit-learn and threadpoolctl, e.g. ``pip install '.[bench]'``)::
+
+    python bench/bench_sklearn.py            # data ~160 MB per d (the issue's sizes)
+    python bench/bench_sklearn.py --quick    # 1/20 of that: a sanity run (seconds)
+
+Everything runs with BLAS pinned to one thread (threadpoolctl). Printed as
+markdown tables; every time is the median over ``--repeats`` runs.
+
+Table 1, one epoch of ``solver="sgd"`` at d = 10 (n = 2e6) and d = 100
+(n = 2e5), float64, ``fit_intercept=True``, with ``shuffle=False`` and
+``shuffle=True`` on both sides:
+
+* ``GDRegressor(solver="sgd", lr=lr, max_iter=1, tol=None, shuffle=s)``.fit:
+  what a user waits for (validation, the epoch, the loss pass);
+* ``gdfast.sgd(X, y, w=0.0, lr=lr, epochs=1, fit_intercept=True, shuffle=s)``:
+  the core epoch alone;
+* ``SGDRegressor(penalty=None, learning_rate="constant", eta0=2*lr,
+  max_iter=1, tol=None, shuffle=s)``.fit (the same updates: its squared loss
+  is half of ours);
+* floor: one single-threaded ``np.dot`` streaming X's bytes once.
+
+Table 2, ``solver="batch"`` (lr="auto", method="stats" -- what "auto" picks
+at the full sizes -- and tol=1e-12: it stops when the cost has not improved
+by 1e-12 for 5 epochs) against
+``LinearRegression`` and, with ``alpha``, ``Ridge(alpha*n)``: fit times, the
+epochs run and the largest coefficient difference relative to the peer's.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def median_time(fn, repeats):
+    fn()                                    # warm-up: imports, caches, first-touch
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def make_data(n, d, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w = rng.standard_normal(d)
+    y = X @ w + 3.0 + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def sgd_table(sizes, repeats, seed):
+    import gdfast
+    from gdfast import GDRegressor
+    from sklearn.linear_model import SGDRegressor
+
+    rows = ["| d | n | shuffle | floor ms | GDRegressor ms (x floor) | gdfast.sgd epoch ms "
+            "(x floor) | SGDRegressor ms (x floor) | SGDRegressor / GDRegressor |",
+            "|---|---|---|---|---|---|---|---|"]
+    for d, n in sizes:
+        X, y = make_data(n, d, seed)
+        flat = X.reshape(-1)
+        half = flat.size // 2
+        floor = median_time(lambda: np.dot(flat[:half], flat[half:2 * half]), repeats)
+        lr = 0.25 / (float(np.max(np.einsum("ij,ij->i", X, X))) + 1.0)
+        for shuffle in (False, True):
+            ours = median_time(lambda: GDRegressor(
+                solver="sgd", lr=lr, max_iter=1, tol=None, shuffle=shuffle,
+                random_state=0).fit(X, y), repeats)
+            core = median_time(lambda: gdfast.sgd(
+                X, y, w=0.0, lr=lr, epochs=1, fit_intercept=True, shuffle=shuffle,
+                seed=0), repeats)
+            peer = median_time(lambda: SGDRegressor(
+                penalty=None, learning_rate="constant", eta0=2 * lr, max_iter=1, tol=None,
+                shuffle=shuffle, random_state=0, fit_intercept=True).fit(X, y), repeats)
+            rows.append(f"| {d} | {n:.0e} | {shuffle} | {floor * 1e3:.1f} | "
+                        f"{ours * 1e3:.1f} ({ours / floor:.1f}x) | "
+                        f"{core * 1e3:.1f} ({core / floor:.1f}x) | "
+                        f"{peer * 1e3:.1f} ({peer / floor:.1f}x) | {peer / ours:.2f} |")
+        del X, y, flat
+    return rows
+
+
+def batch_table(sizes, repeats, seed, alpha):
+    from gdfast import GDRegressor
+    from sklearn.linear_model import LinearRegression, Ridge
+
+    rows = ["| d | n | alpha | peer | GDRegressor(batch) ms | epochs | method | "
+            "peer ms | GD / peer time | max rel coef diff |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for d, n in sizes:
+        X, y = make_data(n, d, seed + 1)
+        for a in (0.0, alpha):
+            peer_est = LinearRegression() if a == 0 else Ridge(alpha=a * n)
+            est = GDRegressor(solver="batch", alpha=a, tol=1e-12, max_iter=100_000,
+                              method="stats")
+            ours = median_time(lambda: est.fit(X, y), repeats)
+            peer = median_time(lambda: peer_est.fit(X, y), repeats)
+            diff = float(np.max(np.abs(est.coef_ - peer_est.coef_))
+                         / np.max(np.abs(peer_est.coef_)))
+            rows.append(f"| {d} | {n:.0e} | {a:g} | {type(peer_est).__name__} | "
+                        f"{ours * 1e3:.1f} | {est.n_iter_} | {est.method_} | "
+                        f"{peer * 1e3:.1f} | {ours / peer:.2f} | {diff:.1e} |")
+        del X, y
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="1/20 of the data (a sanity run of a few seconds)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="runs per cell, median reported (default 5; 3 with --quick)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--alpha", type=float, default=0.01,
+                        help="the L2 strength of the Ridge rows (default 0.01)")
+    args = parser.parse_args(argv)
+    scale = 20 if args.quick else 1
+    repeats = args.repeats or (3 if args.quick else 5)
+    sizes = [(10, 2_000_000 // scale), (100, 200_000 // scale)]
+
+    import sklearn
+    from threadpoolctl import threadpool_limits
+
+    import gdfast
+
+    print(f"gdfast {gdfast.__version__} ({gdfast.IMPLEMENTATION}), scikit-learn "
+          f"{sklearn.__version__}, numpy {np.__version__}, python "
+          f"{sys.version.split()[0]}; BLAS 1 thread; median of {repeats}"
+          + ("; --quick (1/20 size)" if args.quick else ""))
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # ConvergenceWarning of 1-epoch fits
+        print("\n### One SGD epoch, fit_intercept=True, float64\n")
+        print("\n".join(sgd_table(sizes, repeats, args.seed)))
+        print("\n### solver='batch' (method='stats') to convergence (tol=1e-12) vs "
+              "closed-form peers\n")
+        print("\n".join(batch_table(sizes, repeats, args.seed, args.alpha)))
+
+
+if __name__ == "__main__":
+    main()

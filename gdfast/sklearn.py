@@ -1,0 +1,606 @@
+"""A scikit-learn estimator over gdfast's trainers: :class:`GDRegressor`.
+
+The only gdfast module that imports scikit-learn (the optional extra
+``gdfast[sklearn]``); ``import gdfast`` does not load it: ``gdfast.GDRegressor``
+is resolved lazily, on first access.
+
+Every epoch runs in gdfast's compiled trainers (``gdfast.sgd``,
+``gdfast.batch_gd``, ``gdfast.minibatch_gd``) on the validated arrays as
+they are: float32 ``X`` stays float32 (no float64 copy), C-contiguous
+arrays are not copied at all. See docs/sklearn.md.
+"""
+
+import contextlib
+import inspect
+import math
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import assert_all_finite
+from sklearn.utils.validation import check_array, check_is_fitted
+
+import gdfast as _gd
+
+from ._result import TrainResult
+from .errors import DivergenceError
+
+try:                                   # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:                    # pragma: no cover - scikit-learn 1.3 to 1.5
+    def _validate_data(est, *args, **kwargs):
+        return est._validate_data(*args, **kwargs)
+
+# fit skips scikit-learn's finiteness pass over X: the core detects NaN and
+# inf as they propagate (gdfast._validate), and _finite_error words it as
+# scikit-learn does. The keyword was renamed in scikit-learn 1.6.
+_NO_FINITE_CHECK = ({"ensure_all_finite": False}
+                    if "ensure_all_finite" in inspect.signature(check_array).parameters
+                    else {"force_all_finite": False})
+
+__all__ = ["GDRegressor", "auto_lr"]
+
+_SOLVERS = ("sgd", "batch", "minibatch")
+_TRAINER = {"sgd": "sgd", "batch": "batch_gd", "minibatch": "minibatch_gd"}
+_METHODS = {"sgd": ("auto", "plain", "affine"), "batch": ("auto", "pass", "stats"),
+            "minibatch": ("auto", "batches")}
+
+#: ``lr="auto"`` is ``SAFETY / L`` (see :func:`auto_lr`).
+SAFETY = 0.5
+
+_BLOCK_VALUES = 1 << 16                # values of X per block (512 KiB in float64)
+
+
+def _sq_norms(X):
+    """(max, sum) of the rows' squared norms, in float64, a block at a time
+    (a float32 X is widened block by block, never copied whole)."""
+    n, d = X.shape
+    step = max(1, _BLOCK_VALUES // max(d, 1))
+    biggest, total = 0.0, 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, n, step):
+            blk = np.asarray(X[start:start + step], dtype=np.float64)
+            s = np.einsum("ij,ij->i", blk, blk)
+            biggest = max(biggest, float(s.max()))
+            total += float(s.sum())
+    return biggest, total
+
+
+def auto_lr(solver, max_sq_norm, mean_sq_norm, fit_intercept, alpha):
+    """The step size of ``lr="auto"``.
+
+    With ``L`` the curvature bound of the updates, ``lr = SAFETY / L`` with
+    ``SAFETY = 0.5``:
+
+    * ``"sgd"``, ``"minibatch"``: ``L = max_i |x_i|**2 + fit_intercept + alpha``.
+      A step on sample ``i`` multiplies its residual by
+      ``1 - 2*lr*(|x_i|**2 + fit_intercept)``, so ``lr <= 1/(2L)`` never
+      overshoots any sample (a mini-batch's curvature is at most its largest
+      row's); the factor 0.5 leaves room below that and damps the noise of a
+      constant step.
+    * ``"batch"``: ``L = mean_i |x_i|**2 + fit_intercept + alpha``, the trace
+      of the cost's Hessian over 2, which bounds its largest eigenvalue
+      ``lambda``; ``lr = 1/(2L)`` gives ``2*lr*lambda <= 1``: every epoch
+      contracts the error (no oscillation, whatever the data).
+
+    Parameters
+    ----------
+    solver : {"sgd", "batch", "minibatch"}
+    max_sq_norm, mean_sq_norm : float
+        The largest and the mean squared row norm of ``X``.
+    fit_intercept : bool
+    alpha : float
+
+    Returns
+    -------
+    float
+        The learning rate.
+
+    Raises
+    ------
+    ValueError
+        When the norms overflow float64 or are too small to give a finite
+        step: rescale ``X`` or pass a number as ``lr``.
+
+    Examples
+    --------
+    >>> auto_lr("batch", 4.0, 2.0, True, 0.0)   # 0.5 / (2 + 1)
+    0.16666666666666666
+    >>> auto_lr("sgd", 4.0, 2.0, False, 0.0)    # 0.5 / 4
+    0.125
+    """
+    base = mean_sq_norm if solver == "batch" else max_sq_norm
+    L = base + (1.0 if fit_intercept else 0.0) + alpha
+    if not math.isfinite(L):
+        raise ValueError("lr='auto': the squared row norms of X overflow float64; "
+                         "rescale X (e.g. StandardScaler) or give lr as a number")
+    if L == 0.0:                       # X == 0, no intercept, no penalty: nothing moves
+        return 1.0
+    lr = SAFETY / L
+    if not math.isfinite(lr):
+        raise ValueError("lr='auto': X is too close to zero to derive a finite step "
+                         "size; rescale X or give lr as a number")
+    return lr
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} "
+                        f"{value!r:.40}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_real(value, name, minimum, strict=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
+                        f"{value!r:.40}")
+    value = float(value)
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} "
+                         f"{minimum}, got {value}")
+    return value
+
+
+def _check_flag(value, name):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {type(value).__name__} "
+                    f"{value!r:.40}")
+
+
+def _generator(random_state):
+    """random_state -> the numpy Generator the core's ``seed`` takes.
+
+    None: fresh entropy; an int: ``default_rng(int)`` (the same orders as
+    ``gdfast.sgd(..., shuffle=True, seed=int)``); a Generator: used as it is
+    (its state advances); a RandomState: a seed drawn from it (its state
+    advances, as scikit-learn's estimators do).
+    """
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(int(random_state.randint(np.iinfo(np.int32).max)))
+    if isinstance(random_state, numbers.Integral) and \
+            not isinstance(random_state, (bool, np.bool_)):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got "
+                             f"{random_state}")
+        return np.random.default_rng(int(random_state))
+    raise ValueError(f"random_state must be None, an integer, a numpy Generator or "
+                     f"a numpy RandomState, got {type(random_state).__name__} "
+                     f"{random_state!r:.40}")
+
+
+def _finite_cost(X, y, w, b, alpha):
+    """``mean((X @ w + b - y)**2) + alpha*|w|**2``, or None when it overflows.
+
+    float64 X: one BLAS matrix-vector product (a memory-bound read of X,
+    cheaper than the core's fused pass, which also sums the gradient);
+    float32 X: ``gdfast.cost`` (double accumulation, no float64 copy of X).
+    """
+    if X.dtype == np.float64:
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = X @ w
+            r += b
+            r -= y
+            c = float(r @ r) / X.shape[0] + alpha * float(w @ w)
+        return c if math.isfinite(c) else None
+    try:
+        return float(_gd.cost(X, y, w, b, alpha=alpha))
+    except OverflowError:
+        return None
+
+
+@contextlib.contextmanager
+def _finite_inputs(X):
+    """fit validates X without scikit-learn's finiteness pass (one read of X
+    saved): NaN and inf propagate through the epoch and the core raises
+    ValueError naming them. Any ValueError is re-worded as scikit-learn's
+    ("Input X contains NaN.") when X is not finite."""
+    try:
+        yield
+    except ValueError:
+        assert_all_finite(X, input_name="X")
+        raise
+
+
+class _Stopper:
+    """SGDRegressor's rule: ``n_iter_no_change`` epochs in a row whose loss
+    is not below ``best - tol`` -> converged. ``tol=None`` never stops."""
+
+    def __init__(self, tol, patience):
+        self.tol, self.patience = tol, patience
+        self.best, self.count = math.inf, 0
+
+    def __call__(self, loss):
+        if self.tol is None:
+            return False
+        if loss > self.best - self.tol:
+            self.count += 1
+        else:
+            self.count = 0
+        if loss < self.best:
+            self.best = loss
+        return self.count >= self.patience
+
+
+class GDRegressor(RegressorMixin, BaseEstimator):
+    """Linear regression by gradient descent in gdfast's compiled kernels.
+
+    Fits ``y ≈ X @ coef_ + intercept_`` by minimising the mean squared error
+    plus an L2 term, ``mean((X @ w + b - y)**2) + alpha * |w|**2``
+    (``b`` is not penalised), with stochastic (``"sgd"``), full-batch
+    (``"batch"``) or mini-batch (``"minibatch"``) gradient descent at a
+    constant step size.
+
+    Parameters
+    ----------
+    solver : {"sgd", "batch", "minibatch"}, default="sgd"
+        ``"sgd"``: one update per sample (:func:`gdfast.sgd`); ``"batch"``: one
+        update per epoch with the mean gradient (:func:`gdfast.batch_gd`);
+        ``"minibatch"``: one update per ``batch_size`` rows
+        (:func:`gdfast.minibatch_gd`).
+    lr : float or "auto", default="auto"
+        Constant step size. ``"auto"``: ``0.5 / L`` from the data's scale, with
+        ``L = max_i |x_i|**2 + fit_intercept + alpha`` for "sgd" and
+        "minibatch" and ``L = mean_i |x_i|**2 + fit_intercept + alpha`` for
+        "batch" (see :func:`auto_lr`); the value used is ``lr_``. It costs one
+        pass over ``X``. ``SGDRegressor``'s squared loss is half of this one:
+        ``lr`` here is its ``eta0 / 2``.
+    max_iter : int, default=1000
+        Largest number of epochs (passes over the data) of ``fit``.
+    batch_size : int, default=32
+        Rows per update of ``solver="minibatch"`` (the last batch of an epoch
+        may be smaller); ignored by the other solvers.
+    fit_intercept : bool, default=True
+        Fit ``intercept_``; otherwise it stays 0.
+    alpha : float, default=0.0
+        L2 strength: the cost's term ``alpha * |coef|**2``. The same number
+        as ``SGDRegressor(penalty="l2", alpha=alpha)`` uses.
+    shuffle : bool, default=True
+        Visit the rows of each epoch in a fresh random order ("sgd",
+        "minibatch"; "batch" does not depend on order).
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState, default=None
+        Source of the shuffles. An int ``s`` gives the orders of
+        ``gdfast.sgd(..., shuffle=True, seed=s)``.
+    tol : float or None, default=1e-3
+        Stop when ``loss_curve_`` has not gone below its best value minus
+        ``tol`` for ``n_iter_no_change`` epochs in a row (``SGDRegressor``'s
+        rule, on this estimator's loss, which is twice scikit-learn's squared
+        loss). ``None``: run all ``max_iter`` epochs.
+    n_iter_no_change : int, default=5
+        See ``tol``.
+    warm_start : bool, default=False
+        ``fit`` starts from the previous ``coef_`` and ``intercept_``
+        (otherwise from zeros).
+    method : str, default="auto"
+        The trainer's method (what ran is ``method_``): for "sgd" "auto",
+        "plain" or "affine"; for "batch" "auto", "pass" or "stats"; for
+        "minibatch" "auto" (= "batches").
+
+    Attributes
+    ----------
+    coef_ : numpy.ndarray of shape (n_features,), float64
+        The weights; float64 whatever the dtype of ``X`` (the kernels
+        accumulate in double precision).
+    intercept_ : float
+        The bias (0.0 when ``fit_intercept=False``).
+    n_iter_ : int
+        Epochs run by the last ``fit``; each ``partial_fit`` adds one.
+    loss_curve_ : list of float
+        The cost ``mean((X @ coef + b - y)**2) + alpha*|coef|**2`` on the
+        training data after each epoch ("sgd", "minibatch": one extra pass per
+        epoch; "batch": free, from the next epoch's pass). After
+        ``partial_fit``, the cost on that chunk after its update.
+    lr_ : float
+        The step size used (``lr``, or what ``"auto"`` derived).
+    t_ : int
+        Number of samples seen (epochs times rows), summed over
+        ``partial_fit`` calls since the last ``fit``.
+    method_ : str
+        The method the trainer ran: "plain"/"affine" (sgd), "pass"/"stats"
+        (batch), "batches" (minibatch).
+    n_features_in_ : int
+    feature_names_in_ : numpy.ndarray of str
+        Only when ``X`` had string column names (a DataFrame).
+
+    Raises
+    ------
+    gdfast.DivergenceError
+        From ``fit``/``partial_fit`` when the coefficients or the loss stop
+        being finite; it names the epoch and suggests a smaller ``lr``. The
+        estimator keeps its previous state (never NaN coefficients).
+
+    See Also
+    --------
+    sklearn.linear_model.SGDRegressor : the same model with decaying steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdfast import GDRegressor
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 1.0]])
+    >>> y = X @ [2.0, -1.0] + 3.0
+    >>> reg = GDRegressor(solver="batch", tol=None, max_iter=2000).fit(X, y)
+    >>> np.round(reg.coef_, 6), round(reg.intercept_, 6)
+    (array([ 2., -1.]), 3.0)
+    >>> float(np.round(reg.predict([[3.0, 0.0]])[0], 6))
+    9.0
+    """
+
+    def __init__(self, solver="sgd", lr="auto", max_iter=1000, batch_size=32,
+                 fit_intercept=True, alpha=0.0, shuffle=True, random_state=None,
+                 tol=1e-3, n_iter_no_change=5, warm_start=False, method="auto"):
+        self.solver = solver
+        self.lr = lr
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.fit_intercept = fit_intercept
+        self.alpha = alpha
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.method = method
+
+    # ------------------------------------------------------------ checking
+
+    def _params(self):
+        """The parameters, checked (in fit, not in __init__: scikit-learn's rule)."""
+        if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
+            raise ValueError(f"solver must be one of {', '.join(map(repr, _SOLVERS))}, "
+                             f"got {self.solver!r:.40}")
+        if not isinstance(self.method, str) or self.method not in _METHODS[self.solver]:
+            raise ValueError(f"method must be one of "
+                             f"{', '.join(map(repr, _METHODS[self.solver]))} for "
+                             f"solver={self.solver!r}, got {self.method!r:.40}")
+        if not (isinstance(self.lr, str) and self.lr == "auto"):
+            if isinstance(self.lr, str):
+                raise ValueError(f"lr must be a positive number or 'auto', got {self.lr!r:.40}")
+            _check_real(self.lr, "lr", 0.0, strict=True)
+        _check_int(self.max_iter, "max_iter", 1)
+        _check_int(self.batch_size, "batch_size", 1)
+        _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
+        _check_flag(self.fit_intercept, "fit_intercept")
+        _check_flag(self.shuffle, "shuffle")
+        _check_flag(self.warm_start, "warm_start")
+        alpha = _check_real(self.alpha, "alpha", 0.0)
+        tol = None if self.tol is None else _check_real(self.tol, "tol", -math.inf)
+        return alpha, tol
+
+    def _data(self, X, y, reset):
+        X, y = _validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
+                              order="C", y_numeric=True, **_NO_FINITE_CHECK)
+        if y.dtype != np.float64 and y.dtype != np.float32:
+            y = np.ascontiguousarray(y, dtype=np.float64)   # once, not every epoch
+        else:
+            y = np.ascontiguousarray(y)
+        return X, y
+
+    # --------------------------------------------------------------- state
+
+    def _start(self, d, warm):
+        if warm and getattr(self, "coef_", None) is not None and self.coef_.shape == (d,):
+            return np.array(self.coef_, dtype=np.float64), float(self.intercept_)
+        return np.zeros(d), 0.0
+
+    def _norms(self, X, reset):
+        """lr for this call and the running (max, sum, count) of the squared
+        row norms seen (stored by the caller once the epoch succeeded)."""
+        auto = isinstance(self.lr, str)
+        prev = (0.0, 0.0, 0) if reset else getattr(self, "_norm_stats", (0.0, 0.0, 0))
+        mx, tot, seen = prev
+        if auto:
+            bmx, btot = _sq_norms(X)
+            mx, tot = max(mx, bmx), tot + btot
+        stats = (mx, tot, seen + X.shape[0])
+        if not auto:
+            return float(self.lr), stats
+        return auto_lr(self.solver, mx, tot / stats[2], bool(self.fit_intercept),
+                       float(self.alpha)), stats
+
+    def _epoch(self, X, y, w, b, lr, alpha, rng, epochs=1, callback=None):
+        """``epochs`` epochs of the solver's trainer from (w, b): the TrainResult."""
+        common = dict(w=w, b=b, lr=lr, epochs=epochs, alpha=alpha,
+                      fit_intercept=bool(self.fit_intercept), callback=callback)
+        if self.method != "auto" and self.solver != "minibatch":
+            # passed only when chosen: gdfast.reference (GDFAST_PURE_PYTHON=1)
+            # has no method; minibatch_gd has one ("batches")
+            common["method"] = self.method
+        if self.solver == "batch":
+            return _gd.batch_gd(X, y, **common)
+        shuffle = bool(self.shuffle)
+        seed = rng if shuffle else None
+        if self.solver == "sgd":
+            return _gd.sgd(X, y, shuffle=shuffle, seed=seed, **common)
+        return _gd.minibatch_gd(X, y, batch_size=self.batch_size, shuffle=shuffle,
+                                seed=seed, **common)
+
+    def _result(self, rows, w, b):
+        arr = np.array(rows, dtype=np.float64).reshape(-1, len(w) + 2)
+        return TrainResult(arr, w, b, False, _TRAINER[self.solver], getattr(
+            self, "_last_method", "n/a"))
+
+    # ----------------------------------------------------------------- API
+
+    def fit(self, X, y):
+        """Fit the model by up to ``max_iter`` epochs of the solver.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            float32 and float64 arrays are used in their own dtype.
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : GDRegressor
+
+        Raises
+        ------
+        gdfast.DivergenceError
+            When the coefficients or the loss stop being finite.
+        """
+        alpha, tol = self._params()
+        X, y = self._data(X, y, reset=True)
+        with _finite_inputs(X):
+            return self._fit(X, y, alpha, tol)
+
+    def _fit(self, X, y, alpha, tol):
+        n, d = X.shape
+        lr, norm_stats = self._norms(X, reset=True)
+        w, b = self._start(d, bool(self.warm_start))
+        p0 = (w.copy(), b)
+        stop = _Stopper(tol, int(self.n_iter_no_change))
+        max_iter = int(self.max_iter)
+        rng = _generator(self.random_state)
+        converged = False
+        if self.solver == "batch":
+            # one call: "auto" may run the statistics method over all epochs;
+            # loss_history[e] is the cost before epoch e = after epoch e - 1
+            state = {"converged": False}
+
+            def callback(epoch, w_now, loss):
+                if epoch >= 1 and stop(loss):
+                    state["converged"] = True
+                    return True
+                return False
+            try:
+                res = self._epoch(X, y, w, b, lr, alpha, rng, max_iter, callback)
+            except DivergenceError as exc:
+                # the core names the epoch whose update (or pre-update cost)
+                # broke; by loss_curve_'s definition (cost after each epoch)
+                # the epoch before it diverged when that cost overflowed
+                r = exc.result
+                if r.epochs and _finite_cost(X, y, r.coef, r.intercept, alpha) is None:
+                    rows = np.column_stack([r.coef_history, r.intercept_history,
+                                            r.loss_history])[:-1]
+                    w0 = rows[-1, :d] if len(rows) else w
+                    b0 = float(rows[-1, d]) if len(rows) else b
+                    raise DivergenceError(r.epochs - 1, lr,
+                                          self._result(rows, w0, b0)) from exc
+                raise
+            w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
+            self._last_method = res.method
+            rows = np.column_stack([res.coef_history, res.intercept_history,
+                                    res.loss_history])
+            curve = [float(v) for v in res.loss_history[1:]]
+            last = _finite_cost(X, y, w, b, alpha)
+            if last is None:            # the last epoch's cost overflowed
+                before = rows[-2] if len(rows) > 1 else np.r_[p0[0], p0[1], 0.0]
+                raise DivergenceError(res.epochs - 1, lr, self._result(
+                    rows[:-1], before[:d], float(before[d])))
+            curve.append(last)
+            n_iter, converged = res.epochs, state["converged"]
+            if tol is not None and not converged and stop(curve[-1]):
+                converged = True
+        else:
+            curve, rows = [], []
+            n_iter = 0
+            for epoch in range(max_iter):
+                try:
+                    res = self._epoch(X, y, w, b, lr, alpha, rng)
+                except DivergenceError as exc:
+                    raise DivergenceError(epoch, lr, self._result(rows, w, b)) from exc
+                self._last_method = res.method
+                w_new, b_new = np.array(res.coef, dtype=np.float64), float(res.intercept)
+                loss = _finite_cost(X, y, w_new, b_new, alpha)
+                if loss is None:        # finite coefficients, overflowing cost
+                    raise DivergenceError(epoch, lr, self._result(rows, w, b))
+                w, b = w_new, b_new
+                curve.append(loss)
+                rows.append([*w, b, loss])
+                n_iter += 1
+                if stop(loss):
+                    converged = True
+                    break
+        if tol is not None and not converged:
+            warnings.warn("Maximum number of iteration reached before convergence. "
+                          "Consider increasing max_iter to improve the fit.",
+                          ConvergenceWarning, stacklevel=2)
+        self.coef_, self.intercept_ = w, b
+        self.n_iter_, self.loss_curve_, self.lr_ = n_iter, curve, lr
+        self.t_ = n_iter * n
+        self.method_ = self._last_method
+        self._rng, self._norm_stats = rng, norm_stats
+        return self
+
+    def partial_fit(self, X, y):
+        """One epoch over the chunk ``(X, y)``, from the current state.
+
+        "sgd", "minibatch": one epoch of updates over the chunk's rows
+        (shuffled within the chunk when ``shuffle=True``); "batch": one update
+        with the chunk's mean gradient. Chunks given in order without
+        shuffling make the updates of one ``fit`` epoch over their
+        concatenation ("sgd"; "minibatch" when chunk sizes are multiples of
+        ``batch_size``). With ``lr="auto"`` the step size follows all rows
+        seen so far.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : GDRegressor
+        """
+        alpha, _ = self._params()
+        first = not hasattr(self, "coef_")
+        X, y = self._data(X, y, reset=first)
+        with _finite_inputs(X):
+            return self._partial_fit(X, y, alpha, first)
+
+    def _partial_fit(self, X, y, alpha, first):
+        n, d = X.shape
+        lr, norm_stats = self._norms(X, reset=first)
+        if first:
+            w, b, epoch = np.zeros(d), 0.0, 0
+            rng = _generator(self.random_state)
+        else:
+            w, b, epoch = np.array(self.coef_, dtype=np.float64), float(self.intercept_), \
+                self.n_iter_
+            rng = self._rng
+        try:
+            res = self._epoch(X, y, w, b, lr, alpha, rng)
+        except DivergenceError as exc:
+            raise DivergenceError(epoch, lr, self._result([], w, b)) from exc
+        w2, b2 = np.array(res.coef, dtype=np.float64), float(res.intercept)
+        self._last_method = res.method
+        loss = _finite_cost(X, y, w2, b2, alpha)
+        if loss is None:
+            raise DivergenceError(epoch, lr, self._result([], w, b))
+        self.coef_, self.intercept_ = w2, b2
+        self.loss_curve_ = ([] if first else list(self.loss_curve_)) + [loss]
+        self.n_iter_ = epoch + 1
+        self.t_ = (0 if first else self.t_) + n
+        self.lr_ = lr
+        self.method_ = res.method
+        self._rng, self._norm_stats = rng, norm_stats
+        return self
+
+    def predict(self, X):
+        """Predictions ``X @ coef_ + intercept_`` (float64, computed without
+        a copy of a float32 ``X``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples,), float64
+        """
+        check_is_fitted(self)
+        X = _validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
+                           order="C", **_NO_FINITE_CHECK)
+        with _finite_inputs(X):          # gdfast.forward checks finiteness itself
+            return np.asarray(_gd.forward(X, self.coef_, self.intercept_),
+                              dtype=np.float64)
