@@ -44,7 +44,7 @@ __all__ = ["GDRegressor", "auto_lr"]
 
 _SOLVERS = ("sgd", "batch", "minibatch")
 _TRAINER = {"sgd": "sgd", "batch": "batch_gd", "minibatch": "minibatch_gd"}
-_METHODS = {"sgd": ("auto", "plain", "affine"), "batch": ("auto", "pass", "stats"),
+_METHODS = {"sgd": ("auto", "plain", "affine", "lanes", "blocks"), "batch": ("auto", "pass", "stats"),
             "minibatch": ("auto", "batches")}
 
 #: ``lr="auto"`` is ``SAFETY / L`` (see :func:`auto_lr`).
