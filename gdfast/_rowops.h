@@ -3,11 +3,12 @@
  * rows_dots:  q[i - lo] = x_i . w       for rows lo..hi-1 (through idx)
  * rows_axpy:  g[j] += sum_i r[i - lo] * x_ij
  *
- * The dot product runs in eight fixed lanes: lane k accumulates the
- * products of the features j = 8m + k (m = 0, 1, ...), the d mod 8 tail
- * features go to lanes 0.. in order, and the lanes are combined as
- * ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)): a fixed order that
- * differs from the reference's left-to-right sum by rounding only.
+ * The dot product x.w runs in fixed lanes ("dotl"): for d <= 16 four lanes,
+ * lane k accumulating the products of the features j = k, k + 4, k + 8, ...
+ * in order, combined as (l0 + l1) + (l2 + l3); for d > 16 eight lanes
+ * (j = k, k + 8, ...) combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) +
+ * (l6 + l7)). A fixed order that differs from the reference's
+ * left-to-right sum by rounding only.
  * Written as plain C over fixed arrays so the compiler maps lanes to SIMD
  * registers without reordering anything (no fast-math, -ffp-contract=off):
  * the same bits with SSE2 (two lanes per instruction) and AVX2 (four),
@@ -39,6 +40,27 @@ ATTR static inline __attribute__((always_inline)) double dot8_##SUFFIX(const T *
     }                                                                             \
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));     \
 }                                                                                 \
+ATTR static inline __attribute__((always_inline)) double dot4_##SUFFIX(const T *x,    \
+                                                                 const double *w, \
+                                                                 Py_ssize_t d) {  \
+    double a[4] = {0, 0, 0, 0};                                                   \
+    Py_ssize_t j = 0;                                                             \
+    int k;                                                                        \
+    for (; j + 4 <= d; j += 4)                                                    \
+        for (k = 0; k < 4; k++) a[k] += (double)x[j + k] * w[j + k];              \
+    switch (d - j) {                                                              \
+    case 3: a[2] += (double)x[j + 2] * w[j + 2]; /* fall through */               \
+    case 2: a[1] += (double)x[j + 1] * w[j + 1]; /* fall through */               \
+    case 1: a[0] += (double)x[j] * w[j];                                          \
+    default: break;                                                               \
+    }                                                                             \
+    return (a[0] + a[1]) + (a[2] + a[3]);                                         \
+}                                                                                 \
+ATTR static inline __attribute__((always_inline)) double dotl_##SUFFIX(const T *x,    \
+                                                                 const double *w, \
+                                                                 Py_ssize_t d) {  \
+    return d <= 16 ? dot4_##SUFFIX(x, w, d) : dot8_##SUFFIX(x, w, d);             \
+}                                                                                 \
 ATTR static inline __attribute__((always_inline)) double dot8x_##SUFFIX(const T *x,   \
                                                                   const T *z,     \
                                                                   Py_ssize_t d) { \
@@ -50,12 +72,28 @@ ATTR static inline __attribute__((always_inline)) double dot8x_##SUFFIX(const T 
     for (k = 0; j < d; j++, k++) a[k] += (double)x[j] * (double)z[j];             \
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));     \
 }                                                                                 \
+ATTR static inline __attribute__((always_inline)) double dot4x_##SUFFIX(const T *x,   \
+                                                                  const T *z,     \
+                                                                  Py_ssize_t d) { \
+    double a[4] = {0, 0, 0, 0};                                                   \
+    Py_ssize_t j = 0;                                                             \
+    int k;                                                                        \
+    for (; j + 4 <= d; j += 4)                                                    \
+        for (k = 0; k < 4; k++) a[k] += (double)x[j + k] * (double)z[j + k];      \
+    for (k = 0; j < d; j++, k++) a[k] += (double)x[j] * (double)z[j];             \
+    return (a[0] + a[1]) + (a[2] + a[3]);                                         \
+}                                                                                 \
+ATTR static inline __attribute__((always_inline)) double dotlx_##SUFFIX(const T *x,   \
+                                                                  const T *z,     \
+                                                                  Py_ssize_t d) { \
+    return d <= 16 ? dot4x_##SUFFIX(x, z, d) : dot8x_##SUFFIX(x, z, d);           \
+}                                                                                 \
 ATTR static void rows_dots_##SUFFIX(const T *X, const int64_t *idx, Py_ssize_t lo, \
                                      Py_ssize_t hi, Py_ssize_t d, const double *w, \
                                      double *q) {                                 \
     Py_ssize_t i;                                                                 \
     for (i = lo; i < hi; i++)                                                     \
-        q[i - lo] = dot8_##SUFFIX(X + (idx ? (Py_ssize_t)idx[i] : i) * d, w, d);  \
+        q[i - lo] = dotl_##SUFFIX(X + (idx ? (Py_ssize_t)idx[i] : i) * d, w, d);  \
 }                                                                                 \
 ATTR static void rows_axpy_##SUFFIX(const T *X, const int64_t *idx, Py_ssize_t lo, \
                                      Py_ssize_t hi, Py_ssize_t d, const double *r, \
@@ -189,15 +227,15 @@ ATTR static void block_sums_##SUFFIX(const TX *X, const TY *y, const int64_t *id
 #define GDFAST_CASE(SUFFIX, D)                                                    \
     case D: block_body_##SUFFIX(X, y, idx, lo, hi, D, w, b, out, g); break;
 
-GDFAST_BLOCK(dd_base, double, double, , dot8_d_base)
-GDFAST_BLOCK(df_base, double, float, , dot8_d_base)
-GDFAST_BLOCK(fd_base, float, double, , dot8_f_base)
-GDFAST_BLOCK(ff_base, float, float, , dot8_f_base)
+GDFAST_BLOCK(dd_base, double, double, , dotl_d_base)
+GDFAST_BLOCK(df_base, double, float, , dotl_d_base)
+GDFAST_BLOCK(fd_base, float, double, , dotl_f_base)
+GDFAST_BLOCK(ff_base, float, float, , dotl_f_base)
 #ifdef GDFAST_AVX2
-GDFAST_BLOCK(dd_avx2, double, double, __attribute__((target("avx2"))), dot8_d_avx2)
-GDFAST_BLOCK(df_avx2, double, float, __attribute__((target("avx2"))), dot8_d_avx2)
-GDFAST_BLOCK(fd_avx2, float, double, __attribute__((target("avx2"))), dot8_f_avx2)
-GDFAST_BLOCK(ff_avx2, float, float, __attribute__((target("avx2"))), dot8_f_avx2)
+GDFAST_BLOCK(dd_avx2, double, double, __attribute__((target("avx2"))), dotl_d_avx2)
+GDFAST_BLOCK(df_avx2, double, float, __attribute__((target("avx2"))), dotl_d_avx2)
+GDFAST_BLOCK(fd_avx2, float, double, __attribute__((target("avx2"))), dotl_f_avx2)
+GDFAST_BLOCK(ff_avx2, float, float, __attribute__((target("avx2"))), dotl_f_avx2)
 #endif
 
 #define GDFAST_BLOCK_SUMS(XY, TX, TY)                                              \
@@ -264,15 +302,15 @@ ATTR static double sgd_lanes_##SUFFIX(const TX *X, const TY *y, const int64_t *i
 #define GDFAST_SGD_CASE(SUFFIX, D)                                                \
     case D: b = sgd_body_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb); break;
 
-GDFAST_SGD(dd_base, double, double, , dot8_d_base, dot8_d_base)
-GDFAST_SGD(df_base, double, float, , dot8_d_base, dot8_d_base)
-GDFAST_SGD(fd_base, float, double, , dot8_f_base, dot8_d_base)
-GDFAST_SGD(ff_base, float, float, , dot8_f_base, dot8_d_base)
+GDFAST_SGD(dd_base, double, double, , dotl_d_base, dotl_d_base)
+GDFAST_SGD(df_base, double, float, , dotl_d_base, dotl_d_base)
+GDFAST_SGD(fd_base, float, double, , dotl_f_base, dotl_d_base)
+GDFAST_SGD(ff_base, float, float, , dotl_f_base, dotl_d_base)
 #ifdef GDFAST_AVX2
-GDFAST_SGD(dd_avx2, double, double, __attribute__((target("avx2"))), dot8_d_avx2, dot8_d_avx2)
-GDFAST_SGD(df_avx2, double, float, __attribute__((target("avx2"))), dot8_d_avx2, dot8_d_avx2)
-GDFAST_SGD(fd_avx2, float, double, __attribute__((target("avx2"))), dot8_f_avx2, dot8_d_avx2)
-GDFAST_SGD(ff_avx2, float, float, __attribute__((target("avx2"))), dot8_f_avx2, dot8_d_avx2)
+GDFAST_SGD(dd_avx2, double, double, __attribute__((target("avx2"))), dotl_d_avx2, dotl_d_avx2)
+GDFAST_SGD(df_avx2, double, float, __attribute__((target("avx2"))), dotl_d_avx2, dotl_d_avx2)
+GDFAST_SGD(fd_avx2, float, double, __attribute__((target("avx2"))), dotl_f_avx2, dotl_d_avx2)
+GDFAST_SGD(ff_avx2, float, float, __attribute__((target("avx2"))), dotl_f_avx2, dotl_d_avx2)
 #endif
 
 
@@ -356,15 +394,15 @@ ATTR static double sgd_blocks_##SUFFIX(const TX *X, const TY *y, const int64_t *
 #define GDFAST_SGD4_CASE(SUFFIX, D)                                               \
     case D: b = sgd4_body_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb); break;
 
-GDFAST_SGD4(dd_base, double, double, , dot8_d_base, dot8x_d_base)
-GDFAST_SGD4(df_base, double, float, , dot8_d_base, dot8x_d_base)
-GDFAST_SGD4(fd_base, float, double, , dot8_f_base, dot8x_f_base)
-GDFAST_SGD4(ff_base, float, float, , dot8_f_base, dot8x_f_base)
+GDFAST_SGD4(dd_base, double, double, , dotl_d_base, dotlx_d_base)
+GDFAST_SGD4(df_base, double, float, , dotl_d_base, dotlx_d_base)
+GDFAST_SGD4(fd_base, float, double, , dotl_f_base, dotlx_f_base)
+GDFAST_SGD4(ff_base, float, float, , dotl_f_base, dotlx_f_base)
 #ifdef GDFAST_AVX2
-GDFAST_SGD4(dd_avx2, double, double, __attribute__((target("avx2"))), dot8_d_avx2, dot8x_d_avx2)
-GDFAST_SGD4(df_avx2, double, float, __attribute__((target("avx2"))), dot8_d_avx2, dot8x_d_avx2)
-GDFAST_SGD4(fd_avx2, float, double, __attribute__((target("avx2"))), dot8_f_avx2, dot8x_f_avx2)
-GDFAST_SGD4(ff_avx2, float, float, __attribute__((target("avx2"))), dot8_f_avx2, dot8x_f_avx2)
+GDFAST_SGD4(dd_avx2, double, double, __attribute__((target("avx2"))), dotl_d_avx2, dotlx_d_avx2)
+GDFAST_SGD4(df_avx2, double, float, __attribute__((target("avx2"))), dotl_d_avx2, dotlx_d_avx2)
+GDFAST_SGD4(fd_avx2, float, double, __attribute__((target("avx2"))), dotl_f_avx2, dotlx_f_avx2)
+GDFAST_SGD4(ff_avx2, float, float, __attribute__((target("avx2"))), dotl_f_avx2, dotlx_f_avx2)
 #endif
 
 #ifdef GDFAST_AVX2

@@ -22,7 +22,7 @@ Order of arithmetic:
   * ``sgd_epoch``, ``forward_into``, ``loss_into``: each ``x·w`` summed left
     to right from 0, then ``+ b`` -- the reference's order, bit for bit.
   * sums over rows (``pass_sums``, ``batch_epoch``, ``minibatch_epoch``):
-    each x·w in eight fixed lanes (``_rowops.h``), rows
+    each x·w in fixed lanes (``_rowops.h``), rows
     in blocks of ROWS, each block summed in row order, block partials added
     in block order. The blocks depend on n only, so every thread count
     gives identical bits; against the reference's single running sum the
