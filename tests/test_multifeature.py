@@ -40,11 +40,11 @@ def test_two_d_results_are_arrays_one_d_results_are_floats(impl):
     r1 = impl.batch_gd(X[:, 0], y, epochs=4)
     assert isinstance(r1.coef, float) and r1.coef_history.shape == (4,)
     assert r1.w is r1.coef or r1.w == r1.coef
-    assert isinstance(impl.cost(X, y, np.ones(3)), float)
+    assert type(impl.cost(X, y, np.ones(3))) is float
     g = impl.gradient(X, y, np.ones(3))
     assert isinstance(g, np.ndarray) and g.shape == (3,)
     gw, gb = impl.gradient(X, y, np.ones(3), 0.5, fit_intercept=True)
-    assert gw.shape == (3,) and isinstance(gb, float)
+    assert gw.shape == (3,) and type(gb) is float
     assert impl.forward(X, np.ones(3)).shape == (50,)
     assert impl.loss(X, y, np.ones(3)).shape == (50,)
 
@@ -325,3 +325,19 @@ def test_threads_give_identical_bits_in_two_d():
     g1 = compiled.gradient(X, y, np.ones(6), 0.5, fit_intercept=True, threads=1)
     g2 = compiled.gradient(X, y, np.ones(6), 0.5, fit_intercept=True, threads=2)
     assert np.array_equal(g1[0], g2[0]) and g1[1] == g2[1]
+
+
+def test_readme_many_features_example_runs_and_recovers_the_model():
+    """The README's example: the true coefficients and intercept come back."""
+    import pathlib
+    import re
+    readme = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not beside the tests (installed-wheel test run)")
+    text = readme.read_text()
+    block = re.search(r"## Many features.*?```python\n(.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    r = scope["r"]
+    assert r.method == "stats" and r.coef_history.shape == (200, 3)
+    assert np.allclose(r.coef, [1.0, -2.0, 0.5], atol=2e-3) and abs(r.intercept - 5.0) < 2e-3
