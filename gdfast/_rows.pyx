@@ -111,6 +111,12 @@ cdef inline double sq_norm(const double* w, Py_ssize_t d) noexcept nogil:
     return s
 
 
+cdef inline double penalty(double alpha, const double* w, Py_ssize_t d) noexcept nogil:
+    """alpha*|w|**2; exactly 0 without a penalty (0*|w|**2 would be NaN once
+    |w|**2 overflows, as it does not in the reference)."""
+    return alpha * sq_norm(w, d) if alpha != 0.0 else 0.0
+
+
 cdef inline void block_sums(const floating* X, const yfloat* y, const int64_t* idx,
                             Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d, const double* w,
                             double b, double* out) noexcept nogil:
@@ -211,7 +217,7 @@ def batch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, do
         try:
             sums(&X[0, 0], &y[0], NULL, 0, n, d, &w[0], b, parts + PAR_BLOCKS * (d + 2),
                  parts, threads, &t)
-            c = parts[PAR_BLOCKS * (d + 2)] / n + alpha * sq_norm(&w[0], d)
+            c = parts[PAR_BLOCKS * (d + 2)] / n + penalty(alpha, &w[0], d)
             b = step(&w[0], parts + PAR_BLOCKS * (d + 2), d, n, b, lr, alpha, fit_b)
         finally:
             free(parts)
@@ -239,7 +245,7 @@ def minibatch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w
                 m = min(batch_size, n - start)
                 sums(&X[0, 0], &y[0], idx, start, start + m, d, &w[0], b, tot, parts,
                      threads if idx == NULL else 1, &t)
-                c = tot[0] / m + alpha * sq_norm(&w[0], d)
+                c = tot[0] / m + penalty(alpha, &w[0], d)
                 b = step(&w[0], tot, d, m, b, lr, alpha, fit_b)
                 start += m
         finally:
@@ -320,7 +326,7 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
         k = idx[n - 1] if idx != NULL else n - 1
         xi = &X[0, 0] + k * d
         r = dot(xi, wp, d) + b - <double>y[k]
-        r = r * r + alpha * sq_norm(wp, d)
+        r = r * r + penalty(alpha, wp, d)
     return b, r
 
 
@@ -338,7 +344,7 @@ def loss_into(const floating[:, ::1] X, const yfloat[::1] y, const double[::1] w
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i
     cdef double r, pen
     with nogil:
-        pen = alpha * sq_norm(&w[0], d)
+        pen = penalty(alpha, &w[0], d)
         for i in range(n):
             r = dot(&X[0, 0] + i * d, &w[0], d) + b - <double>y[i]
             out[i] = r * r + pen

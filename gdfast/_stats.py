@@ -88,7 +88,7 @@ def epoch(st, w, b, lr, alpha, fit_intercept):
             + 2.0 * m * (float(st.s_u @ delta) - st.s_e))
     s_r = float(st.s_u @ delta) - st.s_e + n * m
     s_rx = Cd - st.h + m * st.s_u + st.xbar * s_r
-    cost = max(s_rr, 0.0) / n + alpha * float(w @ w)
+    cost = max(s_rr, 0.0) / n + (alpha * float(w @ w) if alpha else 0.0)
     w -= lr * (2.0 * s_rx / n + (2.0 * alpha) * w)
     if fit_intercept:
         b = b - lr * (2.0 * s_r / n)
