@@ -412,3 +412,21 @@ def centred_residuals(const floating[:, ::1] X, const yfloat[::1] y,
                 tick(&t, 65536 * d)
         out[0] = s_ee
         out[1] = s_e
+
+
+def block_order(int64_t[::1] order, const int64_t[::1] perm, Py_ssize_t block,
+                Py_ssize_t group):
+    """The shuffle="blocks" order (gdfast._shuffle): blocks perm[g:g+group]
+    row by row -- row j of each block of the group, for j = 0..block-1 --
+    skipping rows past n."""
+    cdef Py_ssize_t n = order.shape[0], nb = perm.shape[0], g, j, t, k = 0, r
+    with nogil:
+        g = 0
+        while g < nb:
+            for j in range(block):
+                for t in range(g, min(g + group, nb)):
+                    r = perm[t] * block + j
+                    if r < n:
+                        order[k] = r
+                        k += 1
+            g += group

@@ -17,7 +17,7 @@ module's job: ``gdfast`` is the fast one, tested against this one.
 
 import numpy as np
 
-from . import _validate
+from . import _shuffle, _validate
 from ._hooks import make_hook
 from ._result import TrainResult
 from .errors import DivergenceError
@@ -153,10 +153,17 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False):
 # ------------------------------------------------------------------- trainers
 
 def _orders(n, epochs, shuffle, seed):
-    """The sample order of each epoch: 0..n-1, or a fresh permutation per epoch."""
-    rng = _validate.seed(seed) if shuffle else None
+    """The sample order of each epoch: 0..n-1, a fresh permutation per epoch
+    (shuffle=True), or gdfast._shuffle's block order (shuffle="blocks")."""
+    how = _shuffle.mode(shuffle)
+    rng = _validate.seed(seed) if how else None
     for _ in range(epochs):
-        yield rng.permutation(n).tolist() if shuffle else range(n)
+        if how == "global":
+            yield rng.permutation(n).tolist()
+        elif how == "blocks":
+            yield _shuffle.block_order(n, _shuffle.block_draws(rng, n))
+        else:
+            yield range(n)
 
 
 class _Run:

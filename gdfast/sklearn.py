@@ -263,9 +263,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     alpha : float, default=0.0
         L2 strength: the cost's term ``alpha * |coef|**2``. The same number
         as ``SGDRegressor(penalty="l2", alpha=alpha)`` uses.
-    shuffle : bool, default=True
+    shuffle : bool or "blocks", default=True
         Visit the rows of each epoch in a fresh random order ("sgd",
-        "minibatch"; "batch" does not depend on order).
+        "minibatch"; "batch" does not depend on order). "blocks": the core's
+        locality-keeping order (``gdfast.sgd(shuffle="blocks")``), several
+        times faster than the exact shuffle on large data.
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState, default=None
         Source of the shuffles. An int ``s`` gives the orders of
         ``gdfast.sgd(..., shuffle=True, seed=s)``.
@@ -369,7 +371,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         _check_int(self.batch_size, "batch_size", 1)
         _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
         _check_flag(self.fit_intercept, "fit_intercept")
-        _check_flag(self.shuffle, "shuffle")
+        if not (isinstance(self.shuffle, str) and self.shuffle == "blocks"):
+            _check_flag(self.shuffle, "shuffle")
         _check_flag(self.warm_start, "warm_start")
         alpha = _check_real(self.alpha, "alpha", 0.0)
         tol = None if self.tol is None else _check_real(self.tol, "tol", -math.inf)
@@ -416,7 +419,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             common["method"] = self.method
         if self.solver == "batch":
             return _gd.batch_gd(X, y, **common)
-        shuffle = bool(self.shuffle)
+        shuffle = self.shuffle if isinstance(self.shuffle, str) else bool(self.shuffle)
         seed = rng if shuffle else None
         if self.solver == "sgd":
             return _gd.sgd(X, y, shuffle=shuffle, seed=seed, **common)
