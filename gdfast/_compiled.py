@@ -258,19 +258,23 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     nthreads, signals = _threads(threads), _signals()
     pair = _tutorial_model(p)
-    n, lr = p.data.n, p.lr
+    n, lr, auto = p.data.n, p.lr, method == "auto"
     method = _plan.batch_method(method, n, p.data.d, p.epochs, pair is not None)
     if pair is not None:
         x, yv = pair
         if method == "stats" and p.epochs:
             stats = _kernels.data_stats(x, yv, nthreads, signals)
-            if np.isfinite(stats).all():
+            if auto and not _plan.tutorial_stats_certified(n, *stats, float(p.w[0]), lr,
+                                                           p.epochs):
+                method = "pass"          # no overflow certificate: see gdfast._plan
+            elif np.isfinite(stats).all():
                 def kernel(rows, e0, w, hook):
                     return _kernels.batch_gd_closed(n, *stats, w, lr, rows, e0, hook,
                                                     signals)
                 return _driver.rounds("batch_gd", method, p, kernel, _DIVERGED, _STOPPED)
-            _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
-            method = "pass"   # finite data whose squares overflow: passes report it
+            else:
+                _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
+                method = "pass"   # finite data whose squares overflow: passes report it
 
         def kernel(rows, e0, w, hook):
             return _BATCH_GD_PASS[x.dtype](x, yv, w, lr, rows, e0, hook, nthreads, signals)
@@ -279,12 +283,16 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     Xr, yv = p.data.rows(), p.data.y
     if method == "stats" and p.epochs:
         st = _stats.collect(Xr, yv)
-        if st is not None:
+        if st is not None and auto and not _plan.stats_certified(
+                st, p.w, p.b, lr, p.alpha, p.fit_intercept, p.epochs):
+            method = "pass"              # no overflow certificate: see gdfast._plan
+        elif st is not None:
             def epoch(w, b):
                 return _stats.epoch(st, w, b, lr, p.alpha, p.fit_intercept)
             return _driver.epochs("batch_gd", method, p, epoch)
-        _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
-        method = "pass"
+        else:
+            _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
+            method = "pass"
     kern = _BATCH_EPOCH[Xr.dtype, yv.dtype]
 
     def epoch(w, b):
@@ -309,7 +317,9 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     pair = _tutorial_model(p)
-    method = _plan.sgd_method(method, p.data.n, pair is not None)
+    method = _plan.sgd_method(method, p.data.n, pair is not None,
+                              lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr,
+                                                          p.epochs))
     refill, order = _order(shuffle, seed, p.data.n)
     signals, lr = _signals(), p.lr
     if pair is not None:
