@@ -91,6 +91,15 @@ def _signals():
 
 # ---------------------------------------------------------------- primitives
 
+def _penalty(alpha, w):
+    """alpha*|w|**2 (w: float or array): exactly 0 without a penalty, even
+    where |w|**2 overflows (the reference's rule; 0*inf would be NaN)."""
+    if not alpha:
+        return 0.0
+    with np.errstate(over="ignore"):
+        return alpha * float(w * w if type(w) is float else w @ w)
+
+
 def _plain(b, alpha):
     """True for the tutorial's defaults (b = 0, alpha = 0) given as plain numbers."""
     return (type(b) is float or type(b) is int) and b == 0 and \
@@ -139,9 +148,9 @@ def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
         s_rr, _ = _kernels.pass_sums(*pair, w1, _threads(threads), _signals())
         if not np.isfinite(s_rr):
             _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
-        return _validate.finite_result(s_rr / dat.n + alpha * (w1 * w1), "cost")
+        return _validate.finite_result(s_rr / dat.n + _penalty(alpha, w1), "cost")
     dat, w, b, out = _sums(X, y, w, b, threads)
-    return _validate.finite_result(out[0] / dat.n + alpha * float(w @ w), "cost")
+    return _validate.finite_result(out[0] / dat.n + _penalty(alpha, w), "cost")
 
 
 def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
@@ -165,7 +174,9 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
         g = _validate.finite_result(g, "gradient")
         return g if dat.flat else np.array([g])
     dat, w, b, out = _sums(X, y, w, b, threads)
-    g = _validate.finite_result(2.0 * out[2:] / dat.n + (2.0 * alpha) * w, "gradient")
+    with np.errstate(over="ignore"):      # reported by finite_result
+        g = 2.0 * out[2:] / dat.n + (2.0 * alpha) * w
+    g = _validate.finite_result(g, "gradient")
     g = float(g[0]) if dat.flat else g
     if fit_intercept:
         return g, _validate.finite_result(2.0 * out[1] / dat.n, "gradient")
@@ -199,14 +210,28 @@ def loss(X, y, w, b=0.0, *, alpha=0.0):
     _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
     wv = _validate.coef(w, dat.d, dat.flat)
     out = np.empty(dat.n)
-    _rows.loss_into(dat.rows(), dat.y, wv, _validate.intercept(b),
-                    _validate.penalty(alpha), out)
+    alpha, b = _validate.penalty(alpha), _validate.intercept(b)
+    if alpha:
+        _rows.loss_into(dat.rows(), dat.y, wv, b, alpha, out)
+    else:                  # no penalty term (its 0*|w|**2 is NaN for |w| > 1.3e154)
+        _rows.forward_into(dat.rows(), wv, b, out)
+        with np.errstate(over="ignore"):  # reported by finite_result
+            np.subtract(out, dat.y, out=out)
+            np.multiply(out, out, out=out)
     scalar = np.ndim(X) == 0 and np.ndim(y) == 0
     return _validate.elementwise_result(_validate.finite_result(out, "loss"),
                                         X, scalar, dat.flat)
 
 
 # ------------------------------------------------------------------ trainers
+
+def _batch_cost(Xr, yv, w, b, nthreads):
+    """sum((x·w + b - y)**2) / n in the kernels' block order, no penalty
+    (Xr, yv: C-contiguous rows, e.g. a slice or a gathered copy)."""
+    out = np.empty(Xr.shape[1] + 2)
+    _PASS_SUMS[Xr.dtype, yv.dtype](Xr, yv, w, b, out, nthreads, False)
+    return float(out[0] / Xr.shape[0])
+
 
 def _tutorial_model(p):
     """One feature, no intercept, no penalty: the whole-run SIMD kernels."""
@@ -252,6 +277,16 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         see docs/accuracy.md). "auto" (default) picks "stats" from
         STATS_MIN_N samples on when its passes cost less than the epochs'
         (gdfast._plan); the choice is ``result.method``.
+        Overflow: every method follows the one divergence rule (an epoch
+        whose coefficients, intercept or recorded loss are not finite raises
+        DivergenceError). "pass" overflows where the residuals
+        ``x·w + b - y``, their squares or their sums do; "stats" where its
+        quadratic form in ``w - w*`` does (``(w - w*)**2`` can overflow while
+        every residual is small, and the reverse). "auto" runs "stats" only
+        with a certificate that neither can overflow during this run, so its
+        outcome (result or DivergenceError) is always that of "pass"; an
+        explicit ``method="stats"`` may differ near overflow
+        (docs/hardening.md).
     threads : passes over the data use this many OpenMP threads (default 1);
         results are bit-identical for every thread count.
     """
@@ -297,7 +332,8 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
 
     def epoch(w, b):
         return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, nthreads, signals)
-    return _driver.epochs("batch_gd", method, p, epoch)
+    return _driver.epochs("batch_gd", method, p, epoch,
+                          lambda wb, bb, w, b: _batch_cost(Xr, yv, wb, bb, nthreads))
 
 
 def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
@@ -313,7 +349,19 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         same update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding four
         segments of each block side by side: several times faster, equal up
         to rounding (docs/accuracy.md). "auto" (default): "affine" from
-        STATS_MIN_N samples on where it applies, else "plain".
+        STATS_MIN_N samples on where it applies and a certificate holds,
+        else "plain".
+        Overflow: both follow the one divergence rule (an epoch whose
+        coefficients, intercept or recorded loss are not finite raises
+        DivergenceError). "plain" overflows where ``x*w``, the residual or
+        ``2*x*r`` does; "affine" where the factors ``1 - 2*lr*x*x``, their
+        products or the folded maps do -- earlier or later than "plain".
+        "auto" takes "affine" only with a certificate that neither can
+        overflow in this run (``lr * max x**2 <= 1`` and a bound on ``|w|``
+        from ``max|x|`` and ``max|y|``: one reduction over the data per
+        call), so its outcome (result or DivergenceError) is always that of
+        "plain"; an explicit ``method="affine"`` may differ near overflow
+        (docs/hardening.md).
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     pair = _tutorial_model(p)
@@ -338,7 +386,11 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         if refill is not None:
             refill()
         return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, order, signals)
-    return _driver.epochs("sgd", method, p, epoch)
+
+    def unpenalised(wb, bb, w, b):        # the last row's loss after its update
+        k = int(order[-1]) if order is not None else p.data.n - 1
+        return _batch_cost(Xr[k:k + 1], yv[k:k + 1], w, b, 1)
+    return _driver.epochs("sgd", method, p, epoch, unpenalised)
 
 
 def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
@@ -372,4 +424,17 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
             refill()
         return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, size, order, nthreads,
                     signals)
-    return _driver.epochs("minibatch_gd", "batches", p, epoch)
+
+    def unpenalised(wb, bb, w, b):
+        # the last batch's cost before its update: replay the epoch's other
+        # batches (same order, same sums) from the epoch's start
+        n = p.data.n
+        head = (n - 1) // size * size
+        w2, b2 = wb.copy(), bb
+        if head:
+            rows = slice(0, head) if order is None else order[:head]
+            b2, _ = kern(Xr[rows], yv[rows], w2, bb, lr, p.alpha, p.fit_intercept, size,
+                         None, nthreads, False)
+        rows = slice(head, n) if order is None else order[head:]
+        return _batch_cost(Xr[rows], yv[rows], w2, b2, nthreads)
+    return _driver.epochs("minibatch_gd", "batches", p, epoch, unpenalised)

@@ -52,6 +52,11 @@ def _sq_norm(w):
     return w * w
 
 
+def _penalty(alpha, w):
+    """alpha*|w|**2: exactly 0 without a penalty, even where |w|**2 overflows."""
+    return alpha * _sq_norm(w) if alpha else 0.0
+
+
 def _scaled_add(acc, x, r):
     """acc + 2*x*r, elementwise for a sample of several features."""
     if isinstance(x, list):
@@ -118,7 +123,7 @@ def loss(X, y, w, b=0.0, *, alpha=0.0):
     out = []
     for x, yi in zip(xs, ys):
         r = _predict(x, w, b) - yi
-        out.append(r * r + alpha * _sq_norm(w))
+        out.append(r * r + _penalty(alpha, w))
     return _validate.elementwise_result(_validate.finite_result(out, "loss"),
                                         X, scalar, flat)
 
@@ -128,7 +133,7 @@ def cost(X, y, w, b=0.0, *, alpha=0.0):
     xs, ys, flat, _ = _as_lists(X, y)
     w, b, alpha = _weights(w, xs, flat), _validate.intercept(b), _validate.penalty(alpha)
     cost, _, _ = _sums(xs, ys, w, b)
-    return _validate.finite_result(cost / len(xs) + alpha * _sq_norm(w), "cost")
+    return _validate.finite_result(cost / len(xs) + _penalty(alpha, w), "cost")
 
 
 def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False):
@@ -216,7 +221,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     with run:
         for epoch in range(p.epochs):
             cost_sum, grad_sum, grad_b_sum = _sums(xs, ys, w, b)
-            cost_val = cost_sum / n + p.alpha * _sq_norm(w)
+            cost_val = cost_sum / n + _penalty(p.alpha, w)
             w = _step(w, _div(grad_sum, n), p.lr, p.alpha)
             if p.fit_intercept:
                 b = b - p.lr * (grad_b_sum / n)
@@ -244,7 +249,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
                 if p.fit_intercept:
                     b = b - p.lr * (2 * r)
                 r = _predict(x, w, b) - yi
-                l = r * r + p.alpha * _sq_norm(w)
+                l = r * r + _penalty(p.alpha, w)
             if run.end_epoch(epoch, w, b, l):
                 break
     return run.result()
@@ -271,7 +276,7 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
                 bx = [xs[i] for i in batch]
                 by = [ys[i] for i in batch]
                 cost_sum, grad_sum, grad_b_sum = _sums(bx, by, w, b)
-                cost_val = cost_sum / len(bx) + p.alpha * _sq_norm(w)
+                cost_val = cost_sum / len(bx) + _penalty(p.alpha, w)
                 w = _step(w, _div(grad_sum, len(bx)), p.lr, p.alpha)
                 if p.fit_intercept:
                     b = b - p.lr * (grad_b_sum / len(bx))
