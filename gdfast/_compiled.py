@@ -150,7 +150,7 @@ def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
             _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
         return _validate.finite_result(s_rr / dat.n + _penalty(alpha, w1), "cost")
     dat, w, b, out = _sums(X, y, w, b, threads)
-    return _validate.finite_result(out[0] / dat.n + _penalty(alpha, w), "cost")
+    return _validate.finite_result(float(out[0]) / dat.n + _penalty(alpha, w), "cost")
 
 
 def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
@@ -179,7 +179,7 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
     g = _validate.finite_result(g, "gradient")
     g = float(g[0]) if dat.flat else g
     if fit_intercept:
-        return g, _validate.finite_result(2.0 * out[1] / dat.n, "gradient")
+        return g, _validate.finite_result(2.0 * float(out[1]) / dat.n, "gradient")
     return g
 
 
