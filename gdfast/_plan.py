@@ -25,8 +25,11 @@ of "auto" is the per-epoch method's; an explicit ``method="stats"`` or
   factor, so the whole trajectory of ``(w, b)`` is bounded before it runs.
 * ``sgd``: no step may amplify ``w`` (``lr * max x**2 <= 1``) and the
   accumulated steps stay below ``SAFE``; this needs ``max |x|`` and
-  ``max |y|``, one numpy reduction over the data per call (paid only where
-  "auto" would otherwise pick "affine").
+  ``max |y|`` (numpy's max and min; not BLAS, whose spinning threads would
+  slow the kernel after it): about two extra reads of the data per call,
+  paid only where "auto" would otherwise pick "affine" (measured at
+  n = 4e6: a 1-epoch call ~2.1x the bare affine epoch, 10 epochs ~1.1x;
+  still 2.5x faster than "plain").
 """
 
 import math
