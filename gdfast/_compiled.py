@@ -91,6 +91,15 @@ def _signals():
 
 # ---------------------------------------------------------------- primitives
 
+def _penalty(alpha, w):
+    """alpha*|w|**2 (w: float or array): exactly 0 without a penalty, even
+    where |w|**2 overflows (the reference's rule; 0*inf would be NaN)."""
+    if not alpha:
+        return 0.0
+    with np.errstate(over="ignore"):
+        return alpha * float(w * w if type(w) is float else w @ w)
+
+
 def _plain(b, alpha):
     """True for the tutorial's defaults (b = 0, alpha = 0) given as plain numbers."""
     return (type(b) is float or type(b) is int) and b == 0 and \
@@ -139,9 +148,9 @@ def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
         s_rr, _ = _kernels.pass_sums(*pair, w1, _threads(threads), _signals())
         if not np.isfinite(s_rr):
             _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
-        return _validate.finite_result(s_rr / dat.n + alpha * (w1 * w1), "cost")
+        return _validate.finite_result(s_rr / dat.n + _penalty(alpha, w1), "cost")
     dat, w, b, out = _sums(X, y, w, b, threads)
-    return _validate.finite_result(float(out[0]) / dat.n + alpha * float(w @ w), "cost")
+    return _validate.finite_result(float(out[0]) / dat.n + _penalty(alpha, w), "cost")
 
 
 def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
@@ -165,7 +174,9 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
         g = _validate.finite_result(g, "gradient")
         return g if dat.flat else np.array([g])
     dat, w, b, out = _sums(X, y, w, b, threads)
-    g = _validate.finite_result(2.0 * out[2:] / dat.n + (2.0 * alpha) * w, "gradient")
+    with np.errstate(over="ignore"):      # reported by finite_result
+        g = 2.0 * out[2:] / dat.n + (2.0 * alpha) * w
+    g = _validate.finite_result(g, "gradient")
     g = float(g[0]) if dat.flat else g
     if fit_intercept:
         return g, _validate.finite_result(2.0 * float(out[1]) / dat.n, "gradient")
@@ -199,8 +210,14 @@ def loss(X, y, w, b=0.0, *, alpha=0.0):
     _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
     wv = _validate.coef(w, dat.d, dat.flat)
     out = np.empty(dat.n)
-    _rows.loss_into(dat.rows(), dat.y, wv, _validate.intercept(b),
-                    _validate.penalty(alpha), out)
+    alpha, b = _validate.penalty(alpha), _validate.intercept(b)
+    if alpha:
+        _rows.loss_into(dat.rows(), dat.y, wv, b, alpha, out)
+    else:                  # no penalty term (its 0*|w|**2 is NaN for |w| > 1.3e154)
+        _rows.forward_into(dat.rows(), wv, b, out)
+        with np.errstate(over="ignore"):  # reported by finite_result
+            np.subtract(out, dat.y, out=out)
+            np.multiply(out, out, out=out)
     scalar = np.ndim(X) == 0 and np.ndim(y) == 0
     return _validate.elementwise_result(_validate.finite_result(out, "loss"),
                                         X, scalar, dat.flat)
@@ -261,25 +278,39 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         see docs/accuracy.md). "auto" (default) picks "stats" from
         STATS_MIN_N samples on when its passes cost less than the epochs'
         (gdfast._plan); the choice is ``result.method``.
+        Overflow: every method follows the one divergence rule (an epoch
+        whose coefficients, intercept or recorded loss are not finite raises
+        DivergenceError). "pass" overflows where the residuals
+        ``x·w + b - y``, their squares or their sums do; "stats" where its
+        quadratic form in ``w - w*`` does (``(w - w*)**2`` can overflow while
+        every residual is small, and the reverse). "auto" runs "stats" only
+        with a certificate that neither can overflow during this run, so its
+        outcome (result or DivergenceError) is always that of "pass"; an
+        explicit ``method="stats"`` may differ near overflow
+        (docs/hardening.md).
     threads : passes over the data use this many OpenMP threads (default 1);
         results are bit-identical for every thread count.
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     nthreads, signals = _threads(threads), _signals()
     pair = _tutorial_model(p)
-    n, lr = p.data.n, p.lr
+    n, lr, auto = p.data.n, p.lr, method == "auto"
     method = _plan.batch_method(method, n, p.data.d, p.epochs, pair is not None)
     if pair is not None:
         x, yv = pair
         if method == "stats" and p.epochs:
             stats = _kernels.data_stats(x, yv, nthreads, signals)
-            if np.isfinite(stats).all():
+            if auto and not _plan.tutorial_stats_certified(n, *stats, float(p.w[0]), lr,
+                                                           p.epochs):
+                method = "pass"          # no overflow certificate: see gdfast._plan
+            elif np.isfinite(stats).all():
                 def kernel(rows, e0, w, hook):
                     return _kernels.batch_gd_closed(n, *stats, w, lr, rows, e0, hook,
                                                     signals)
                 return _driver.rounds("batch_gd", method, p, kernel, _DIVERGED, _STOPPED)
-            _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
-            method = "pass"   # finite data whose squares overflow: passes report it
+            else:
+                _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
+                method = "pass"   # finite data whose squares overflow: passes report it
 
         def kernel(rows, e0, w, hook):
             return _BATCH_GD_PASS[x.dtype](x, yv, w, lr, rows, e0, hook, nthreads, signals)
@@ -288,12 +319,16 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     Xr, yv = p.data.rows(), p.data.y
     if method == "stats" and p.epochs:
         st = _stats.collect(Xr, yv, signals)
-        if st is not None:
+        if st is not None and auto and not _plan.stats_certified(
+                st, p.w, p.b, lr, p.alpha, p.fit_intercept, p.epochs):
+            method = "pass"              # no overflow certificate: see gdfast._plan
+        elif st is not None:
             def epoch(w, b):
                 return _stats.epoch(st, w, b, lr, p.alpha, p.fit_intercept)
             return _driver.epochs("batch_gd", method, p, epoch)
-        _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
-        method = "pass"
+        else:
+            _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
+            method = "pass"
     kern = _BATCH_EPOCH[Xr.dtype, yv.dtype]
 
     def epoch(w, b):
@@ -317,16 +352,32 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         same update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding four
         segments of each block side by side: several times faster, equal up
         to rounding (docs/accuracy.md). "lanes" (any data) takes each x·w in
-        eight SIMD lanes and vectorises the update. "blocks" (any data)
-        updates four rows at a time through their Gram matrix, so the chain
-        of dependent operations per row is short. Both equal "plain" in real
+        SIMD lanes and vectorises the update. "blocks" (any data) updates
+        four rows at a time through their Gram matrix, so the chain of
+        dependent operations per row is short. Both equal "plain" in real
         arithmetic, within documented rounding. "auto" (default): from
-        STATS_MIN_N samples on "affine" where it applies, else "blocks" up
-        to 8 features (_plan.BLOCKS_MAX_D), "lanes" beyond; "plain" below.
+        STATS_MIN_N samples on, "affine" where it applies and a certificate
+        holds, "blocks" up to 8 features (_plan.BLOCKS_MAX_D), "lanes"
+        beyond; "plain" below STATS_MIN_N.
+        Overflow: all follow the one divergence rule (an epoch whose
+        coefficients, intercept or recorded loss are not finite raises
+        DivergenceError). "plain" overflows where ``x*w``, the residual or
+        ``2*x*r`` does; "affine" where the factors ``1 - 2*lr*x*x``, their
+        products or the folded maps do -- earlier or later than "plain".
+        "auto" takes "affine" only with a certificate that neither can
+        overflow in this run (``lr * max x**2 <= 1`` and a bound on ``|w|``
+        from ``max|x|`` and ``max|y|``: one reduction over the data per
+        call), so its outcome (result or DivergenceError) is always that of
+        "plain"; an explicit ``method="affine"`` may differ near overflow
+        (docs/hardening.md). "lanes" and "blocks" have intermediates of the
+        plain update's size; within a few binades of float64's range their
+        outcome may differ from "plain" (gdfast._plan).
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     pair = _tutorial_model(p)
-    method = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None)
+    method = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None,
+                              lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr,
+                                                          p.epochs))
     refill, order = _order(shuffle, seed, p.data.n)
     signals, lr = _signals(), p.lr
     if pair is not None and method in ("plain", "affine"):
@@ -380,4 +431,5 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
             refill()
         return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, size, order, nthreads,
                     signals)
+
     return _driver.epochs("minibatch_gd", "batches", p, epoch)

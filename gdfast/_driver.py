@@ -36,7 +36,9 @@ def _check_data(p):
 
 def epochs(trainer, method, p, epoch):
     """Run ``epoch(w, b) -> (b, loss)`` (updates the float64 array w in
-    place) up to p.epochs times; returns the TrainResult."""
+    place) up to p.epochs times; returns the TrainResult. (The kernels add
+    no penalty term without alpha, as the reference does, so a loss is NaN
+    only when the model's numbers overflow.)"""
     w, b = p.w.copy(), p.b
     hist = History(p.data.d, p.epochs)
     hook = make_hook(p.callback, p.progress, p.epochs, trainer)

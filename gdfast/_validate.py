@@ -25,6 +25,7 @@ every sum, so a non-finite result triggers :func:`raise_if_nonfinite`, which
 names the first bad element, before anything is recorded or returned.
 """
 
+import decimal
 import math
 import numbers
 import operator
@@ -71,24 +72,53 @@ def _convert_objects(arr, name):
     out = np.empty(arr.shape, dtype=np.float64)
     flat_in, flat_out = arr.reshape(-1), out.reshape(-1)
     for k, v in enumerate(flat_in):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        if not _is_real(v):
             where = np.unravel_index(k, arr.shape) if arr.ndim > 1 else k
             raise TypeError(f"{name} must be real numbers, got {type(v).__name__} "
                             f"{v!r:.40} at index {_index(where)}")
-        try:
-            f = float(v)
-        except OverflowError:
-            f = math.inf if v > 0 else -math.inf
-        if math.isinf(f) and _finite_real(v):
+        f = _to_float(v)
+        if f is None:
             where = np.unravel_index(k, arr.shape) if arr.ndim > 1 else k
-            raise ValueError(f"{name} must be within float64's range, got {v!r:.40} "
-                             f"at index {_index(where)}")
+            raise ValueError(f"{name} is out of float64's range (|value| <= {_F64_MAX:.4g}): "
+                             f"got {v!r:.40} at index {_index(where)}")
         flat_out[k] = f
     return out
 
 
+#: the largest finite float64, for messages
+_F64_MAX = float(np.finfo(np.float64).max)
+
+
+def _is_real(v):
+    """A real number float() converts: numbers.Real (int, float, Fraction,
+    numpy scalars) or decimal.Decimal; never bool."""
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    return isinstance(v, (numbers.Real, decimal.Decimal))
+
+
+def _to_float(v):
+    """float(v), as float() rounds it; None when v is a finite number beyond
+    float64's range (float() raises OverflowError or gives inf); NaN for a
+    signalling Decimal NaN (reported later as not finite)."""
+    try:
+        with np.errstate(over="ignore"):
+            f = float(v)
+    except OverflowError:
+        return None
+    except ValueError:             # Decimal('sNaN')
+        return math.nan
+    if math.isinf(f) and _finite_real(v):
+        return None
+    return f
+
+
 def _finite_real(v):
     """True for a finite real of any type (Fraction, Decimal, int, ...)."""
+    if isinstance(v, decimal.Decimal):
+        return v.is_finite()
+    if isinstance(v, np.floating):
+        return bool(np.isfinite(v))
     try:
         return not (v != v or v in (math.inf, -math.inf))
     except TypeError:  # pragma: no cover - exotic numbers
@@ -131,15 +161,15 @@ def _array(obj, name, max_ndim):
     dtype = arr.dtype.newbyteorder("=")
     if dtype in (_F32, _F64):
         return np.asarray(arr, dtype=dtype, order="C")   # no-op when already so
-    out = np.asarray(arr, dtype=_F64, order="C")         # ints, float16, longdouble
+    with np.errstate(over="ignore"):                      # reported below, by index
+        out = np.asarray(arr, dtype=_F64, order="C")     # ints, float16, longdouble
     if _is_nonnative_float(arr):
         bad = np.isinf(out) & np.isfinite(arr)
         if bad.any():
             where = np.argwhere(bad)[0] if arr.ndim > 1 else np.flatnonzero(bad)[0]
-            where = tuple(where) if arr.ndim > 1 else where
-            raise ValueError(f"{name} must be within float64's range, got "
-                             f"{arr[where if arr.ndim > 1 else int(where)]!r} "
-                             f"at index {_index(where)}")
+            where = tuple(int(i) for i in where) if arr.ndim > 1 else int(where)
+            raise ValueError(f"{name} is out of float64's range (|value| <= "
+                             f"{_F64_MAX:.4g}): got {arr[where]!r} at index {_index(where)}")
     return out
 
 
@@ -182,15 +212,15 @@ def real(v, name):
     if type(v) is float and math.isfinite(v):
         return v
     if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "fiuO":
+        if isinstance(v, np.ma.MaskedArray):
+            raise TypeError(f"{name} must not be a masked array")
         v = v[()]
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+    if not _is_real(v):
         raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
-    try:
-        f = float(v)
-    except OverflowError:
-        raise ValueError(f"{name} must be within float64's range, got {v!r:.40}") from None
-    if math.isinf(f) and _finite_real(v):
-        raise ValueError(f"{name} must be within float64's range, got {v!r:.40}")
+    f = _to_float(v)
+    if f is None:
+        raise ValueError(f"{name} is out of float64's range (|value| <= {_F64_MAX:.4g}): "
+                         f"got {v!r:.40}")
     if not math.isfinite(f):
         raise ValueError(f"{name} must be finite, got {f}")
     return f

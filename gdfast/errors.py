@@ -4,12 +4,15 @@ __all__ = ["DivergenceError"]
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite weight or loss.
+    """Training produced a non-finite weight, intercept or loss.
 
-    Raised at the epoch where ``w`` or the recorded loss first stops being a
-    finite float. A learning rate too large for the data is the usual cause:
+    The rule, the same in both implementations: epoch ``e`` diverges when,
+    at its end, a coefficient, the intercept or the recorded loss is not a
+    finite float (non-finite *data* is a ValueError instead, checked
+    first). A learning rate too large for the data is the usual cause:
     plain gradient descent on ``mean((x*w - y)**2)`` is stable only while
-    ``lr < 1 / mean(x**2)``.
+    ``lr < 1 / mean(x**2)``. See docs/hardening.md for what overflows in
+    each method.
 
     Parameters
     ----------

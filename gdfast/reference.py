@@ -52,6 +52,11 @@ def _sq_norm(w):
     return w * w
 
 
+def _penalty(alpha, w):
+    """alpha*|w|**2: exactly 0 without a penalty, even where |w|**2 overflows."""
+    return alpha * _sq_norm(w) if alpha else 0.0
+
+
 def _scaled_add(acc, x, r):
     """acc + 2*x*r, elementwise for a sample of several features."""
     if isinstance(x, list):
@@ -70,8 +75,17 @@ def _zero(w):
     return [0.0] * len(w) if isinstance(w, list) else 0.0
 
 
-def _div(grad, n):
-    return [g / n for g in grad] if isinstance(grad, list) else grad / n
+def _add_product(acc, x, r):
+    """acc + x*r, elementwise for a sample of several features."""
+    if isinstance(x, list):
+        return [a + xj * r for a, xj in zip(acc, x)]
+    return acc + x * r
+
+
+def _mean2(total, n):
+    """2 * total / n (the mean gradient from a sum of x*r): doubling the sum,
+    not each term, so a huge x with r = 0 contributes 0, not inf*0."""
+    return [2 * t / n for t in total] if isinstance(total, list) else 2 * total / n
 
 
 # ------------------------------------------------------------------ primitives
@@ -92,13 +106,14 @@ def _weights(w, xs, flat):
 
 
 def _sums(xs, ys, w, b):
-    """(sum of (x·w + b - y)**2, sum of 2*x*(x·w + b - y), sum of 2*(x·w + b - y))."""
+    """(sum of r**2, sum of x*r, sum of r) with r = x·w + b - y; the mean
+    gradients are 2*sum/n (see _mean2)."""
     cost, grad, grad_b = 0, _zero(w), 0
     for x, y in zip(xs, ys):
         r = _predict(x, w, b) - y
         cost += r * r
-        grad = _scaled_add(grad, x, r)
-        grad_b += 2 * r
+        grad = _add_product(grad, x, r)
+        grad_b += r
     return cost, grad, grad_b
 
 
@@ -118,7 +133,7 @@ def loss(X, y, w, b=0.0, *, alpha=0.0):
     out = []
     for x, yi in zip(xs, ys):
         r = _predict(x, w, b) - yi
-        out.append(r * r + alpha * _sq_norm(w))
+        out.append(r * r + _penalty(alpha, w))
     return _validate.elementwise_result(_validate.finite_result(out, "loss"),
                                         X, scalar, flat)
 
@@ -128,7 +143,7 @@ def cost(X, y, w, b=0.0, *, alpha=0.0):
     xs, ys, flat, _ = _as_lists(X, y)
     w, b, alpha = _weights(w, xs, flat), _validate.intercept(b), _validate.penalty(alpha)
     cost, _, _ = _sums(xs, ys, w, b)
-    return _validate.finite_result(cost / len(xs) + alpha * _sq_norm(w), "cost")
+    return _validate.finite_result(cost / len(xs) + _penalty(alpha, w), "cost")
 
 
 def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False):
@@ -142,12 +157,12 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False):
     fit_intercept = _validate.flag(fit_intercept, "fit_intercept")
     _, grad, grad_b = _sums(xs, ys, w, b)
     n = len(xs)
-    grad = _div(grad, n)
+    grad = _mean2(grad, n)
     grad = grad + 2 * alpha * w if flat else [g + 2 * alpha * wj for g, wj in zip(grad, w)]
     _validate.finite_result(grad, "gradient")
     if not flat:
         grad = np.array(grad)
-    return (grad, _validate.finite_result(grad_b / n, "gradient")) if fit_intercept else grad
+    return (grad, _validate.finite_result(_mean2(grad_b, n), "gradient")) if fit_intercept else grad
 
 
 # ------------------------------------------------------------------- trainers
@@ -223,10 +238,10 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     with run:
         for epoch in range(p.epochs):
             cost_sum, grad_sum, grad_b_sum = _sums(xs, ys, w, b)
-            cost_val = cost_sum / n + p.alpha * _sq_norm(w)
-            w = _step(w, _div(grad_sum, n), p.lr, p.alpha)
+            cost_val = cost_sum / n + _penalty(p.alpha, w)
+            w = _step(w, _mean2(grad_sum, n), p.lr, p.alpha)
             if p.fit_intercept:
-                b = b - p.lr * (grad_b_sum / n)
+                b = b - p.lr * _mean2(grad_b_sum, n)
             if run.end_epoch(epoch, w, b, cost_val):
                 break
     return run.result()
@@ -251,7 +266,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
                 if p.fit_intercept:
                     b = b - p.lr * (2 * r)
                 r = _predict(x, w, b) - yi
-                l = r * r + p.alpha * _sq_norm(w)
+                l = r * r + _penalty(p.alpha, w)
             if run.end_epoch(epoch, w, b, l):
                 break
     return run.result()
@@ -278,10 +293,10 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
                 bx = [xs[i] for i in batch]
                 by = [ys[i] for i in batch]
                 cost_sum, grad_sum, grad_b_sum = _sums(bx, by, w, b)
-                cost_val = cost_sum / len(bx) + p.alpha * _sq_norm(w)
-                w = _step(w, _div(grad_sum, len(bx)), p.lr, p.alpha)
+                cost_val = cost_sum / len(bx) + _penalty(p.alpha, w)
+                w = _step(w, _mean2(grad_sum, len(bx)), p.lr, p.alpha)
                 if p.fit_intercept:
-                    b = b - p.lr * (grad_b_sum / len(bx))
+                    b = b - p.lr * _mean2(grad_b_sum, len(bx))
             if run.end_epoch(epoch, w, b, cost_val):
                 break
     return run.result()

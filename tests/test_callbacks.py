@@ -29,7 +29,7 @@ def test_callback_returning_true_stops_early(impl, name):
     assert res.w == full.w_history[3]
 
 
-def test_callback_on_large_data_with_stats_method():
+def test_compiled_callback_on_large_data_with_stats_method():
     import gdfast._compiled as compiled
     x, y = synthetic(100_000, seed=2)
     seen = []
