@@ -377,7 +377,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     pair = _tutorial_model(p)
     method = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None,
                               lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr,
-                                                          p.epochs))
+                                                          p.epochs, _rows.max_abs_pair))
     refill, order = _order(shuffle, seed, p.data.n)
     signals, lr = _signals(), p.lr
     if pair is not None and method in ("plain", "affine"):

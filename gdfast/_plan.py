@@ -179,17 +179,23 @@ def stats_certified(st, w0, b0, lr, alpha, fit_intercept, epochs):
     return _quadratic_certificate(n, sum_xx, lam, sy, z0, ws, lr, alpha, epochs)
 
 
-def sgd_certified(x, y, w0, lr, epochs):
+def _max_abs_pair(x, y):
+    return (max(abs(float(np.max(x))), abs(float(np.min(x)))),
+            max(abs(float(np.max(y))), abs(float(np.min(y)))))
+
+
+def sgd_certified(x, y, w0, lr, epochs, max_abs_pair=_max_abs_pair):
     """Certificate for sgd on one feature: with lr * max x**2 <= 1 every
     step's factor 1 - 2*lr*x**2 lies in [-1, 1], so |w| grows at most by
-    2*lr*max|x|*max|y| per sample, in both the plain and the affine form."""
+    2*lr*max|x|*max|y| per sample, in both the plain and the affine form.
+    ``max_abs_pair(x, y)`` gives (max|x|, max|y|) (the compiled side passes
+    a one-pass kernel)."""
     n = x.shape[0]
     steps = float(n) * float(epochs)
     if steps > _MAX_STEPS or lr > SAFE:
         return False
     with np.errstate(all="ignore"):
-        mx = max(abs(float(np.max(x))), abs(float(np.min(x))))
-        my = max(abs(float(np.max(y))), abs(float(np.min(y))))
+        mx, my = max_abs_pair(x, y)
         if not (math.isfinite(mx) and math.isfinite(my)):
             return False                 # NaN/inf data: the plain path reports it
         if lr * mx * mx * (1.0 + 2.0 ** -40) > 1.0:

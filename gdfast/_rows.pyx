@@ -36,6 +36,10 @@ from libc.stdlib cimport malloc, free
 from cpython.exc cimport PyErr_CheckSignals
 
 cdef extern from "_rowops.h" nogil:
+    void max_abs_pair_d(const double* x, const double* y, Py_ssize_t n, double* mx,
+                        double* my)
+    void max_abs_pair_f(const float* x, const float* y, Py_ssize_t n, double* mx,
+                        double* my)
     double sgd_blocks_dd(const double* X, const double* y, const int64_t* idx, Py_ssize_t n,
                          Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
     double sgd_blocks_df(const double* X, const float* y, const int64_t* idx, Py_ssize_t n,
@@ -430,3 +434,15 @@ def block_order(int64_t[::1] order, const int64_t[::1] perm, Py_ssize_t block,
                         order[k] = r
                         k += 1
             g += group
+
+
+def max_abs_pair(const floating[::1] x, const floating[::1] y):
+    """(max |x_i|, max |y_i|) in one pass (a NaN may be skipped)."""
+    cdef double mx = 0.0, my = 0.0
+    cdef Py_ssize_t n = x.shape[0]
+    with nogil:
+        if floating is double:
+            max_abs_pair_d(&x[0], &y[0], n, &mx, &my)
+        else:
+            max_abs_pair_f(&x[0], &y[0], n, &mx, &my)
+    return mx, my
