@@ -397,7 +397,8 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         if st is not None:
             def epoch(e, w, b):
                 w = w.copy()
-                b, c = _stats.epoch(st, w, b, lr, alpha, fit_b)
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is
+                    b, c = _stats.epoch(st, w, b, lr, alpha, fit_b)  # checked by _run
                 return w, b, c
             return _run("batch_gd", method, p, dd, epoch)
         _raise_if_nonfinite(dd)
