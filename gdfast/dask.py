@@ -381,10 +381,11 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     Examples
     --------
     >>> import dask.array as da, numpy as np, gdfast.dask
-    >>> X = da.from_array(np.arange(6.0).reshape(3, 2), chunks=(2, 2))
-    >>> r = gdfast.dask.batch_gd(X, X.sum(axis=1), w=0.0, lr=0.02, epochs=500)
-    >>> r.method, np.round(r.coef, 6).tolist()
-    ('stats', [1.0, 1.0])
+    >>> X = da.from_array(np.array([[1.0, 0], [0, 1], [1, 1], [2, 1]]), chunks=(3, 1))
+    >>> y = X @ np.array([1.0, 2.0]) + 3.0
+    >>> r = gdfast.dask.batch_gd(X, y, w=0.0, lr=0.1, epochs=2000, fit_intercept=True)
+    >>> r.method, np.round(r.coef, 6).tolist(), round(r.intercept, 6)
+    ('stats', [1.0, 2.0], 3.0)
     """
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)

@@ -90,6 +90,13 @@ def test_import_gdfast_does_not_import_dask(tmp_path):
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_docstring_examples_run():
+    import doctest
+    with dask.config.set(scheduler="threads"):
+        res = doctest.testmod(gdd, optionflags=doctest.ELLIPSIS)
+    assert res.attempted >= 4 and res.failed == 0
+
+
 # ------------------------------------------------------------------ batch_gd
 
 @pytest.mark.parametrize("method", ["stats", "pass"])
