@@ -155,7 +155,7 @@ def _first_bad(Xk, yk):
 def _raise_if_nonfinite(dd):
     """ValueError naming the first non-finite value of X, then of y, by its
     global index (the in-memory trainers' message)."""
-    found = dask.compute(*[dask.delayed(_first_bad, pure=True)(xp, yp)
+    found = dask.compute(*[dask.delayed(_first_bad, pure=False)(xp, yp)
                            for xp, yp in zip(dd.xparts, dd.yparts)])
     names = ("X", "y")
     for which in (0, 1):
@@ -168,13 +168,16 @@ def _raise_if_nonfinite(dd):
                                  f"{np.float64(value)} at index {idx}")
 
 
+# Every task gets a fresh key (pure=False): a run never reuses the keys of an
+# earlier run, which a distributed scheduler may still be forgetting.
+
 def _tree(parts, combine, split_every=SPLIT_EVERY):
     """A reduction tree of Delayed partials, combined in order."""
     parts = list(parts)
     if not parts:
-        return dask.delayed(combine, pure=True)()
+        return dask.delayed(combine, pure=False)()
     while len(parts) > 1:
-        parts = [dask.delayed(combine, pure=True)(*parts[i:i + split_every])
+        parts = [dask.delayed(combine, pure=False)(*parts[i:i + split_every])
                  for i in range(0, len(parts), split_every)]
     return parts[0]
 
@@ -300,7 +303,7 @@ def _add(*parts):
 def _collect(dd):
     """gdfast._stats.Stats of the whole Dask array (two reductions), or None
     when a statistic is not finite."""
-    mom = _tree([dask.delayed(_moments, pure=True)(xp, yp)
+    mom = _tree([dask.delayed(_moments, pure=False)(xp, yp)
                  for xp, yp in zip(dd.xparts, dd.yparts)], _merge_moments)
     n, xbar, ybar, C, s_uv = dask.compute(mom)[0]
     if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and np.isfinite(xbar).all()
@@ -309,7 +312,7 @@ def _collect(dd):
     wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
     if not np.isfinite(wstar).all():
         return None
-    res = _tree([dask.delayed(_residuals, pure=True)(xp, yp, xbar, ybar, wstar)
+    res = _tree([dask.delayed(_residuals, pure=False)(xp, yp, xbar, ybar, wstar)
                  for xp, yp in zip(dd.xparts, dd.yparts)], _add)
     res = dask.compute(res)[0]
     if not np.isfinite(res).all():
@@ -409,7 +412,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     n = dd.n
 
     def epoch(e, w, b):
-        tot = _tree([dask.delayed(_pass_sums, pure=True)(xp, yp, w, b, nthreads)
+        tot = _tree([dask.delayed(_pass_sums, pure=False)(xp, yp, w, b, nthreads)
                      for xp, yp in zip(dd.xparts, dd.yparts)], _add)
         tot = dask.compute(tot)[0]
         c = float(tot[0]) / n + alpha * float(w @ w)
@@ -588,15 +591,15 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     if p.epochs > 1:
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
-    task = dask.delayed(_sgd_task, pure=True)
-    atask = dask.delayed(_affine_task, pure=True)
+    task = dask.delayed(_sgd_task, pure=False)
+    atask = dask.delayed(_affine_task, pure=False)
 
     if method == "affine":
         def epoch(e, w, b):
             visit, keys = plan(e)
             maps = [atask(dd.xparts[k], dd.yparts[k], None if keys is None else keys[k], lr)
                     for k in visit]
-            A, B, xl, yl = dask.compute(dask.delayed(_compose, pure=True)(*maps))[0]
+            A, B, xl, yl = dask.compute(dask.delayed(_compose, pure=False)(*maps))[0]
             w1 = A * float(w[0]) + B
             r = xl * w1 - yl
             return np.array([w1]), b, r * r
@@ -706,7 +709,7 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     if p.epochs > 1:
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
-    task = dask.delayed(_mb_task, pure=True)
+    task = dask.delayed(_mb_task, pure=False)
     xdt = np.dtype(dd.X.dtype)
     ydt = np.dtype(dd.y.dtype)
 
