@@ -22,7 +22,8 @@ How each trainer runs (docs/dask.md has the guarantees and the costs):
   ``X.compute()`` ("plain" SGD; mini-batches for 2-D ``X``).
 * ``sgd`` method "affine" (one feature, no intercept, no penalty): every
   chunk's pass is the affine map ``w -> A*w + B``; the maps are computed in
-  parallel and composed in order on the client.
+  parallel and composed in order on the client; unshuffled, all epochs
+  share one map, so the data are read once whatever ``epochs`` is.
 
 Shuffling (``shuffle=True``) visits the chunks in a random order and each
 chunk's rows in a random order, drawn reproducibly from ``seed``: rows never
@@ -554,7 +555,9 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         concatenated rows in the same order). "affine" (one feature, no
         intercept, no penalty): each chunk's pass as a map ``w -> A*w + B``
         computed in parallel, composed in order on the client (exact in
-        real arithmetic; rounding bounded in docs/dask.md). "auto": as
+        real arithmetic; rounding bounded in docs/dask.md); unshuffled, every
+        epoch is the same map, so one pass over the data serves all epochs.
+        "auto": as
         in memory ("affine" from 65,536 rows where it applies).
     persist : bool
         Persist X and y first when more than one epoch runs (default True);
@@ -595,11 +598,18 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     atask = dask.delayed(_affine_task, pure=False)
 
     if method == "affine":
+        fixed = {}    # unshuffled, every epoch is the same map: computed once
+
         def epoch(e, w, b):
             visit, keys = plan(e)
-            maps = [atask(dd.xparts[k], dd.yparts[k], None if keys is None else keys[k], lr)
-                    for k in visit]
-            A, B, xl, yl = dask.compute(dask.delayed(_compose, pure=False)(*maps))[0]
+            if "map" in fixed:
+                A, B, xl, yl = fixed["map"]
+            else:
+                maps = [atask(dd.xparts[k], dd.yparts[k],
+                              None if keys is None else keys[k], lr) for k in visit]
+                A, B, xl, yl = dask.compute(dask.delayed(_compose, pure=False)(*maps))[0]
+                if keys is None:
+                    fixed["map"] = A, B, xl, yl
             w1 = A * float(w[0]) + B
             r = xl * w1 - yl
             return np.array([w1]), b, r * r

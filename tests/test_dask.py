@@ -307,6 +307,18 @@ def test_sgd_affine_several_epochs_and_auto():
     close(r, r0, 1e-11)
 
 
+def test_sgd_affine_unshuffled_reads_the_data_once():
+    x = np.linspace(-1.0, 1.0, 3000)
+    xd = da.from_array(x, chunks=500)
+    one = _tasks(lambda: gdd.sgd(xd, x, lr=0.01, epochs=1, method="affine", persist=False))
+    many = _tasks(lambda: gdd.sgd(xd, x, lr=0.01, epochs=20, method="affine",
+                                  persist=False))
+    assert one == many
+    shuffled = _tasks(lambda: gdd.sgd(xd, x, lr=0.01, epochs=4, method="affine",
+                                      shuffle=True, seed=0, persist=False))
+    assert shuffled >= 4 * 6
+
+
 def test_sgd_affine_refused_where_it_does_not_apply():
     X, y = make()
     Xd, yd = dask_pair(X, y)
