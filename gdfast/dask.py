@@ -32,10 +32,13 @@ trainer (which would move the data); :func:`row_order` gives the order used.
 """
 
 import math
+import uuid
 
 import dask
 import dask.array as da
 import numpy as np
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
 
 from . import _chunks, _plan, _rows, _stats, _validate
 from ._hooks import make_hook
@@ -54,17 +57,20 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 class _Data:
     """Validated Dask data: X as (n, d) with one column chunk, y (n,) with
-    X's row chunks; per-chunk Delayed objects and global row offsets."""
+    X's row chunks; the chunks' keys and global row offsets."""
 
-    __slots__ = ("X", "y", "flat", "n", "d", "sizes", "offsets", "xparts", "yparts")
+    __slots__ = ("X", "y", "flat", "n", "d", "sizes", "offsets", "xkeys", "ykeys")
 
     def __init__(self, X, y, flat):
         self.X, self.y, self.flat = X, y, flat
         self.n, self.d = int(X.shape[0]), int(X.shape[1])
         self.sizes = tuple(int(c) for c in X.chunks[0])
         self.offsets = tuple(int(o) for o in np.cumsum((0,) + self.sizes[:-1]))
-        self.xparts = list(X.to_delayed().ravel())
-        self.yparts = list(y.to_delayed().ravel())
+        self.xkeys = [row[0] for row in X.__dask_keys__()]
+        self.ykeys = list(y.__dask_keys__())
+
+    def graph(self, what):
+        return _Graph(self, what)
 
     @property
     def chunks(self):
@@ -156,8 +162,9 @@ def _first_bad(Xk, yk):
 def _raise_if_nonfinite(dd):
     """ValueError naming the first non-finite value of X, then of y, by its
     global index (the in-memory trainers' message)."""
-    found = dask.compute(*[dask.delayed(_first_bad, pure=False)(xp, yp)
-                           for xp, yp in zip(dd.xparts, dd.yparts)])
+    g = dd.graph("check")
+    found = g.compute(g.task(_tuple, *[g.task(_first_bad, xk, yk)
+                                       for xk, yk in zip(dd.xkeys, dd.ykeys)]))
     names = ("X", "y")
     for which in (0, 1):
         for off, hit in zip(dd.offsets, found):
@@ -169,18 +176,45 @@ def _raise_if_nonfinite(dd):
                                  f"{np.float64(value)} at index {idx}")
 
 
-# Every task gets a fresh key (pure=False): a run never reuses the keys of an
-# earlier run, which a distributed scheduler may still be forgetting.
+def _tuple(*parts):
+    return parts
 
-def _tree(parts, combine, split_every=SPLIT_EVERY):
-    """A reduction tree of Delayed partials, combined in order."""
-    parts = list(parts)
-    if not parts:
-        return dask.delayed(combine, pure=False)()
-    while len(parts) > 1:
-        parts = [dask.delayed(combine, pure=False)(*parts[i:i + split_every])
-                 for i in range(0, len(parts), split_every)]
-    return parts[0]
+
+class _Graph:
+    """One computation over the chunks of a _Data, as a plain task graph
+    layered on X's and y's graphs (built directly: dask.delayed's per-call
+    graph merging costs more than the tasks of a small chunk). Every graph
+    gets fresh keys: a run never reuses keys of an earlier run, which a
+    distributed scheduler may still be forgetting."""
+
+    __slots__ = ("dd", "name", "layer")
+
+    def __init__(self, dd, what):
+        self.dd, self.layer = dd, {}
+        self.name = f"gdfast-{what}-{uuid.uuid4().hex}"
+
+    def task(self, func, *args):
+        """Add ``func(*args)``; args may be keys of chunks or of earlier
+        tasks (their values are passed), or plain values. Returns its key."""
+        key = (self.name, len(self.layer))
+        self.layer[key] = (func,) + args
+        return key
+
+    def tree(self, parts, combine, split_every=SPLIT_EVERY):
+        """A reduction tree over task keys, combined in order."""
+        parts = list(parts)
+        if not parts:
+            return self.task(combine)
+        while len(parts) > 1:
+            parts = [self.task(combine, *parts[i:i + split_every])
+                     for i in range(0, len(parts), split_every)]
+        return parts[0]
+
+    def compute(self, key):
+        """The value of one key, on the active scheduler."""
+        hlg = HighLevelGraph.from_collections(self.name, self.layer,
+                                              dependencies=[self.dd.X, self.dd.y])
+        return dask.compute(Delayed(key, hlg, layer=self.name))[0]
 
 
 # ------------------------------------------------------ the training frame
@@ -304,18 +338,19 @@ def _add(*parts):
 def _collect(dd):
     """gdfast._stats.Stats of the whole Dask array (two reductions), or None
     when a statistic is not finite."""
-    mom = _tree([dask.delayed(_moments, pure=False)(xp, yp)
-                 for xp, yp in zip(dd.xparts, dd.yparts)], _merge_moments)
-    n, xbar, ybar, C, s_uv = dask.compute(mom)[0]
+    g = dd.graph("moments")
+    mom = g.tree([g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
+                 _merge_moments)
+    n, xbar, ybar, C, s_uv = g.compute(mom)
     if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and np.isfinite(xbar).all()
             and math.isfinite(ybar)):
         return None
     wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
     if not np.isfinite(wstar).all():
         return None
-    res = _tree([dask.delayed(_residuals, pure=False)(xp, yp, xbar, ybar, wstar)
-                 for xp, yp in zip(dd.xparts, dd.yparts)], _add)
-    res = dask.compute(res)[0]
+    g = dd.graph("residuals")
+    res = g.compute(g.tree([g.task(_residuals, xk, yk, xbar, ybar, wstar)
+                            for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
     if not np.isfinite(res).all():
         return None
     d = dd.d
@@ -413,9 +448,9 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     n = dd.n
 
     def epoch(e, w, b):
-        tot = _tree([dask.delayed(_pass_sums, pure=False)(xp, yp, w, b, nthreads)
-                     for xp, yp in zip(dd.xparts, dd.yparts)], _add)
-        tot = dask.compute(tot)[0]
+        g = dd.graph("pass")
+        tot = g.compute(g.tree([g.task(_pass_sums, xk, yk, w, b, nthreads)
+                                for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
         c = float(tot[0]) / n + alpha * float(w @ w)
         w = w - lr * (2.0 * tot[2:] / n + (2.0 * alpha) * w)
         if fit_b:
@@ -594,8 +629,6 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     if p.epochs > 1:
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
-    task = dask.delayed(_sgd_task, pure=False)
-    atask = dask.delayed(_affine_task, pure=False)
 
     if method == "affine":
         fixed = {}    # unshuffled, every epoch is the same map: computed once
@@ -605,9 +638,10 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
             if "map" in fixed:
                 A, B, xl, yl = fixed["map"]
             else:
-                maps = [atask(dd.xparts[k], dd.yparts[k],
-                              None if keys is None else keys[k], lr) for k in visit]
-                A, B, xl, yl = dask.compute(dask.delayed(_compose, pure=False)(*maps))[0]
+                g = dd.graph("sgd-maps")
+                maps = [g.task(_affine_task, dd.xkeys[k], dd.ykeys[k],
+                               None if keys is None else keys[k], lr) for k in visit]
+                A, B, xl, yl = g.compute(g.task(_compose, *maps))
                 if keys is None:
                     fixed["map"] = A, B, xl, yl
             w1 = A * float(w[0]) + B
@@ -617,11 +651,12 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 
     def epoch(e, w, b):
         visit, keys = plan(e)
-        state = (w, b, math.nan)
+        g = dd.graph("sgd")
+        state = g.task(_tuple, w, b, math.nan)
         for k in visit:
-            state = task(dd.xparts[k], dd.yparts[k], state,
-                         None if keys is None else keys[k], lr, alpha, fit_b)
-        return dask.compute(state)[0]
+            state = g.task(_sgd_task, dd.xkeys[k], dd.ykeys[k], state,
+                           None if keys is None else keys[k], lr, alpha, fit_b)
+        return g.compute(state)
     return _run("sgd", method, p, dd, epoch)
 
 
@@ -719,18 +754,18 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     if p.epochs > 1:
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
-    task = dask.delayed(_mb_task, pure=False)
     xdt = np.dtype(dd.X.dtype)
     ydt = np.dtype(dd.y.dtype)
 
     def epoch(e, w, b):
         visit, keys = plan(e)
-        state = (w, b, math.nan, np.zeros((0, dd.d), xdt), np.zeros(0, ydt))
+        g = dd.graph("minibatch")
+        state = g.task(_tuple, w, b, math.nan, np.zeros((0, dd.d), xdt), np.zeros(0, ydt))
         for i, k in enumerate(visit):
-            state = task(dd.xparts[k], dd.yparts[k], state,
-                         None if keys is None else keys[k], i == len(visit) - 1,
-                         lr, alpha, fit_b, size, nthreads)
-        w, b, loss, _, _ = dask.compute(state)[0]
+            state = g.task(_mb_task, dd.xkeys[k], dd.ykeys[k], state,
+                           None if keys is None else keys[k], i == len(visit) - 1,
+                           lr, alpha, fit_b, size, nthreads)
+        w, b, loss, _, _ = g.compute(state)
         return w, b, loss
     return _run("minibatch_gd", "batches", p, dd, epoch)
 
