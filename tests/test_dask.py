@@ -6,7 +6,6 @@ starts its own process-based cluster.
 """
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
