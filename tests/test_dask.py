@@ -12,6 +12,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -253,6 +255,25 @@ def test_shuffle_is_in_memory_training_on_the_documented_order(scheduler, traine
     r2 = getattr(gdd, trainer)(Xd, yd, *args, lr=0.01, epochs=3, shuffle=True, seed=11,
                                fit_intercept=True)
     same_bits(r2, r)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cuts=st.lists(st.integers(0, 300), min_size=0, max_size=6),
+       size=st.integers(1, 64), f32=st.booleans())
+def test_any_chunking_gives_the_in_memory_bits(cuts, size, f32):
+    """Random row chunkings (empty chunks included), batch sizes, dtypes:
+    sgd and minibatch_gd are the in-memory bits."""
+    X, y = make(n=300, seed=4)
+    if f32:
+        X = X.astype(np.float32)
+    edges = [0] + sorted(cuts) + [300]
+    chunks = tuple(b - a for a, b in zip(edges, edges[1:]))
+    Xd, yd = dask_pair(X, y, chunks=chunks)
+    kw = dict(lr=0.01, epochs=2, fit_intercept=True)
+    with dask.config.set(scheduler="sync"):
+        same_bits(gdd.sgd(Xd, yd, **kw), gdfast.sgd(X, y, **kw))
+        same_bits(gdd.minibatch_gd(Xd, yd, size, **kw),
+                  gdfast.minibatch_gd(X, y, size, **kw))
 
 
 # --------------------------------------------------------- sgd: affine maps
