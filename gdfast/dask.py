@@ -268,12 +268,23 @@ def _run(trainer, method, p, dd, epoch):
     return done(w, b)
 
 
+def _persist_choice(persist):
+    """"auto" (persist on a distributed cluster only), True or False -> bool."""
+    if isinstance(persist, str):
+        _validate.choice(persist, "persist", ("auto",))
+        client = getattr(dask.base.get_scheduler(), "__self__", None)
+        return client is not None and type(client).__name__ == "Client"
+    if isinstance(persist, (bool, np.bool_)):
+        return bool(persist)
+    raise TypeError(f"persist must be 'auto', True or False, got "
+                    f"{type(persist).__name__} {persist!r:.40}")
+
+
 def _persisted(dd, persist):
-    if not _validate.flag(persist, "persist"):
+    if not persist:
         return dd
     X, y = dask.persist(dd.X, dd.y)
-    out = _Data(X, y, dd.flat)
-    return out
+    return _Data(X, y, dd.flat)
 
 
 # ---------------------------------------------------------------- batch_gd
@@ -377,7 +388,8 @@ def _method_batch(method, epochs):
 
 
 def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, alpha=0.0,
-             callback=None, progress=False, method="auto", threads=None, persist=True):
+             callback=None, progress=False, method="auto", threads=None,
+             persist="auto"):
     """Batch gradient descent on Dask arrays (one update per epoch with the
     mean gradient over all rows), as :func:`gdfast.batch_gd`.
 
@@ -398,10 +410,13 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         cost+gradient sums per epoch. "auto": "stats" when ``epochs > 2``.
     threads : int, optional
         OpenMP threads each "pass" task uses (default 1).
-    persist : bool
+    persist : {"auto", True, False}
         Method "pass" only: persist X and y first (in the workers' memory,
         or this process's on the local schedulers) so epochs do not recompute
-        or re-read the chunks. Pass False for data larger than memory.
+        or re-read the chunks. "auto" (default): persist when the active
+        scheduler is a ``distributed.Client``; on the local schedulers every
+        epoch reads the chunks from their source, so data larger than memory
+        (a memory-mapped file) trains in a few chunks' memory.
 
     Returns
     -------
@@ -430,7 +445,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     nthreads = _validate.threads(threads)
     method = _method_batch(method, p.epochs)
-    persist = _validate.flag(persist, "persist")
+    persist = _persist_choice(persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
     if method == "stats" and p.epochs:
         st = _collect(dd)
@@ -565,7 +580,7 @@ def _compose(*maps):
 
 def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         fit_intercept=False, alpha=0.0, callback=None, progress=False, method="auto",
-        persist=True):
+        persist="auto"):
     """Stochastic gradient descent on Dask arrays (one update per row), as
     :func:`gdfast.sgd`, with the rows visited chunk after chunk.
 
@@ -594,9 +609,9 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         epoch is the same map, so one pass over the data serves all epochs.
         "auto": as
         in memory ("affine" from 65,536 rows where it applies).
-    persist : bool
-        Persist X and y first when more than one epoch runs (default True);
-        False for data larger than memory (each epoch re-reads the chunks).
+    persist : {"auto", True, False}
+        Persist X and y first when more than one epoch runs. "auto"
+        (default): on a ``distributed.Client`` only (see :func:`batch_gd`).
 
     Returns
     -------
@@ -625,7 +640,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     one_feature = dd.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
     method = _plan.sgd_method(method, dd.n, one_feature)
     plan = _plans(shuffle, seed, dd.chunks)
-    persist = _validate.flag(persist, "persist")
+    persist = _persist_choice(persist)
     if p.epochs > 1:
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
@@ -699,7 +714,7 @@ def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):
 
 def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
                  seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
-                 progress=False, threads=None, persist=True):
+                 progress=False, threads=None, persist="auto"):
     """Mini-batch gradient descent on Dask arrays, as
     :func:`gdfast.minibatch_gd`: batches of ``batch_size`` consecutive rows
     of the concatenated data, whatever the chunk boundaries.
@@ -720,8 +735,8 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
         consecutive rows of that order).
     threads : int, optional
         OpenMP threads per task for the batch sums (default 1).
-    persist : bool
-        As :func:`sgd`.
+    persist : {"auto", True, False}
+        As :func:`batch_gd`.
 
     Returns
     -------
@@ -750,7 +765,7 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     size = _validate.batch_size(batch_size, dd.n)
     nthreads = _validate.threads(threads)
     plan = _plans(shuffle, seed, dd.chunks)
-    persist = _validate.flag(persist, "persist")
+    persist = _persist_choice(persist)
     if p.epochs > 1:
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept

@@ -485,7 +485,7 @@ _OUT_OF_CORE = textwrap.dedent("""
     base = anon()
     t = threading.Thread(target=sample); t.start()
     r1 = gdd.batch_gd(Xd, yd, lr=0.1, epochs=50, fit_intercept=True, method="stats")
-    r2 = gdd.sgd(Xd, yd, lr=1e-3, epochs=2, fit_intercept=True, persist=False)
+    r2 = gdd.sgd(Xd, yd, lr=1e-3, epochs=2, fit_intercept=True)   # persist="auto"
     stop.set(); t.join()
     grown = peak[0] - base
     Xm, ym = np.array(X), np.array(y)
@@ -573,3 +573,15 @@ def test_worker_killed_mid_run_same_result(tmp_path):
     want = np.append(r0.coef_history.ravel(),
                      np.append(r0.intercept_history, r0.loss_history)).tobytes().hex()
     assert bits == want
+
+
+def test_persist_auto_only_on_a_distributed_client(scheduler):
+    assert gdd._persist_choice("auto") == (scheduler == "cluster")
+    assert gdd._persist_choice(True) and not gdd._persist_choice(False)
+    X, y = make(n=100)
+    Xd, yd = dask_pair(X, y, chunks=(50, 50))
+    with pytest.raises(ValueError, match="persist must be one of 'auto'"):
+        gdd.sgd(Xd, yd, persist="yes")
+    with pytest.raises(TypeError, match="persist must be 'auto', True or False"):
+        gdd.sgd(Xd, yd, persist=1)
+    same_bits(gdd.sgd(Xd, yd, epochs=3, persist=True), gdfast.sgd(X, y, epochs=3))
