@@ -1,0 +1,220 @@
+"""gdfast.dask against the in-memory trainers and against dask-ml, one run.
+
+    python bench/bench_dask.py            # 2e7 x 10 float64 in chunks of 1e6 rows
+    python bench/bench_dask.py --quick    # 1/50 of that: a sanity run (seconds)
+
+Rows of the table (times are wall-clock seconds, best of --repeats):
+
+* in memory vs Dask, same data, same parameters:
+  - batch_gd method "stats", 100 epochs, intercept (d = 10);
+  - sgd, one epoch, intercept (d = 10): the chain of chunk tasks;
+  - sgd d = 1 (tutorial model), one epoch: in-memory "plain" and "affine"
+    against gdfast.dask's composed affine maps on the cluster's workers;
+    and 10 epochs (unshuffled, the Dask run composes the maps once).
+* against the peers on the same Dask array (needs dask-ml; skipped with a
+  note otherwise): dask-ml ``LinearRegression`` (its default solver and
+  "gradient_descent") and ``Incremental(SGDRegressor)``: each peer's time and
+  final training loss, and the time gdfast.dask needs to reach that loss
+  (batch_gd "stats" stopped by a callback; for the one-pass
+  ``Incremental(SGDRegressor)`` also one epoch of gdfast.dask.sgd).
+
+The cluster is ``distributed.LocalCluster(n_workers=--workers,
+threads_per_worker=1, processes=False)`` (``--processes`` for worker
+processes). The data are generated in memory once (the in-memory trainers
+need them) and wrapped with ``da.from_array``; the Dask runs persist them
+first. Not part of the test suite; run it on a quiet machine.
+"""
+
+import argparse
+import importlib.metadata as md
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def parse(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=float, default=2e7, help="samples (default 2e7)")
+    ap.add_argument("--d", type=int, default=10, help="features (default 10)")
+    ap.add_argument("--chunk", type=float, default=1e6, help="rows per chunk (default 1e6)")
+    ap.add_argument("--workers", type=int, default=2, help="LocalCluster workers (default 2)")
+    ap.add_argument("--processes", action="store_true", help="worker processes, not threads")
+    ap.add_argument("--repeats", type=int, default=3, help="best of this many (default 3)")
+    ap.add_argument("--quick", action="store_true", help="1/50 of the rows and the chunk, "
+                    "one repeat: a sanity run")
+    ap.add_argument("--no-peers", action="store_true", help="skip dask-ml")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.rows, a.chunk, a.repeats = a.rows / 50, a.chunk / 50, 1
+    a.rows, a.chunk = int(a.rows), int(a.chunk)
+    for name in ("rows", "chunk", "d", "workers", "repeats"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name} must be >= 1")
+    return a
+
+
+def best(fn, repeats):
+    """(best seconds, last result)."""
+    t_best, out = float("inf"), None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        t_best = min(t_best, time.perf_counter() - t)
+    return t_best, out
+
+
+def make(rows, d, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.empty((rows, d))
+    y = np.empty(rows)
+    beta = np.linspace(-2.0, 2.0, d)
+    for lo in range(0, rows, 1 << 20):
+        hi = min(rows, lo + (1 << 20))
+        X[lo:hi] = rng.normal(size=(hi - lo, d)) + 0.5
+        y[lo:hi] = X[lo:hi] @ beta + 1.0 + 0.5 * rng.normal(size=hi - lo)
+    return X, y
+
+
+def mse(Xd, yd, coef, intercept):
+    """Training loss mean((X w + b - y)**2) on the Dask array."""
+    return float(((Xd @ np.asarray(coef, dtype=np.float64) + intercept - yd) ** 2)
+                 .mean().compute())
+
+
+def version(name):
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+
+
+def main(argv=None):
+    a = parse(argv)
+    import dask
+    import dask.array as da
+    import distributed
+
+    import gdfast
+    import gdfast.dask as gdd
+
+    rows, d, chunk = a.rows, a.d, a.chunk
+    print(f"# gdfast.dask benchmark: {rows:,} x {d} float64, chunks of {chunk:,} rows, "
+          f"{a.workers} workers ({'processes' if a.processes else 'threads'}), "
+          f"best of {a.repeats}")
+    print("# versions: " + ", ".join(f"{p} {version(p)}" for p in
+                                     ("gdfast", "numpy", "dask", "distributed", "dask-ml",
+                                      "dask-glm", "scikit-learn") if version(p)))
+    X, y = make(rows, d)
+    x1 = np.ascontiguousarray(X[:, 0])             # the tutorial's model, d = 1
+    y1 = 2.0 * x1 + 0.5 * np.sin(np.arange(rows))
+    lines = []
+
+    def row(what, t_mem, t_dask, note=""):
+        ratio = t_dask / t_mem if t_mem else float("nan")
+        lines.append(f"| {what} | {t_mem:.3f} | {t_dask:.3f} | {ratio:.2f} | {note} |")
+
+    with distributed.LocalCluster(n_workers=a.workers, threads_per_worker=1,
+                                  processes=a.processes, dashboard_address=":0") as cl, \
+            distributed.Client(cl) as client, dask.config.set(scheduler=client):
+        Xd = da.from_array(X, chunks=(chunk, d)).persist()
+        yd = da.from_array(y, chunks=chunk).persist()
+        x1d = da.from_array(x1, chunks=chunk).persist()
+        y1d = da.from_array(y1, chunks=chunk).persist()
+        distributed.wait([Xd, yd, x1d, y1d])
+
+        kw = dict(w=0.0, lr=0.05, fit_intercept=True)
+        t_m, r_m = best(lambda: gdfast.batch_gd(X, y, epochs=100, method="stats", **kw),
+                        a.repeats)
+        t_d, r_d = best(lambda: gdd.batch_gd(Xd, yd, epochs=100, method="stats", **kw),
+                        a.repeats)
+        row("batch_gd stats, 100 epochs (target <= 1.5)", t_m, t_d,
+            f"max |coef diff| {np.max(np.abs(r_m.coef - r_d.coef)):.1e}")
+
+        kw = dict(w=0.0, lr=1e-3, fit_intercept=True)
+        t_m, r_m = best(lambda: gdfast.sgd(X, y, epochs=1, **kw), a.repeats)
+        t_d, r_d = best(lambda: gdd.sgd(Xd, yd, epochs=1, **kw), a.repeats)
+        row(f"sgd d={d}, 1 epoch, chain of {Xd.numblocks[0]} tasks (target <= 1.3)", t_m,
+            t_d, "bit-identical" if np.array_equal(r_m.coef, r_d.coef) else "DIFFERENT")
+
+        t_p, r_p = best(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3, method="plain"),
+                        a.repeats)
+        t_a, r_a = best(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3, method="affine"),
+                        a.repeats)
+        t_d, r_d = best(lambda: gdd.sgd(x1d, y1d, epochs=1, lr=1e-3, method="affine"),
+                        a.repeats)
+        row("sgd d=1, 1 epoch, in-memory plain vs composed maps (target <= 0.67)", t_p, t_d,
+            f"|w diff| {abs(r_p.w - r_d.w):.1e}")
+        row("sgd d=1, 1 epoch, in-memory affine vs composed maps", t_a, t_d,
+            f"|w diff| {abs(r_a.w - r_d.w):.1e}")
+        t_a, r_a = best(lambda: gdfast.sgd(x1, y1, epochs=10, lr=1e-3, method="affine"),
+                        a.repeats)
+        t_d, r_d = best(lambda: gdd.sgd(x1d, y1d, epochs=10, lr=1e-3, method="affine"),
+                        a.repeats)
+        row("sgd d=1, 10 epochs, in-memory affine vs one composed map", t_a, t_d,
+            f"|w diff| {abs(r_a.w - r_d.w):.1e}")
+
+        print("\n| in memory vs gdfast.dask | in memory s | dask s | dask / memory | |")
+        print("|---|---:|---:|---:|---|")
+        print("\n".join(lines))
+        peers(a, Xd, yd, gdd)
+
+
+def reach(gdd, Xd, yd, target, d):
+    """Seconds for gdfast.dask.batch_gd (stats) to reach a loss <= target,
+    and the loss it recorded there."""
+    seen = {}
+
+    def stop(epoch, w, loss):
+        seen["loss"] = loss
+        return loss <= target
+    t = time.perf_counter()
+    r = gdd.batch_gd(Xd, yd, w=0.0, lr=0.05, epochs=100_000, fit_intercept=True,
+                     method="stats", callback=stop)
+    return time.perf_counter() - t, r.loss_history[-1], r.epochs
+
+
+def peers(a, Xd, yd, gdd):
+    print()
+    if a.no_peers:
+        return
+    try:
+        from dask_ml.linear_model import LinearRegression
+        from dask_ml.wrappers import Incremental
+        from sklearn.linear_model import SGDRegressor
+    except ImportError as exc:
+        print(f"(peers skipped: {exc}; pip install dask-ml)")
+        return
+    warnings.filterwarnings("ignore")
+    print("| peer | peer s | peer final loss | gdfast.dask s to that loss | peer / gdfast |")
+    print("|---|---:|---:|---:|---:|")
+    d = Xd.shape[1]
+    default = LinearRegression().solver
+    for solver in (default, "gradient_descent"):
+        est = LinearRegression(solver=solver, penalty="l2", C=1e12)
+        t = time.perf_counter()
+        est.fit(Xd, yd)
+        t_peer = time.perf_counter() - t
+        loss = mse(Xd, yd, est.coef_, est.intercept_)
+        t_g, l_g, ep = reach(gdd, Xd, yd, loss, d)
+        print(f"| dask-ml LinearRegression(solver={solver!r}) | {t_peer:.3f} | {loss:.10g} "
+              f"| {t_g:.3f} ({ep} epochs) | {t_peer / t_g:.1f} |")
+    inc = Incremental(SGDRegressor(penalty=None, learning_rate="constant", eta0=1e-3,
+                                   shuffle=False, fit_intercept=True))
+    t = time.perf_counter()
+    inc.fit(Xd, yd)
+    t_peer = time.perf_counter() - t
+    loss = mse(Xd, yd, inc.coef_, inc.intercept_)
+    t_g, l_g, ep = reach(gdd, Xd, yd, loss, d)
+    print(f"| dask-ml Incremental(SGDRegressor), one pass | {t_peer:.3f} | {loss:.10g} "
+          f"| {t_g:.3f} ({ep} epochs) | {t_peer / t_g:.1f} |")
+    t = time.perf_counter()
+    r = gdd.sgd(Xd, yd, w=0.0, lr=1e-3, epochs=1, fit_intercept=True)
+    t_s = time.perf_counter() - t
+    print(f"| (gdfast.dask.sgd, one pass, same lr: {t_s:.3f} s, loss "
+          f"{mse(Xd, yd, r.coef, r.intercept):.10g}) | | | | {t_peer / t_s:.1f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,791 @@
+"""Gradient descent on Dask arrays: the in-memory trainers, chunk by chunk.
+
+``gdfast.dask.batch_gd``, ``sgd`` and ``minibatch_gd`` take a Dask array
+``X`` (rows in chunks; column chunks are merged) and ``y`` and return the
+same :class:`~gdfast.TrainResult` as ``gdfast.batch_gd`` etc. on the
+concatenated data, running on whatever Dask scheduler is active (the local
+threads by default, or a ``distributed.Client``'s cluster). Install with
+``pip install 'gdfast[dask]'``; ``import gdfast`` never imports Dask.
+
+How each trainer runs (docs/dask.md has the guarantees and the costs):
+
+* ``batch_gd`` method "stats": two tree reductions (``SPLIT_EVERY``
+  partials per node) of per-chunk statistics -- counts, means and centred
+  co-moments merged with the exact pairwise (Chan et al.) update, then the
+  residual sums about the least-squares centre -- and every epoch on the
+  client from ``d x d`` numbers (gdfast._stats.epoch). Method "pass": one
+  tree reduction of ``_rows.pass_sums`` per epoch.
+* ``sgd`` and ``minibatch_gd``: a chain of tasks per epoch; chunk k's task
+  takes the weights from chunk k-1's task (``d + 1`` numbers, plus the rows
+  of an unfinished mini-batch) and runs the in-memory kernel on its chunk.
+  Unshuffled, results are bit-identical to the in-memory trainer on
+  ``X.compute()`` ("plain" SGD; mini-batches for 2-D ``X``).
+* ``sgd`` method "affine" (one feature, no intercept, no penalty): every
+  chunk's pass is the affine map ``w -> A*w + B``; the maps are computed in
+  parallel and composed in order on the client; unshuffled, all epochs
+  share one map, so the data are read once whatever ``epochs`` is.
+
+Shuffling (``shuffle=True``) visits the chunks in a random order and each
+chunk's rows in a random order, drawn reproducibly from ``seed``: rows never
+leave their chunk. This is not the global permutation of the in-memory
+trainer (which would move the data); :func:`row_order` gives the order used.
+"""
+
+import math
+import uuid
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+
+from . import _chunks, _plan, _rows, _stats, _validate
+from ._hooks import make_hook
+from ._result import History, TrainResult
+from .errors import DivergenceError
+
+__all__ = ["batch_gd", "sgd", "minibatch_gd", "row_order", "SPLIT_EVERY"]
+
+#: Partials combined per node of the statistics and pass reduction trees.
+SPLIT_EVERY = 8
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+# ------------------------------------------------------------------- data
+
+class _Data:
+    """Validated Dask data: X as (n, d) with one column chunk, y (n,) with
+    X's row chunks; the chunks' keys and global row offsets."""
+
+    __slots__ = ("X", "y", "flat", "n", "d", "sizes", "offsets", "xkeys", "ykeys")
+
+    def __init__(self, X, y, flat):
+        self.X, self.y, self.flat = X, y, flat
+        self.n, self.d = int(X.shape[0]), int(X.shape[1])
+        self.sizes = tuple(int(c) for c in X.chunks[0])
+        self.offsets = tuple(int(o) for o in np.cumsum((0,) + self.sizes[:-1]))
+        self.xkeys = [row[0] for row in X.__dask_keys__()]
+        self.ykeys = list(y.__dask_keys__())
+
+    def graph(self, what):
+        return _Graph(self, what)
+
+    @property
+    def chunks(self):
+        return len(self.sizes)
+
+
+def _is_dask(a):
+    return isinstance(a, da.Array)
+
+
+def _dask_dtype(a, name):
+    kind = a.dtype.kind
+    if kind not in "fiub":
+        raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}"
+                        + (" (complex is not supported)" if kind == "c" else ""))
+    if kind == "b":
+        raise TypeError(f"{name} must be real numbers, got dtype bool")
+    if a.dtype in (_F32, _F64):
+        return a
+    return a.astype(np.float64)           # ints, float16, longdouble: as float()
+
+
+def _data(X, y, names=("X", "y")):
+    """Validate and align a (Dask) data pair -> _Data. One of X, y may be an
+    in-memory array (it is wrapped with the other's row chunks)."""
+    nx, ny = names
+    if not (_is_dask(X) or _is_dask(y)):
+        raise TypeError(f"{nx} must be a dask.array.Array (got {type(X).__name__}); "
+                        "for in-memory data use gdfast.batch_gd / sgd / minibatch_gd")
+    if not _is_dask(X):
+        X = _validate._array(X, nx, 2)
+        X = da.from_array(X, chunks=(y.chunks[0],) + X.shape[1:]) \
+            if X.ndim and y.ndim == 1 and X.shape[0] == y.shape[0] else da.from_array(X)
+    if not _is_dask(y):
+        y = _validate._array(y, ny, 1)
+        y = da.from_array(y, chunks=(X.chunks[0],)) \
+            if y.ndim == 1 and X.ndim and y.shape[0] == X.shape[0] else da.from_array(y)
+    if X.ndim not in (1, 2):
+        raise ValueError(f"{nx} must be 1-D or 2-D, got {X.ndim} dimensions "
+                         f"(shape {X.shape})")
+    if y.ndim != 1:
+        raise ValueError(f"{ny} must be one-dimensional, got {y.ndim} dimensions "
+                         f"(shape {y.shape})")
+    for a, name in ((X, nx), (y, ny)):
+        if any(math.isnan(c) for c in a.chunks[0]):
+            raise ValueError(f"{name} has unknown chunk sizes (a filtered or "
+                             f"concatenated dask array); call {name}.compute_chunk_sizes() "
+                             "first")
+    X, y = _dask_dtype(X, nx), _dask_dtype(y, ny)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"{nx} and {ny} must have the same length, got "
+                         f"{X.shape[0]} and {y.shape[0]}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{nx} and {ny} must not be empty")
+    flat = X.ndim == 1
+    if flat:
+        X = X[:, None]
+    elif X.shape[1] == 0:
+        raise ValueError(f"{nx} must have at least one feature (column), got shape "
+                         f"{X.shape}")
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})             # whole rows in every chunk
+    if y.chunks[0] != X.chunks[0]:
+        y = y.rechunk({0: X.chunks[0]})    # y's rows beside X's rows
+    return _Data(X, y, flat)
+
+
+def _rows_of(Xk):
+    """A chunk as a C-contiguous float32/float64 (m, d) array (a view when it
+    already is one)."""
+    if Xk.dtype not in (_F32, _F64):
+        return np.ascontiguousarray(Xk, dtype=np.float64)
+    return np.ascontiguousarray(Xk)
+
+
+def _first_bad(Xk, yk):
+    """Local index of the first non-finite value of a chunk's X and y (or None)."""
+    out = []
+    for a in (Xk, yk):
+        bad = ~np.isfinite(a)
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            out.append((tuple(int(i) for i in where), a[tuple(where)].item()))
+        else:
+            out.append(None)
+    return out
+
+
+def _raise_if_nonfinite(dd):
+    """ValueError naming the first non-finite value of X, then of y, by its
+    global index (the in-memory trainers' message)."""
+    g = dd.graph("check")
+    found = g.compute(g.task(_tuple, *[g.task(_first_bad, xk, yk)
+                                       for xk, yk in zip(dd.xkeys, dd.ykeys)]))
+    names = ("X", "y")
+    for which in (0, 1):
+        for off, hit in zip(dd.offsets, found):
+            if hit[which] is not None:
+                where, value = hit[which]
+                row = off + where[0]
+                idx = str(row) if (which == 1 or dd.flat) else f"({row}, {where[1]})"
+                raise ValueError(f"{names[which]} must be finite, got "
+                                 f"{np.float64(value)} at index {idx}")
+
+
+def _tuple(*parts):
+    return parts
+
+
+class _Graph:
+    """One computation over the chunks of a _Data, as a plain task graph
+    layered on X's and y's graphs (built directly: dask.delayed's per-call
+    graph merging costs more than the tasks of a small chunk). Every graph
+    gets fresh keys: a run never reuses keys of an earlier run, which a
+    distributed scheduler may still be forgetting."""
+
+    __slots__ = ("dd", "name", "layer")
+
+    def __init__(self, dd, what):
+        self.dd, self.layer = dd, {}
+        self.name = f"gdfast-{what}-{uuid.uuid4().hex}"
+
+    def task(self, func, *args):
+        """Add ``func(*args)``; args may be keys of chunks or of earlier
+        tasks (their values are passed), or plain values. Returns its key."""
+        key = (self.name, len(self.layer))
+        self.layer[key] = (func,) + args
+        return key
+
+    def tree(self, parts, combine, split_every=SPLIT_EVERY):
+        """A reduction tree over task keys, combined in order."""
+        parts = list(parts)
+        if not parts:
+            return self.task(combine)
+        while len(parts) > 1:
+            parts = [self.task(combine, *parts[i:i + split_every])
+                     for i in range(0, len(parts), split_every)]
+        return parts[0]
+
+    def compute(self, key):
+        """The value of one key, on the active scheduler."""
+        hlg = HighLevelGraph.from_collections(self.name, self.layer,
+                                              dependencies=[self.dd.X, self.dd.y])
+        return dask.compute(Delayed(key, hlg, layer=self.name))[0]
+
+
+# ------------------------------------------------------ the training frame
+
+class _Params:
+    __slots__ = ("w", "b", "lr", "epochs", "alpha", "fit_intercept", "callback",
+                 "progress", "d", "flat")
+
+
+def _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
+    p = _Params()
+    p.d, p.flat = dd.d, dd.flat
+    p.w = _validate.coef(w, dd.d, dd.flat)
+    p.b = _validate.intercept(b)
+    p.lr = _validate.learning_rate(lr)
+    p.epochs = _validate.count(epochs, "epochs", 0)
+    p.alpha = _validate.penalty(alpha)
+    p.fit_intercept = _validate.flag(fit_intercept, "fit_intercept")
+    p.callback = _validate.callback(callback)
+    p.progress = bool(progress)
+    return p
+
+
+def _run(trainer, method, p, dd, epoch):
+    """The in-memory driver's loop (gdfast._driver.epochs) with a distributed
+    data check: ``epoch(e, w, b) -> (w, b, loss)`` returns new values."""
+    w, b = p.w.copy(), p.b
+    hist = History(p.d, p.epochs)
+    hook = make_hook(p.callback, p.progress, p.epochs, trainer)
+
+    def done(w, b):
+        return TrainResult(hist.rows(), w, b, p.flat, trainer, method)
+    try:
+        e = 0
+        while e < p.epochs:
+            w_new, b_new, loss = epoch(e, w, b)
+            if not (math.isfinite(loss) and math.isfinite(b_new)
+                    and np.isfinite(w_new).all()):
+                _raise_if_nonfinite(dd)
+                raise DivergenceError(e, p.lr, done(w, b))
+            w, b = np.array(w_new, dtype=np.float64), float(b_new)
+            hist.append(w, b, loss)
+            if hook is not None and hook(e, float(w[0]) if p.flat else w.copy(), loss):
+                break
+            e += 1
+        if not p.epochs:
+            _raise_if_nonfinite(dd)
+    finally:
+        if hook is not None:
+            hook.close()
+    return done(w, b)
+
+
+def _persist_choice(persist):
+    """"auto" (persist on a distributed cluster only), True or False -> bool."""
+    if isinstance(persist, str):
+        _validate.choice(persist, "persist", ("auto",))
+        client = getattr(dask.base.get_scheduler(), "__self__", None)
+        return client is not None and type(client).__name__ == "Client"
+    if isinstance(persist, (bool, np.bool_)):
+        return bool(persist)
+    raise TypeError(f"persist must be 'auto', True or False, got "
+                    f"{type(persist).__name__} {persist!r:.40}")
+
+
+def _persisted(dd, persist):
+    if not persist:
+        return dd
+    X, y = dask.persist(dd.X, dd.y)
+    return _Data(X, y, dd.flat)
+
+
+# ---------------------------------------------------------------- batch_gd
+
+def _moments(Xk, yk):
+    """(n, xbar, ybar, C = U'U, s_uv = U'v) of one chunk (U, v centred on the
+    chunk's own means), or None for an empty chunk."""
+    X = _rows_of(Xk)
+    n = X.shape[0]
+    if n == 0:
+        return None
+    xbar = np.add.reduce(X, axis=0, dtype=np.float64) / n
+    ybar = float(np.add.reduce(yk, dtype=np.float64)) / n
+    d = X.shape[1]
+    C, s_uv = np.zeros((d, d)), np.zeros(d)
+    rows = _stats._chunk_rows(d)
+    for lo in range(0, n, rows):
+        U = X[lo:lo + rows] - xbar
+        v = yk[lo:lo + rows] - ybar
+        C += U.T @ U
+        s_uv += U.T @ v
+    return n, xbar, ybar, C, s_uv
+
+
+def _merge_moments(*parts):
+    """Exact pairwise merge (Chan, Golub & LeVeque) of chunk moments, in order."""
+    parts = [q for q in parts if q is not None]
+    if not parts:
+        return None
+    n, xbar, ybar, C, s_uv = parts[0]
+    C, s_uv = C.copy(), s_uv.copy()
+    for nb, xb, yb, Cb, sb in parts[1:]:
+        tot = n + nb
+        dx, dy = xb - xbar, yb - ybar
+        f = n * nb / tot
+        C += Cb + f * np.outer(dx, dx)
+        s_uv += sb + (f * dy) * dx
+        xbar = xbar + dx * (nb / tot)
+        ybar = ybar + dy * (nb / tot)
+        n = tot
+    return n, xbar, ybar, C, s_uv
+
+
+def _residuals(Xk, yk, xbar, ybar, wstar):
+    """[sum e**2, sum e, sum u (d), sum e*u (d)] about the global centre."""
+    X = _rows_of(Xk)
+    d = xbar.shape[0]
+    out = np.zeros(2 + 2 * d)
+    rows = _stats._chunk_rows(d)
+    for lo in range(0, X.shape[0], rows):
+        U = X[lo:lo + rows] - xbar
+        e = (yk[lo:lo + rows] - ybar) - U @ wstar
+        out[0] += float(e @ e)
+        out[1] += float(e.sum())
+        out[2:2 + d] += U.sum(axis=0)
+        out[2 + d:] += U.T @ e
+    return out
+
+
+def _add(*parts):
+    return sum(parts[1:], parts[0].copy()) if parts else None
+
+
+def _collect(dd):
+    """gdfast._stats.Stats of the whole Dask array (two reductions), or None
+    when a statistic is not finite."""
+    g = dd.graph("moments")
+    mom = g.tree([g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
+                 _merge_moments)
+    n, xbar, ybar, C, s_uv = g.compute(mom)
+    if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and np.isfinite(xbar).all()
+            and math.isfinite(ybar)):
+        return None
+    wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
+    if not np.isfinite(wstar).all():
+        return None
+    g = dd.graph("residuals")
+    res = g.compute(g.tree([g.task(_residuals, xk, yk, xbar, ybar, wstar)
+                            for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
+    if not np.isfinite(res).all():
+        return None
+    d = dd.d
+    st = _stats.Stats()
+    st.n, st.xbar, st.ybar, st.C, st.wstar = n, xbar, ybar, C, wstar
+    st.s_ee, st.s_e = float(res[0]), float(res[1])
+    st.s_u, st.h = res[2:2 + d], res[2 + d:]
+    return st
+
+
+def _pass_sums(Xk, yk, w, b, threads):
+    X = _rows_of(Xk)
+    out = np.zeros(w.shape[0] + 2)
+    if X.shape[0]:
+        _rows.pass_sums(X, np.ascontiguousarray(yk), w, b, out, threads, False)
+    return out
+
+
+def _method_batch(method, epochs):
+    method = _validate.choice(method, "method", ("auto", "pass", "stats"))
+    if method == "auto":
+        return "stats" if epochs > 2 else "pass"
+    return method
+
+
+def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, alpha=0.0,
+             callback=None, progress=False, method="auto", threads=None,
+             persist="auto"):
+    """Batch gradient descent on Dask arrays (one update per epoch with the
+    mean gradient over all rows), as :func:`gdfast.batch_gd`.
+
+    Parameters
+    ----------
+    X : dask.array.Array, shape (n,) or (n, d)
+        Rows in chunks of any sizes (empty chunks allowed); column chunks are
+        merged. Float32/float64 chunks are used as they are; other real
+        dtypes are converted to float64 chunk by chunk.
+    y : dask.array.Array or array_like, shape (n,)
+        Rechunked to X's row chunks when its chunks differ (an in-memory
+        ``y`` is wrapped with X's chunks).
+    w, lr, epochs, b, fit_intercept, alpha, callback, progress
+        As :func:`gdfast.batch_gd`; the callback runs on the client.
+    method : {"auto", "stats", "pass"}
+        "stats": two reductions of per-chunk statistics, then every epoch on
+        the client from d x d numbers. "pass": one reduction of the fused
+        cost+gradient sums per epoch. "auto": "stats" when ``epochs > 2``.
+    threads : int, optional
+        OpenMP threads each "pass" task uses (default 1).
+    persist : {"auto", True, False}
+        Method "pass" only: persist X and y first (in the workers' memory,
+        or this process's on the local schedulers) so epochs do not recompute
+        or re-read the chunks. "auto" (default): persist when the active
+        scheduler is a ``distributed.Client``; on the local schedulers every
+        epoch reads the chunks from their source, so data larger than memory
+        (a memory-mapped file) trains in a few chunks' memory.
+
+    Returns
+    -------
+    TrainResult
+        ``method`` is "stats" or "pass"; ``loss_history[e]`` is the cost at
+        the start of epoch ``e``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad arguments (the in-memory messages); a NaN or inf in the data is
+        a ValueError naming its global index.
+    DivergenceError
+        A coefficient or the loss became non-finite.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, gdfast.dask
+    >>> X = da.from_array(np.array([[1.0, 0], [0, 1], [1, 1], [2, 1]]), chunks=(3, 1))
+    >>> y = X @ np.array([1.0, 2.0]) + 3.0
+    >>> r = gdfast.dask.batch_gd(X, y, w=0.0, lr=0.1, epochs=2000, fit_intercept=True)
+    >>> r.method, np.round(r.coef, 6).tolist(), round(r.intercept, 6)
+    ('stats', [1.0, 2.0], 3.0)
+    """
+    dd = _data(X, y)
+    p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
+    nthreads = _validate.threads(threads)
+    method = _method_batch(method, p.epochs)
+    persist = _persist_choice(persist)
+    lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
+    if method == "stats" and p.epochs:
+        st = _collect(dd)
+        if st is not None:
+            def epoch(e, w, b):
+                w = w.copy()
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is
+                    b, c = _stats.epoch(st, w, b, lr, alpha, fit_b)  # checked by _run
+                return w, b, c
+            return _run("batch_gd", method, p, dd, epoch)
+        _raise_if_nonfinite(dd)
+        method = "pass"       # finite data whose squares overflow: passes report it
+    if p.epochs > 1:
+        dd = _persisted(dd, persist)
+    n = dd.n
+
+    def epoch(e, w, b):
+        g = dd.graph("pass")
+        tot = g.compute(g.tree([g.task(_pass_sums, xk, yk, w, b, nthreads)
+                                for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
+        c = float(tot[0]) / n + alpha * float(w @ w)
+        w = w - lr * (2.0 * tot[2:] / n + (2.0 * alpha) * w)
+        if fit_b:
+            b = b - lr * (2.0 * float(tot[1]) / n)
+        return w, b, c
+    return _run("batch_gd", method, p, dd, epoch)
+
+
+# --------------------------------------------------------------- shuffling
+
+def _draw(rng, chunks):
+    """One epoch's visiting plan: (chunk order, per-chunk permutation keys)."""
+    visit = rng.permutation(chunks)
+    keys = rng.integers(0, np.iinfo(np.int64).max, size=chunks, dtype=np.int64)
+    return visit, keys
+
+
+def _perm(key, m):
+    """A chunk's row order from its key (int64, a permutation of 0..m-1)."""
+    return np.random.default_rng(int(key)).permutation(m).astype(np.int64, copy=False)
+
+
+def _plans(shuffle, seed, chunks):
+    """plan(e) -> (chunk visiting order, keys or None) for each epoch."""
+    if not _validate.flag(shuffle, "shuffle"):
+        order = np.arange(chunks)
+        return lambda e: (order, None)
+    rng = _validate.seed(seed)
+    return lambda e: _draw(rng, chunks)
+
+
+def row_order(chunks, seed=None, epochs=1):
+    """The global row orders ``shuffle=True`` visits, epoch by epoch.
+
+    Each epoch visits the chunks in a random order and each chunk's rows in
+    a random order (rows never leave their chunk), all drawn from
+    ``numpy.random.default_rng(seed)``: for one ``seed`` and chunking the
+    trainers visit exactly these rows, so ``gdfast.sgd`` on ``X[order]``
+    (unshuffled) reproduces an epoch. Meant for inspection and tests; it
+    holds n integers per epoch.
+
+    Parameters
+    ----------
+    chunks : tuple of int or dask.array.Array
+        The row chunk sizes (``X.chunks[0]``), or the array itself.
+    seed : None, int or numpy.random.Generator
+        As the trainers' ``seed``.
+    epochs : int
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``epochs`` int64 arrays, each a permutation of ``0..n-1``.
+
+    Examples
+    --------
+    >>> import gdfast.dask
+    >>> order = gdfast.dask.row_order((2, 3), seed=0)[0]
+    >>> sorted(order.tolist())
+    [0, 1, 2, 3, 4]
+    """
+    if _is_dask(chunks):
+        chunks = chunks.chunks[0]
+    sizes = [_validate.count(c, "chunks", 0) for c in chunks]
+    offsets = np.cumsum([0] + sizes[:-1])
+    rng = _validate.seed(seed)
+    out = []
+    for _ in range(_validate.count(epochs, "epochs", 0)):
+        visit, keys = _draw(rng, len(sizes))
+        out.append(np.concatenate([offsets[k] + _perm(keys[k], sizes[k]) for k in visit]
+                                  or [np.zeros(0, np.int64)]).astype(np.int64))
+    return out
+
+
+# --------------------------------------------------------------------- sgd
+
+def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
+    """SGD over one chunk from the incoming (w, b, loss): a pure function
+    (the incoming w is copied, never written). mode: _rows.PLAIN, LANES or
+    BLOCKS (the last groups rows in fours from the chunk's start)."""
+    X = _rows_of(Xk)
+    if X.shape[0] == 0:
+        return state
+    w, b, _ = state
+    w = w.copy()
+    order = None if key is None else _perm(key, X.shape[0])
+    b, loss = _rows.sgd_epoch(X, np.ascontiguousarray(yk), w, b, lr, alpha, fit_b, order,
+                              False, mode)
+    return w, b, loss
+
+
+def _affine_task(Xk, yk, key, lr):
+    """(A, B, x_last, y_last) of one chunk's SGD pass, or None when empty."""
+    x = np.ascontiguousarray(_rows_of(Xk)[:, 0])
+    if x.shape[0] == 0:
+        return None
+    yv = np.ascontiguousarray(yk)
+    order = None if key is None else _perm(key, x.shape[0])
+    A, B = _chunks.sgd_affine_map(x, yv, lr, order)
+    last = x.shape[0] - 1 if order is None else order[-1]
+    return A, B, float(x[last]), float(yv[last])
+
+
+def _compose(*maps):
+    """Compose chunk maps in visiting order -> (A, B, x_last, y_last)."""
+    A, B, xl, yl = 1.0, 0.0, None, None
+    for m in maps:
+        if m is None:
+            continue
+        a, c, xl, yl = m
+        A, B = a * A, a * B + c
+    return A, B, xl, yl
+
+
+def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
+        fit_intercept=False, alpha=0.0, callback=None, progress=False, method="auto",
+        persist="auto"):
+    """Stochastic gradient descent on Dask arrays (one update per row), as
+    :func:`gdfast.sgd`, with the rows visited chunk after chunk.
+
+    Parameters
+    ----------
+    X, y : dask.array.Array
+        As :func:`batch_gd` (one of them may be in memory).
+    w, lr, epochs, b, fit_intercept, alpha, callback, progress
+        As :func:`gdfast.sgd`. For a warm start (an estimator's
+        ``partial_fit``) pass the current ``w=coef, b=intercept`` and
+        ``epochs=1``.
+    shuffle : bool
+        Each epoch visits the chunks in a random order and the rows of each
+        chunk in a random order (rows stay in their chunk; not the in-memory
+        global permutation). :func:`row_order` gives the order.
+    seed : None, int or numpy.random.Generator
+        Draws the orders, reproducibly.
+    method : {"auto", "plain", "affine"}
+        "plain": a chain of tasks per epoch, chunk k's task starting from
+        chunk k-1's weights and running the in-memory per-row update
+        (bit-identical to ``gdfast.sgd(..., method="plain")`` on the
+        concatenated rows in the same order). "affine" (one feature, no
+        intercept, no penalty): each chunk's pass as a map ``w -> A*w + B``
+        computed in parallel, composed in order on the client (exact in
+        real arithmetic; rounding bounded in docs/dask.md); unshuffled, every
+        epoch is the same map, so one pass over the data serves all epochs.
+        "auto": as
+        in memory ("affine" from 65,536 rows where it applies).
+    persist : {"auto", True, False}
+        Persist X and y first when more than one epoch runs. "auto"
+        (default): on a ``distributed.Client`` only (see :func:`batch_gd`).
+
+    Returns
+    -------
+    TrainResult
+        ``loss_history[e]`` is the loss of the last row visited in epoch
+        ``e``, after its update.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`batch_gd`.
+    DivergenceError
+        A coefficient or the loss became non-finite.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, gdfast, gdfast.dask
+    >>> x = np.linspace(0.0, 1.0, 50)
+    >>> r = gdfast.dask.sgd(da.from_array(x, chunks=20), 2 * x, lr=0.1, epochs=5,
+    ...                     method="plain")
+    >>> r.w == gdfast.sgd(x, 2 * x, lr=0.1, epochs=5, method="plain").w
+    True
+    """
+    dd = _data(X, y)
+    p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
+    one_feature = dd.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
+    method = _plan.sgd_method(method, dd.n, dd.d, one_feature)
+    mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "blocks": _rows.BLOCKS}.get(method)
+    plan = _plans(shuffle, seed, dd.chunks)
+    persist = _persist_choice(persist)
+    if p.epochs > 1:
+        dd = _persisted(dd, persist)
+    lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
+
+    if method == "affine":
+        fixed = {}    # unshuffled, every epoch is the same map: computed once
+
+        def epoch(e, w, b):
+            visit, keys = plan(e)
+            if "map" in fixed:
+                A, B, xl, yl = fixed["map"]
+            else:
+                g = dd.graph("sgd-maps")
+                maps = [g.task(_affine_task, dd.xkeys[k], dd.ykeys[k],
+                               None if keys is None else keys[k], lr) for k in visit]
+                A, B, xl, yl = g.compute(g.task(_compose, *maps))
+                if keys is None:
+                    fixed["map"] = A, B, xl, yl
+            w1 = A * float(w[0]) + B
+            r = xl * w1 - yl
+            return np.array([w1]), b, r * r
+        return _run("sgd", method, p, dd, epoch)
+
+    def epoch(e, w, b):
+        visit, keys = plan(e)
+        g = dd.graph("sgd")
+        state = g.task(_tuple, w, b, math.nan)
+        for k in visit:
+            state = g.task(_sgd_task, dd.xkeys[k], dd.ykeys[k], state,
+                           None if keys is None else keys[k], lr, alpha, fit_b, mode)
+        return g.compute(state)
+    return _run("sgd", method, p, dd, epoch)
+
+
+# ------------------------------------------------------------ minibatch_gd
+
+def _mb_epoch(X, y, w, b, lr, alpha, fit_b, size, threads):
+    return _rows.minibatch_epoch(X, y, w, b, lr, alpha, fit_b, size, None, threads, False)
+
+
+def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):
+    """Mini-batches over one chunk: the unfinished batch from the previous
+    chunk (its rows travel in ``state``) is completed with this chunk's
+    first rows, so batches are those of the concatenated rows."""
+    w, b, loss, cx, cy = state
+    X, yv = _rows_of(Xk), np.ascontiguousarray(yk)
+    if key is not None and X.shape[0]:
+        order = _perm(key, X.shape[0])
+        X, yv = X[order], yv[order]
+    w = w.copy()
+    if cx.shape[0]:
+        need = size - cx.shape[0]
+        head = min(need, X.shape[0])
+        cx = np.concatenate([cx, X[:head]])
+        cy = np.concatenate([cy, yv[:head]])
+        X, yv = X[head:], yv[head:]
+        if cx.shape[0] == size:
+            b, loss = _mb_epoch(cx, cy, w, b, lr, alpha, fit_b, size, threads)
+            cx, cy = cx[:0], cy[:0]
+    if X.shape[0]:
+        q = (X.shape[0] // size) * size
+        if q:
+            b, loss = _mb_epoch(X[:q], yv[:q], w, b, lr, alpha, fit_b, size, threads)
+        cx, cy = X[q:].copy(), yv[q:].copy()
+    if last and cx.shape[0]:
+        b, loss = _mb_epoch(np.ascontiguousarray(cx), np.ascontiguousarray(cy), w, b, lr,
+                            alpha, fit_b, size, threads)
+        cx, cy = cx[:0], cy[:0]
+    return w, b, loss, cx, cy
+
+
+def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
+                 seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
+                 progress=False, threads=None, persist="auto"):
+    """Mini-batch gradient descent on Dask arrays, as
+    :func:`gdfast.minibatch_gd`: batches of ``batch_size`` consecutive rows
+    of the concatenated data, whatever the chunk boundaries.
+
+    A batch that spans a chunk boundary is completed in the next chunk's
+    task: its first rows travel with the weights (fewer than ``batch_size``
+    rows), so the batches, and for 2-D ``X`` the bits, are those of the
+    in-memory trainer on ``X.compute()``.
+
+    Parameters
+    ----------
+    X, y : dask.array.Array
+        As :func:`batch_gd`.
+    batch_size, w, lr, epochs, b, fit_intercept, alpha, callback, progress
+        As :func:`gdfast.minibatch_gd`.
+    shuffle, seed
+        As :func:`sgd` (chunk order and within-chunk order; batches are then
+        consecutive rows of that order).
+    threads : int, optional
+        OpenMP threads per task for the batch sums (default 1).
+    persist : {"auto", True, False}
+        As :func:`batch_gd`.
+
+    Returns
+    -------
+    TrainResult
+        ``method`` is "batches"; ``loss_history[e]`` is the cost of the
+        epoch's last batch before its update.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`batch_gd`.
+    DivergenceError
+        A coefficient or the loss became non-finite.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, gdfast, gdfast.dask
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> y = X @ [1.0, 2.0, 3.0]
+    >>> r = gdfast.dask.minibatch_gd(da.from_array(X, chunks=(30, 3)), y, 8, epochs=3)
+    >>> bool((r.coef == gdfast.minibatch_gd(X, y, 8, epochs=3).coef).all())
+    True
+    """
+    dd = _data(X, y)
+    p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
+    size = _validate.batch_size(batch_size, dd.n)
+    nthreads = _validate.threads(threads)
+    plan = _plans(shuffle, seed, dd.chunks)
+    persist = _persist_choice(persist)
+    if p.epochs > 1:
+        dd = _persisted(dd, persist)
+    lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
+    xdt = np.dtype(dd.X.dtype)
+    ydt = np.dtype(dd.y.dtype)
+
+    def epoch(e, w, b):
+        visit, keys = plan(e)
+        g = dd.graph("minibatch")
+        state = g.task(_tuple, w, b, math.nan, np.zeros((0, dd.d), xdt), np.zeros(0, ydt))
+        for i, k in enumerate(visit):
+            state = g.task(_mb_task, dd.xkeys[k], dd.ykeys[k], state,
+                           None if keys is None else keys[k], i == len(visit) - 1,
+                           lr, alpha, fit_b, size, nthreads)
+        w, b, loss, _, _ = g.compute(state)
+        return w, b, loss
+    return _run("minibatch_gd", "batches", p, dd, epoch)
+
