@@ -1,18 +1,16 @@
-/* Inner loops over rows of X (n, d) for the sums of gdfast._rows.
+/* Inner loops over rows of X (n, d) for gdfast._rows.
  *
- * rows_dots:  q[i - lo] = x_i . w       for rows lo..hi-1 (through idx)
- * rows_axpy:  g[j] += sum_i r[i - lo] * x_ij
- *
- * The dot product x.w runs in fixed lanes ("dotl"): for d <= 16 four lanes,
- * lane k accumulating the products of the features j = k, k + 4, k + 8, ...
- * in order, combined as (l0 + l1) + (l2 + l3); for d > 16 eight lanes
- * (j = k, k + 8, ...) combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) +
- * (l6 + l7)). A fixed order that differs from the reference's
- * left-to-right sum by rounding only.
- * Written as plain C over fixed arrays so the compiler maps lanes to SIMD
- * registers without reordering anything (no fast-math, -ffp-contract=off):
- * the same bits with SSE2 (two lanes per instruction) and AVX2 (four),
- * chosen at run time like _blocks.h (GDFAST_NO_AVX2=1 forces SSE2).
+ * Dot products x.w run in fixed lanes, a fixed order that differs from the
+ * reference's left-to-right sum by rounding only:
+ *   - the row sums (pass_sums, batch and mini-batch epochs): four lanes,
+ *     lane k taking the features j = k, k + 4, ... in order, a short last
+ *     group padded with +0.0, combined as (l0 + l1) + (l2 + l3) ("dot4p";
+ *     AVX2 intrinsics where the CPU has them, the same lanes in plain C
+ *     otherwise);
+ *   - the fast SGD forms ("dotl"): four lanes up to 16 features, eight
+ *     beyond (((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))).
+ * No fast-math, -ffp-contract=off: the same bits on every instruction set,
+ * chosen at run time like _blocks.h (GDFAST_NO_AVX2=1 forces the baseline).
  */
 #ifndef GDFAST_ROWOPS_H
 #define GDFAST_ROWOPS_H
@@ -88,25 +86,6 @@ ATTR static inline __attribute__((always_inline)) double dotlx_##SUFFIX(const T 
                                                                   const T *z,     \
                                                                   Py_ssize_t d) { \
     return d <= 16 ? dot4x_##SUFFIX(x, z, d) : dot8x_##SUFFIX(x, z, d);           \
-}                                                                                 \
-ATTR static void rows_dots_##SUFFIX(const T *X, const int64_t *idx, Py_ssize_t lo, \
-                                     Py_ssize_t hi, Py_ssize_t d, const double *w, \
-                                     double *q) {                                 \
-    Py_ssize_t i;                                                                 \
-    for (i = lo; i < hi; i++)                                                     \
-        q[i - lo] = dotl_##SUFFIX(X + (idx ? (Py_ssize_t)idx[i] : i) * d, w, d);  \
-}                                                                                 \
-ATTR static void rows_axpy_##SUFFIX(const T *X, const int64_t *idx, Py_ssize_t lo, \
-                                     Py_ssize_t hi, Py_ssize_t d, const double *r, \
-                                     double *g) {                                 \
-    Py_ssize_t i, j;                                                              \
-    const T *xi;                                                                  \
-    double ri;                                                                    \
-    for (i = lo; i < hi; i++) {                                                   \
-        xi = X + (idx ? (Py_ssize_t)idx[i] : i) * d;                              \
-        ri = r[i - lo];                                                           \
-        for (j = 0; j < d; j++) g[j] += ri * (double)xi[j];                       \
-    }                                                                             \
 }
 
 GDFAST_ROWOPS(d_base, double, )
@@ -122,31 +101,38 @@ GDFAST_ROWOPS(f_avx2, float, __attribute__((target("avx2"))))
 #define GDFAST_PICK(NAME, SUFFIX, ...) NAME##_##SUFFIX##_base(__VA_ARGS__);
 #endif
 
-static inline void rows_dots_d(const double *X, const int64_t *idx, Py_ssize_t lo,
-                               Py_ssize_t hi, Py_ssize_t d, const double *w, double *q) {
-    GDFAST_PICK(rows_dots, d, X, idx, lo, hi, d, w, q)
+
+
+/* x.w in four lanes for the row sums: lane k takes the products of the
+ * features j = k, k + 4, k + 8, ... in order; a short last group adds +0.0
+ * to its missing lanes (exactly what a zero-padded SIMD load does); the
+ * lanes are combined as (l0 + l1) + (l2 + l3). */
+#define GDFAST_DOT4P(SUFFIX, T)                                                   \
+static inline __attribute__((always_inline)) double dot4p_##SUFFIX(const T *x,    \
+                                                                   const double *w, \
+                                                                   Py_ssize_t d) { \
+    double a[4] = {0, 0, 0, 0};                                                   \
+    Py_ssize_t j = 0;                                                             \
+    int k;                                                                        \
+    for (; j + 4 <= d; j += 4)                                                    \
+        for (k = 0; k < 4; k++) a[k] += (double)x[j + k] * w[j + k];              \
+    if (j < d)                                                                    \
+        for (k = 0; k < 4; k++) a[k] += j + k < d ? (double)x[j + k] * w[j + k] : 0.0; \
+    return (a[0] + a[1]) + (a[2] + a[3]);                                         \
 }
-static inline void rows_dots_f(const float *X, const int64_t *idx, Py_ssize_t lo,
-                               Py_ssize_t hi, Py_ssize_t d, const double *w, double *q) {
-    GDFAST_PICK(rows_dots, f, X, idx, lo, hi, d, w, q)
-}
-static inline void rows_axpy_d(const double *X, const int64_t *idx, Py_ssize_t lo,
-                               Py_ssize_t hi, Py_ssize_t d, const double *r, double *g) {
-    GDFAST_PICK(rows_axpy, d, X, idx, lo, hi, d, r, g)
-}
-static inline void rows_axpy_f(const float *X, const int64_t *idx, Py_ssize_t lo,
-                               Py_ssize_t hi, Py_ssize_t d, const double *r, double *g) {
-    GDFAST_PICK(rows_axpy, f, X, idx, lo, hi, d, r, g)
-}
+GDFAST_DOT4P(d, double)
+GDFAST_DOT4P(f, float)
 
 /* The sums of one block of rows, fused per row:
  *   out = [sum r**2, sum r, sum r*x_0, ..., sum r*x_{d-1}],  r = x.w + b - y
- * over rows lo..hi-1 (hi - lo <= GDFAST_MAX_BLOCK; through idx when given),
- * rows in order, each x.w by dot8. The body is always inlined into a switch over d = 1..16, so for
- * small d the compiler sees a constant d: the loops unroll and w and the
- * partial sums stay in registers; for larger d every row's x.w is taken
- * first (independent dot products), then g. Same expressions, same order, for every
- * d and both instruction sets: the same bits. */
+ * over rows lo..hi-1 (through idx when given),
+ * rows in order, each x.w by dot4p (four lanes, zero-padded last group).
+ * The body is always inlined into a switch over d = 1..16, so for small d
+ * the compiler sees a constant d: the loops unroll and the partial sums
+ * stay in registers. The AVX2 version below does the same lanes with
+ * intrinsics (the compiler does not vectorise these reductions by itself):
+ * same expressions, same order, for every d and instruction set -- the
+ * same bits. */
 #define GDFAST_BLOCK(SUFFIX, TX, TY, ATTR, DOT)                                    \
 ATTR static inline __attribute__((always_inline)) void                            \
 block_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  \
@@ -167,24 +153,6 @@ block_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,
     out[0] = rr;                                                                  \
     out[1] = rs;                                                                  \
 }                                                                                 \
-ATTR static void block_wide_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
-                                     Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d,  \
-                                     const double *w, double b, double *out) {    \
-    double q[GDFAST_MAX_BLOCK];                                                   \
-    double r, rr = 0.0, rs = 0.0;                                                 \
-    Py_ssize_t i, j;                                                              \
-    for (j = 0; j < d; j++) out[2 + j] = 0.0;                                     \
-    rows_dots_##SUFFIX##_x(X, idx, lo, hi, d, w, q);                              \
-    for (i = lo; i < hi; i++) {                                                   \
-        r = q[i - lo] + b - (double)y[idx ? (Py_ssize_t)idx[i] : i];              \
-        q[i - lo] = r;                                                            \
-        rr = rr + r * r;                                                          \
-        rs = rs + r;                                                              \
-    }                                                                             \
-    rows_axpy_##SUFFIX##_x(X, idx, lo, hi, d, q, out + 2);                        \
-    out[0] = rr;                                                                  \
-    out[1] = rs;                                                                  \
-}                                                                                 \
 ATTR static void block_sums_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
                                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d,  \
                                      const double *w, double b, double *out) {    \
@@ -197,46 +165,98 @@ ATTR static void block_sums_##SUFFIX(const TX *X, const TY *y, const int64_t *id
     GDFAST_CASE(SUFFIX, 10) GDFAST_CASE(SUFFIX, 11) GDFAST_CASE(SUFFIX, 12)       \
     GDFAST_CASE(SUFFIX, 13) GDFAST_CASE(SUFFIX, 14) GDFAST_CASE(SUFFIX, 15)       \
     GDFAST_CASE(SUFFIX, 16)                                                       \
-    default:  /* large d: all dot products first (independent), then g */     \
-        block_wide_##SUFFIX(X, y, idx, lo, hi, d, w, b, out);                     \
+    default:                                                                      \
+        block_body_##SUFFIX(X, y, idx, lo, hi, d, w, b, out, out + 2);            \
         return;                                                                   \
     }                                                                             \
     for (j = 0; j < d; j++) out[2 + j] = g[j];                                    \
 }
 
-/* the X-dtype kernels each (X, y) variant uses */
-#define rows_dots_dd_base_x rows_dots_d_base
-#define rows_dots_df_base_x rows_dots_d_base
-#define rows_dots_fd_base_x rows_dots_f_base
-#define rows_dots_ff_base_x rows_dots_f_base
-#define rows_axpy_dd_base_x rows_axpy_d_base
-#define rows_axpy_df_base_x rows_axpy_d_base
-#define rows_axpy_fd_base_x rows_axpy_f_base
-#define rows_axpy_ff_base_x rows_axpy_f_base
-#define rows_dots_dd_avx2_x rows_dots_d_avx2
-#define rows_dots_df_avx2_x rows_dots_d_avx2
-#define rows_dots_fd_avx2_x rows_dots_f_avx2
-#define rows_dots_ff_avx2_x rows_dots_f_avx2
-#define rows_axpy_dd_avx2_x rows_axpy_d_avx2
-#define rows_axpy_df_avx2_x rows_axpy_d_avx2
-#define rows_axpy_fd_avx2_x rows_axpy_f_avx2
-#define rows_axpy_ff_avx2_x rows_axpy_f_avx2
-
-/* rows per call of block_sums (the caller's block, gdfast._rows.ROWS) */
-#define GDFAST_MAX_BLOCK 256
-
 #define GDFAST_CASE(SUFFIX, D)                                                    \
     case D: block_body_##SUFFIX(X, y, idx, lo, hi, D, w, b, out, g); break;
 
-GDFAST_BLOCK(dd_base, double, double, , dotl_d_base)
-GDFAST_BLOCK(df_base, double, float, , dotl_d_base)
-GDFAST_BLOCK(fd_base, float, double, , dotl_f_base)
-GDFAST_BLOCK(ff_base, float, float, , dotl_f_base)
+GDFAST_BLOCK(dd_base, double, double, , dot4p_d)
+GDFAST_BLOCK(df_base, double, float, , dot4p_d)
+GDFAST_BLOCK(fd_base, float, double, , dot4p_f)
+GDFAST_BLOCK(ff_base, float, float, , dot4p_f)
 #ifdef GDFAST_AVX2
-GDFAST_BLOCK(dd_avx2, double, double, __attribute__((target("avx2"))), dotl_d_avx2)
-GDFAST_BLOCK(df_avx2, double, float, __attribute__((target("avx2"))), dotl_d_avx2)
-GDFAST_BLOCK(fd_avx2, float, double, __attribute__((target("avx2"))), dotl_f_avx2)
-GDFAST_BLOCK(ff_avx2, float, float, __attribute__((target("avx2"))), dotl_f_avx2)
+#endif
+
+
+#ifdef GDFAST_AVX2
+/* AVX2: the same four lanes in one register; a short last group is loaded
+ * with a mask (zeros in the missing lanes, nothing read past the row). */
+#define GDFAST_LD_d(p) _mm256_loadu_pd(p)
+#define GDFAST_LDM_d(p, m, m32) _mm256_maskload_pd((p), (m))
+#define GDFAST_LD_f(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define GDFAST_LDM_f(p, m, m32) _mm256_cvtps_pd(_mm_maskload_ps((p), (m32)))
+
+#define GDFAST_BLOCK_AVX2(XY, TX, TY, LD, LDM)                                     \
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
+block_vbody_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,      \
+                 Py_ssize_t hi, const Py_ssize_t d, const double *w, double b,      \
+                 double *out, double *g) {                                        \
+    const Py_ssize_t nf = d / 4, t = d % 4;                                       \
+    const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
+                                         t > 2 ? -1 : 0, 0);                      \
+    const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
+                                       t > 2 ? -1 : 0, 0);                        \
+    Py_ssize_t i, j, k, q;                                                        \
+    double r, rr = 0.0, rs = 0.0, lanes[4];                                       \
+    const TX *xi;                                                                 \
+    __m256d acc, xv, rv;                                                          \
+    for (j = 0; j < d; j++) g[j] = 0.0;                                           \
+    for (i = lo; i < hi; i++) {                                                   \
+        k = idx ? (Py_ssize_t)idx[i] : i;                                         \
+        xi = X + k * d;                                                           \
+        acc = _mm256_setzero_pd();                                                \
+        for (q = 0; q < nf; q++)                                                  \
+            acc = _mm256_add_pd(acc, _mm256_mul_pd(LD(xi + 4 * q),                \
+                                                   _mm256_loadu_pd(w + 4 * q)));  \
+        if (t)                                                                    \
+            acc = _mm256_add_pd(acc, _mm256_mul_pd(LDM(xi + 4 * nf, m, m32),      \
+                                                   _mm256_maskload_pd(w + 4 * nf, m))); \
+        _mm256_storeu_pd(lanes, acc);                                             \
+        r = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + b - (double)y[k];   \
+        rr = rr + r * r;                                                          \
+        rs = rs + r;                                                              \
+        rv = _mm256_set1_pd(r);                                                   \
+        for (q = 0; q < nf; q++) {                                                \
+            xv = LD(xi + 4 * q);                                                  \
+            _mm256_storeu_pd(g + 4 * q, _mm256_add_pd(_mm256_loadu_pd(g + 4 * q), \
+                                                      _mm256_mul_pd(rv, xv)));    \
+        }                                                                         \
+        for (j = 4 * nf; j < d; j++) g[j] = g[j] + r * (double)xi[j];             \
+    }                                                                             \
+    out[0] = rr;                                                                  \
+    out[1] = rs;                                                                  \
+}                                                                                 \
+__attribute__((target("avx2"))) static void                                       \
+block_sums_##XY##_avx2(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo, \
+                       Py_ssize_t hi, Py_ssize_t d, const double *w, double b,     \
+                       double *out) {                                             \
+    double g[16];                                                                 \
+    Py_ssize_t j;                                                                 \
+    switch (d) {                                                                  \
+    GDFAST_VCASE(XY, 1) GDFAST_VCASE(XY, 2) GDFAST_VCASE(XY, 3)                   \
+    GDFAST_VCASE(XY, 4) GDFAST_VCASE(XY, 5) GDFAST_VCASE(XY, 6)                   \
+    GDFAST_VCASE(XY, 7) GDFAST_VCASE(XY, 8) GDFAST_VCASE(XY, 9)                   \
+    GDFAST_VCASE(XY, 10) GDFAST_VCASE(XY, 11) GDFAST_VCASE(XY, 12)                \
+    GDFAST_VCASE(XY, 13) GDFAST_VCASE(XY, 14) GDFAST_VCASE(XY, 15)                \
+    GDFAST_VCASE(XY, 16)                                                          \
+    default:                                                                      \
+        block_vbody_##XY(X, y, idx, lo, hi, d, w, b, out, out + 2);               \
+        return;                                                                   \
+    }                                                                             \
+    for (j = 0; j < d; j++) out[2 + j] = g[j];                                    \
+}
+#define GDFAST_VCASE(XY, D)                                                       \
+    case D: block_vbody_##XY(X, y, idx, lo, hi, D, w, b, out, g); break;
+
+GDFAST_BLOCK_AVX2(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
+GDFAST_BLOCK_AVX2(df, double, float, GDFAST_LD_d, GDFAST_LDM_d)
+GDFAST_BLOCK_AVX2(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f)
+GDFAST_BLOCK_AVX2(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
 #endif
 
 #define GDFAST_BLOCK_SUMS(XY, TX, TY)                                              \

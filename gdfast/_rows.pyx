@@ -64,14 +64,6 @@ cdef extern from "_rowops.h" nogil:
                        Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* out)
     void block_sums_ff(const float* X, const float* y, const int64_t* idx, Py_ssize_t lo,
                        Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* out)
-    void rows_dots_d(const double* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
-                     Py_ssize_t d, const double* w, double* q)
-    void rows_dots_f(const float* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
-                     Py_ssize_t d, const double* w, double* q)
-    void rows_axpy_d(const double* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
-                     Py_ssize_t d, const double* r, double* g)
-    void rows_axpy_f(const float* X, const int64_t* idx, Py_ssize_t lo, Py_ssize_t hi,
-                     Py_ssize_t d, const double* r, double* g)
 
 ctypedef fused yfloat:
     float
