@@ -137,6 +137,10 @@ cdef int sums(const floating* X, const yfloat* y, const int64_t* idx, Py_ssize_t
     """tot (d + 2 values) = block_sums over rows lo..hi-1, blocks in order.
     parts: scratch for PAR_BLOCKS * (d + 2) doubles."""
     cdef Py_ssize_t width = d + 2, start = lo, nblocks, k, j, q, blo
+    if hi - lo <= ROWS:               # one block (a mini-batch): straight into tot
+        block_sums(X, y, idx, lo, hi, d, w, b, tot)
+        tick(t, (hi - lo) * d)
+        return 0
     for j in range(width):
         tot[j] = 0.0
     while start < hi:
@@ -171,12 +175,15 @@ cdef double* scratch(Py_ssize_t d) except NULL nogil:
 cdef inline double step(double* w, const double* tot, Py_ssize_t d, Py_ssize_t m,
                         double b, double lr, double alpha, bint fit_b) noexcept nogil:
     """One gradient step from the sums of m rows; returns the new b.
-    w_j -= lr * (2*S_rx_j/m + 2*alpha*w_j);  b -= lr * (2*S_r/m)."""
+    w_j -= lr * (S_rx_j*(2/m) + 2*alpha*w_j);  b -= lr * (S_r*(2/m)).
+    (One division per step, not one per weight: a mini-batch of 32 rows at
+    d = 100 would spend a tenth of its time dividing.)"""
     cdef Py_ssize_t j
+    cdef double scale = 2.0 / m, a2 = 2.0 * alpha
     for j in range(d):
-        w[j] = w[j] - lr * (2.0 * tot[2 + j] / m + (2.0 * alpha) * w[j])
+        w[j] = w[j] - lr * (tot[2 + j] * scale + a2 * w[j])
     if fit_b:
-        b = b - lr * (2.0 * tot[1] / m)
+        b = b - lr * (tot[1] * scale)
     return b
 
 

@@ -26,15 +26,22 @@ def _dot8(x, w):
 
 
 def _dot4p(x, w):
-    """The row sums' dot product (_rowops.h "dot4p"): four lanes, a short
-    last group padded with +0.0, (l0 + l1) + (l2 + l3)."""
-    a = [0.0] * 4
+    """The row sums' dot product (_rowops.h "dotp"): up to 16 features four
+    lanes, beyond eight; a short last group of four padded with +0.0;
+    lanes combined pairwise."""
     d = len(x)
+    L = 4 if d <= 16 else 8
+    a = [0.0] * L
     for j in range(d):
-        a[j % 4] += x[j] * w[j]
-    for k in range(d % 4, 4 if d % 4 else 0):
-        a[k] += 0.0
-    return (a[0] + a[1]) + (a[2] + a[3])
+        a[j % L] += x[j] * w[j]
+    full = d - d % L
+    if d % L:                                  # the padded lanes of the last group(s) of four
+        last = full + (4 if d % L > 4 else 0)  # start of the partial group of four
+        for j in range(d, last + 4):
+            a[j % L] += 0.0
+    if L == 4:
+        return (a[0] + a[1]) + (a[2] + a[3])
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 
 
 def _block_sums(X, y, w, b, rows=256):
