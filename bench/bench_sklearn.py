@@ -10,7 +10,8 @@ markdown tables; every time is the median over ``--repeats`` runs.
 
 Table 1, one epoch of ``solver="sgd"`` at d = 10 (n = 2e6) and d = 100
 (n = 2e5), float64, ``fit_intercept=True``, with ``shuffle=False`` and
-``shuffle=True`` on both sides:
+``shuffle=True`` on both sides, and gdfast's ``shuffle="blocks"`` against
+SGDRegressor's (exact) shuffle:
 
 * ``GDRegressor(solver="sgd", lr=lr, max_iter=1, tol=None, shuffle=s)``.fit:
   what a user waits for (validation, the epoch, the loss pass);
@@ -69,7 +70,7 @@ def sgd_table(sizes, repeats, seed):
         half = flat.size // 2
         floor = median_time(lambda: np.dot(flat[:half], flat[half:2 * half]), repeats)
         lr = 0.25 / (float(np.max(np.einsum("ij,ij->i", X, X))) + 1.0)
-        for shuffle in (False, True):
+        for shuffle in (False, True, "blocks"):
             ours = median_time(lambda: GDRegressor(
                 solver="sgd", lr=lr, max_iter=1, tol=None, shuffle=shuffle,
                 random_state=0).fit(X, y), repeats)
@@ -78,7 +79,8 @@ def sgd_table(sizes, repeats, seed):
                 seed=0), repeats)
             peer = median_time(lambda: SGDRegressor(
                 penalty=None, learning_rate="constant", eta0=2 * lr, max_iter=1, tol=None,
-                shuffle=shuffle, random_state=0, fit_intercept=True).fit(X, y), repeats)
+                shuffle=bool(shuffle), random_state=0, fit_intercept=True).fit(X, y),
+                repeats)
             rows.append(f"| {d} | {n:.0e} | {shuffle} | {floor * 1e3:.1f} | "
                         f"{ours * 1e3:.1f} ({ours / floor:.1f}x) | "
                         f"{core * 1e3:.1f} ({core / floor:.1f}x) | "

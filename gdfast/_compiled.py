@@ -357,7 +357,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         dependent operations per row is short. Both equal "plain" in real
         arithmetic, within documented rounding. "auto" (default): from
         STATS_MIN_N samples on, "affine" where it applies and a certificate
-        holds, "blocks" up to 8 features (_plan.BLOCKS_MAX_D), "lanes"
+        holds, "blocks" up to 16 features (_plan.BLOCKS_MAX_D), "lanes"
         beyond; "plain" below STATS_MIN_N.
         Overflow: all follow the one divergence rule (an epoch whose
         coefficients, intercept or recorded loss are not finite raises

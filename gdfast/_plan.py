@@ -91,7 +91,7 @@ def batch_method(method, n, d, epochs, one_feature):
 
 
 #: "blocks" handles up to this many features with d fixed at compile time
-BLOCKS_MAX_D = 8
+BLOCKS_MAX_D = 16
 
 
 def sgd_method(method, n, d, one_feature, certified=None):

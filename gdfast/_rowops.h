@@ -147,6 +147,24 @@ GDFAST_DOT8P(f, float)
 #define dotp_d(x, w, d) ((d) <= 16 ? dot4p_d(x, w, d) : dot8p_d(x, w, d))
 #define dotp_f(x, w, d) ((d) <= 16 ? dot4p_f(x, w, d) : dot8p_f(x, w, d))
 
+/* x.z of two rows, four lanes, padded: the "blocks" SGD's Gram entries */
+#define GDFAST_DOT4PX(SUFFIX, T)                                                  \
+static inline __attribute__((always_inline)) double dot4px_##SUFFIX(const T *x,   \
+                                                                    const T *z,   \
+                                                                    Py_ssize_t d) { \
+    double a[4] = {0, 0, 0, 0};                                                   \
+    Py_ssize_t j = 0;                                                             \
+    int k;                                                                        \
+    for (; j + 4 <= d; j += 4)                                                    \
+        for (k = 0; k < 4; k++) a[k] += (double)x[j + k] * (double)z[j + k];      \
+    if (j < d)                                                                    \
+        for (k = 0; k < 4; k++)                                                   \
+            a[k] += j + k < d ? (double)x[j + k] * (double)z[j + k] : 0.0;        \
+    return (a[0] + a[1]) + (a[2] + a[3]);                                         \
+}
+GDFAST_DOT4PX(d, double)
+GDFAST_DOT4PX(f, float)
+
 /* The sums of one block of rows, fused per row:
  *   out = [sum r**2, sum r, sum r*x_0, ..., sum r*x_{d-1}],  r = x.w + b - y
  * over rows lo..hi-1 (through idx when given),
@@ -410,53 +428,53 @@ GDFAST_SGD(ff_avx2, float, float, __attribute__((target("avx2"))), dotl_f_avx2, 
 #endif
 
 
-/* "blocks" (d <= 16): four rows at a time. With q_i = x_i.w (w at the
+/* "blocks": B = GDFAST_SGD_B rows at a time. With q_i = x_i.w (w at the
  * block's start), G_ik = x_i.x_k and K_ik = c (delta^{i-1-k} G_ik + fb)
- * (fb = 1 with an intercept, else 0), the scaled residuals of the four
- * updates are, exactly in real arithmetic,
- *     r_i = delta^i q_i + b - y_i - sum_{k<i} r_k K_ik       (r_i = x_i.w_i + b_i - y_i)
- * and at the block's end  w <- delta^4 w - sum_k c delta^{3-k} r_k x_k,
- * b <- b - fb c r_0 - ... - fb c r_3. The ten dot products are independent;
- * the sequential part is a multiply-add per pair. Tail rows (n mod 4) take
- * the "lanes" step. */
+ * (fb = 1 with an intercept, else 0), the residuals of the B updates are,
+ * exactly in real arithmetic,
+ *     r_i = delta^i q_i + b - y_i - sum_{k<i} r_k K_ik   (subtracted for k = 0, 1, ...)
+ * and at the block's end  w <- delta^B w - sum_k c delta^{B-1-k} r_k x_k (in
+ * order of k), b <- b - fb c (r_0 + ... + r_{B-1}). The dot products are
+ * independent; the sequential part is a multiply-subtract per pair. Tail
+ * rows (n mod B) take the "lanes" step. Dot products: dot4p/dot4px for
+ * d <= 16 (AVX2 intrinsics where available, the same lanes in C
+ * elsewhere), dot8/dot8x beyond. */
+#define GDFAST_SGD_B 4   /* rows per block (8 measured slower: its Gram matrix costs more than the latency it hides) */
 #define GDFAST_SGD4(SUFFIX, TX, TY, ATTR, DOTX, DOTXX)                            \
 ATTR static inline __attribute__((always_inline)) double                          \
 sgd4_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,    \
                    const Py_ssize_t d, double *w, double b, double c, double delta, \
                    double fb) {                                                   \
-    const double p1 = delta, p2 = delta * delta, p3 = p2 * delta, p4 = p3 * delta; \
-    Py_ssize_t i, j, k0, k1, k2, k3;                                              \
-    const TX *x0, *x1, *x2, *x3, *xi;                                             \
-    double r0, r1, r2, r3, K10, K20, K21, K30, K31, K32, g0, g1, g2, g3, cr;      \
-    for (i = 0; i + 4 <= n; i += 4) {                                             \
-        k0 = idx ? (Py_ssize_t)idx[i] : i;                                        \
-        k1 = idx ? (Py_ssize_t)idx[i + 1] : i + 1;                                \
-        k2 = idx ? (Py_ssize_t)idx[i + 2] : i + 2;                                \
-        k3 = idx ? (Py_ssize_t)idx[i + 3] : i + 3;                                \
-        x0 = X + k0 * d; x1 = X + k1 * d; x2 = X + k2 * d; x3 = X + k3 * d;       \
-        K10 = c * (DOTXX(x1, x0, d) + fb);                                        \
-        K20 = c * (p1 * DOTXX(x2, x0, d) + fb);                                   \
-        K21 = c * (DOTXX(x2, x1, d) + fb);                                        \
-        K30 = c * (p2 * DOTXX(x3, x0, d) + fb);                                   \
-        K31 = c * (p1 * DOTXX(x3, x1, d) + fb);                                   \
-        K32 = c * (DOTXX(x3, x2, d) + fb);                                        \
-        r0 = DOTX(x0, w, d) + b - (double)y[k0];                                  \
-        r1 = p1 * DOTX(x1, w, d) + b - (double)y[k1];                             \
-        r2 = p2 * DOTX(x2, w, d) + b - (double)y[k2];                             \
-        r3 = p3 * DOTX(x3, w, d) + b - (double)y[k3];                             \
-        r1 = r1 - r0 * K10;                                                       \
-        r2 = (r2 - r0 * K20) - r1 * K21;                                          \
-        r3 = ((r3 - r0 * K30) - r1 * K31) - r2 * K32;                             \
-        g0 = c * p3 * r0; g1 = c * p2 * r1; g2 = c * p1 * r2; g3 = c * r3;        \
-        for (j = 0; j < d; j++)                                                   \
-            w[j] = (((p4 * w[j] - g0 * (double)x0[j]) - g1 * (double)x1[j])       \
-                    - g2 * (double)x2[j]) - g3 * (double)x3[j];                   \
-        b = b - fb * (c * (((r0 + r1) + r2) + r3));                               \
+    double p[GDFAST_SGD_B + 1], r[GDFAST_SGD_B], g[GDFAST_SGD_B], K[GDFAST_SGD_B][GDFAST_SGD_B]; \
+    double cr, s;                                                                 \
+    const TX *xr[GDFAST_SGD_B], *xi;                                              \
+    Py_ssize_t i, j, k, u, kk;                                                    \
+    p[0] = 1.0;                                                                   \
+    for (u = 1; u <= GDFAST_SGD_B; u++) p[u] = p[u - 1] * delta;                  \
+    for (i = 0; i + GDFAST_SGD_B <= n; i += GDFAST_SGD_B) {                       \
+        for (u = 0; u < GDFAST_SGD_B; u++) {                                      \
+            kk = idx ? (Py_ssize_t)idx[i + u] : i + u;                            \
+            xr[u] = X + kk * d;                                                   \
+            r[u] = p[u] * DOTX(xr[u], w, d) + b - (double)y[kk];                  \
+            for (k = 0; k < u; k++)                                               \
+                K[u][k] = c * (p[u - 1 - k] * DOTXX(xr[u], xr[k], d) + fb);       \
+        }                                                                         \
+        for (u = 1; u < GDFAST_SGD_B; u++)                                        \
+            for (k = 0; k < u; k++) r[u] = r[u] - r[k] * K[u][k];                 \
+        for (u = 0; u < GDFAST_SGD_B; u++) g[u] = c * p[GDFAST_SGD_B - 1 - u] * r[u]; \
+        for (j = 0; j < d; j++) {                                                 \
+            s = p[GDFAST_SGD_B] * w[j];                                           \
+            for (u = 0; u < GDFAST_SGD_B; u++) s = s - g[u] * (double)xr[u][j];   \
+            w[j] = s;                                                             \
+        }                                                                         \
+        s = r[0];                                                                 \
+        for (u = 1; u < GDFAST_SGD_B; u++) s = s + r[u];                          \
+        b = b - fb * (c * s);                                                     \
     }                                                                             \
     for (; i < n; i++) {                                                          \
-        k0 = idx ? (Py_ssize_t)idx[i] : i;                                        \
-        xi = X + k0 * d;                                                          \
-        cr = c * (DOTX(xi, w, d) + b - (double)y[k0]);                            \
+        kk = idx ? (Py_ssize_t)idx[i] : i;                                        \
+        xi = X + kk * d;                                                          \
+        cr = c * (DOTX(xi, w, d) + b - (double)y[kk]);                            \
         for (j = 0; j < d; j++) w[j] = delta * w[j] - cr * (double)xi[j];         \
         b = b - fb * cr;                                                          \
     }                                                                             \
@@ -488,17 +506,106 @@ ATTR static double sgd_blocks_##SUFFIX(const TX *X, const TY *y, const int64_t *
 }
 
 #define GDFAST_SGD4_CASE(SUFFIX, D)                                               \
-    case D: b = sgd4_body_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb); break;
+    case D: b = GDFAST_SMALL_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb); break;
+#define GDFAST_SMALL_dd_base sgd4_body_dd_base
+#define GDFAST_SMALL_df_base sgd4_body_df_base
+#define GDFAST_SMALL_fd_base sgd4_body_fd_base
+#define GDFAST_SMALL_ff_base sgd4_body_ff_base
+#define GDFAST_SMALL_dd_avx2 sgd4v_body_dd
+#define GDFAST_SMALL_df_avx2 sgd4v_body_df
+#define GDFAST_SMALL_fd_avx2 sgd4v_body_fd
+#define GDFAST_SMALL_ff_avx2 sgd4v_body_ff
 
-GDFAST_SGD4(dd_base, double, double, , dotl_d_base, dotlx_d_base)
-GDFAST_SGD4(df_base, double, float, , dotl_d_base, dotlx_d_base)
-GDFAST_SGD4(fd_base, float, double, , dotl_f_base, dotlx_f_base)
-GDFAST_SGD4(ff_base, float, float, , dotl_f_base, dotlx_f_base)
+#define dotq_d(x, w, d) ((d) <= 16 ? dot4p_d(x, w, d) : dot8_d_base(x, w, d))
+#define dotq_f(x, w, d) ((d) <= 16 ? dot4p_f(x, w, d) : dot8_f_base(x, w, d))
+#define dotqx_d(x, z, d) ((d) <= 16 ? dot4px_d(x, z, d) : dot8x_d_base(x, z, d))
+#define dotqx_f(x, z, d) ((d) <= 16 ? dot4px_f(x, z, d) : dot8x_f_base(x, z, d))
+GDFAST_SGD4(dd_base, double, double, , dotq_d, dotqx_d)
+GDFAST_SGD4(df_base, double, float, , dotq_d, dotqx_d)
+GDFAST_SGD4(fd_base, float, double, , dotq_f, dotqx_f)
+GDFAST_SGD4(ff_base, float, float, , dotq_f, dotqx_f)
+
 #ifdef GDFAST_AVX2
-GDFAST_SGD4(dd_avx2, double, double, __attribute__((target("avx2"))), dotl_d_avx2, dotlx_d_avx2)
-GDFAST_SGD4(df_avx2, double, float, __attribute__((target("avx2"))), dotl_d_avx2, dotlx_d_avx2)
-GDFAST_SGD4(fd_avx2, float, double, __attribute__((target("avx2"))), dotl_f_avx2, dotlx_f_avx2)
-GDFAST_SGD4(ff_avx2, float, float, __attribute__((target("avx2"))), dotl_f_avx2, dotlx_f_avx2)
+/* "blocks" with AVX2 for d <= 16 (a compile-time constant): the rows and w
+ * in registers, each dot product in the four padded lanes of dot4p/dot4px,
+ * combined as (l0 + l1) + (l2 + l3); the same expressions as the plain-C
+ * body, so the same bits. */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) double
+gdfast_hsum4(__m256d v) {
+    __m128d h = _mm_hadd_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(h) + _mm_cvtsd_f64(_mm_unpackhi_pd(h, h));
+}
+#define GDFAST_SGD4V(XY, TX, TY, LD, LDM)                                          \
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
+gdfast_vdot_##XY(const __m256d *a, const __m256d *bv, Py_ssize_t nv) {             \
+    __m256d acc = _mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(a[0], bv[0])); \
+    Py_ssize_t q;                                                                 \
+    for (q = 1; q < nv; q++) acc = _mm256_add_pd(acc, _mm256_mul_pd(a[q], bv[q])); \
+    return gdfast_hsum4(acc);                                                     \
+}                                                                                 \
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
+sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,        \
+                const Py_ssize_t d, double *w, double b, double c, double delta,   \
+                double fb) {                                                      \
+    const Py_ssize_t nf = d / 4, t = d % 4, nv = nf + (t ? 1 : 0);                \
+    const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
+                                         t > 2 ? -1 : 0, 0);                      \
+    const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
+                                       t > 2 ? -1 : 0, 0);                        \
+    double p[GDFAST_SGD_B + 1], r[GDFAST_SGD_B], K[GDFAST_SGD_B][GDFAST_SGD_B], cr, s; \
+    Py_ssize_t i, q, u, k, kk;                                                    \
+    __m256d wv[4], a[GDFAST_SGD_B][4], v, gv[GDFAST_SGD_B];                       \
+    p[0] = 1.0;                                                                   \
+    for (u = 1; u <= GDFAST_SGD_B; u++) p[u] = p[u - 1] * delta;                  \
+    for (q = 0; q < nv; q++)                                                      \
+        wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
+    for (i = 0; i + GDFAST_SGD_B <= n; i += GDFAST_SGD_B) {                       \
+        for (u = 0; u < GDFAST_SGD_B; u++) {                                      \
+            kk = idx ? (Py_ssize_t)idx[i + u] : i + u;                            \
+            for (q = 0; q < nv; q++)                                              \
+                a[u][q] = q < nf ? LD(X + kk * d + 4 * q) : LDM(X + kk * d + 4 * q, m, m32); \
+            r[u] = p[u] * gdfast_vdot_##XY(a[u], wv, nv) + b - (double)y[kk];     \
+            for (k = 0; k < u; k++)                                               \
+                K[u][k] = c * (p[u - 1 - k] * gdfast_vdot_##XY(a[u], a[k], nv) + fb); \
+        }                                                                         \
+        for (u = 1; u < GDFAST_SGD_B; u++)                                        \
+            for (k = 0; k < u; k++) r[u] = r[u] - r[k] * K[u][k];                 \
+        for (u = 0; u < GDFAST_SGD_B; u++)                                        \
+            gv[u] = _mm256_set1_pd(c * p[GDFAST_SGD_B - 1 - u] * r[u]);           \
+        for (q = 0; q < nv; q++) {                                                \
+            v = _mm256_mul_pd(_mm256_set1_pd(p[GDFAST_SGD_B]), wv[q]);            \
+            for (u = 0; u < GDFAST_SGD_B; u++)                                    \
+                v = _mm256_sub_pd(v, _mm256_mul_pd(gv[u], a[u][q]));              \
+            wv[q] = v;                                                            \
+        }                                                                         \
+        s = r[0];                                                                 \
+        for (u = 1; u < GDFAST_SGD_B; u++) s = s + r[u];                          \
+        b = b - fb * (c * s);                                                     \
+    }                                                                             \
+    for (; i < n; i++) {                                                          \
+        kk = idx ? (Py_ssize_t)idx[i] : i;                                        \
+        for (q = 0; q < nv; q++)                                                  \
+            a[0][q] = q < nf ? LD(X + kk * d + 4 * q) : LDM(X + kk * d + 4 * q, m, m32); \
+        cr = c * (gdfast_vdot_##XY(a[0], wv, nv) + b - (double)y[kk]);            \
+        for (q = 0; q < nv; q++)                                                  \
+            wv[q] = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(delta), wv[q]),    \
+                                  _mm256_mul_pd(_mm256_set1_pd(cr), a[0][q]));    \
+        b = b - fb * cr;                                                          \
+    }                                                                             \
+    for (q = 0; q < nf; q++) _mm256_storeu_pd(w + 4 * q, wv[q]);                  \
+    if (t) _mm256_maskstore_pd(w + 4 * nf, m, wv[nf]);                            \
+    return b;                                                                     \
+}
+GDFAST_SGD4V(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
+GDFAST_SGD4V(df, double, float, GDFAST_LD_d, GDFAST_LDM_d)
+GDFAST_SGD4V(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f)
+GDFAST_SGD4V(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
+#endif
+#ifdef GDFAST_AVX2
+GDFAST_SGD4(dd_avx2, double, double, __attribute__((target("avx2"))), dotq_d, dotqx_d)
+GDFAST_SGD4(df_avx2, double, float, __attribute__((target("avx2"))), dotq_d, dotqx_d)
+GDFAST_SGD4(fd_avx2, float, double, __attribute__((target("avx2"))), dotq_f, dotqx_f)
+GDFAST_SGD4(ff_avx2, float, float, __attribute__((target("avx2"))), dotq_f, dotqx_f)
 #endif
 
 #ifdef GDFAST_AVX2
