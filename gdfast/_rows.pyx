@@ -386,12 +386,12 @@ def centred_residuals(const floating[:, ::1] X, const yfloat[::1] y,
                       const double[::1] xbar, double ybar, const double[::1] wstar,
                       double[::1] out, bint signals=False):
     """Residuals about a centre, for the statistics method (gdfast._stats):
-    with u = x - xbar and e = (y - ybar) - u·wstar (u·wstar left to right),
+    with u = x - xbar and e = (y - ybar) - u·wstar (u·wstar in four lanes),
     out = [sum e**2, sum e, sum e*u (d values), sum u (d values)], rows in
     order."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
     cdef Ticker t = Ticker(0, signals)
-    cdef double e, u, s_ee = 0.0, s_e = 0.0
+    cdef double e, u, s_ee = 0.0, s_e = 0.0, e0, e1, e2, e3
     cdef const floating* xi
     cdef double* h = &out[2]
     cdef double* s_u = &out[2 + d]
@@ -400,10 +400,21 @@ def centred_residuals(const floating[:, ::1] X, const yfloat[::1] y,
             h[j] = 0.0
         for i in range(n):
             xi = &X[0, 0] + i * d
-            e = 0.0
-            for j in range(d):
-                e = e + (xi[j] - xbar[j]) * wstar[j]
-            e = (y[i] - ybar) - e
+            e0 = 0.0
+            e1 = 0.0
+            e2 = 0.0
+            e3 = 0.0
+            j = 0
+            while j + 4 <= d:       # four chains: a long dot product's latency / 4
+                e0 = e0 + (xi[j] - xbar[j]) * wstar[j]
+                e1 = e1 + (xi[j + 1] - xbar[j + 1]) * wstar[j + 1]
+                e2 = e2 + (xi[j + 2] - xbar[j + 2]) * wstar[j + 2]
+                e3 = e3 + (xi[j + 3] - xbar[j + 3]) * wstar[j + 3]
+                j += 4
+            while j < d:
+                e0 = e0 + (xi[j] - xbar[j]) * wstar[j]
+                j += 1
+            e = (y[i] - ybar) - ((e0 + e1) + (e2 + e3))
             s_ee = s_ee + e * e
             s_e = s_e + e
             for j in range(d):
@@ -444,3 +455,18 @@ def max_abs_pair(const floating[::1] x, const floating[::1] y):
         else:
             max_abs_pair_f(&x[0], &y[0], n, &mx, &my)
     return mx, my
+
+
+def centre_into(const floating[:, ::1] X, Py_ssize_t lo, const double[::1] xbar,
+                double[:, ::1] out):
+    """out[i, j] = X[lo + i, j] - xbar[j] for the rows of out (a float64
+    chunk for the statistics method's Gram matrix)."""
+    cdef Py_ssize_t m = out.shape[0], d = X.shape[1], i, j
+    cdef const floating* xi
+    cdef double* oi
+    with nogil:
+        for i in range(m):
+            xi = &X[lo + i, 0]
+            oi = &out[i, 0]
+            for j in range(d):
+                oi[j] = xi[j] - xbar[j]

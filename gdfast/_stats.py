@@ -60,7 +60,8 @@ def collect(X, y, signals=False):
     buf = np.empty((min(rows, n), d))
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
-        U = np.subtract(X[lo:lo + m], st.xbar, out=buf[:m])
+        U = buf[:m]
+        _rows.centre_into(X, lo, st.xbar, U)
         v = y[lo:lo + m] - st.ybar
         C += U.T @ U
         s_uv += v @ U
