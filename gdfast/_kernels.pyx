@@ -31,7 +31,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
-from cpython.exc cimport PyErr_CheckSignals
+from ._ticker cimport CHECK_EVERY, Ticker, tick
 
 from ._blocks cimport block_sums, gdfast_simd_level, sgd_fold
 
@@ -53,7 +53,6 @@ cdef extern from *:
 cdef enum:
     BLOCK = 2048             # samples per block (2 x 16 KiB of float64)
     PAR_BLOCKS = 256         # blocks per parallel round (512 Ki samples)
-    CHECK_EVERY = 1 << 22    # samples of work between Ctrl-C checks
     EPOCH_WORK = 64          # work charged per epoch, so tiny-n runs check too
 
 cdef enum Status:
@@ -66,20 +65,6 @@ DIVERGED = S_DIVERGED
 STOPPED = S_STOPPED
 
 
-cdef struct Ticker:
-    Py_ssize_t work
-    bint signals
-
-
-cdef int tick(Ticker* t, Py_ssize_t work) except -1 nogil:
-    """Count work; every CHECK_EVERY samples, let a pending Ctrl-C raise."""
-    t.work += work
-    if t.work >= CHECK_EVERY:
-        t.work = 0
-        if t.signals:
-            with gil:
-                PyErr_CheckSignals()
-    return 0
 
 
 cdef int end_epoch(double[:, ::1] hist, Py_ssize_t e, Py_ssize_t e0, double w, double c,

@@ -372,6 +372,25 @@ GDFAST_BLOCK_SUMS(ff, float, float)
  * of the dot product differs from the plain loop.
  *
  * ------------------------------------------------------------------------- */
+/* The entry point of an SGD form: w copied into registers for d <= 16 (a
+ * switch gives the body a constant d), the body on w itself beyond. */
+#define GDFAST_SGD_ENTRY_BODY(NAME, SUFFIX, BIG, CASE)                            \
+    const double c = 2.0 * lr, delta = 1.0 - 2.0 * lr * alpha;                    \
+    const double fb = fit_b ? 1.0 : 0.0;                                          \
+    double wl[16];                                                                \
+    Py_ssize_t j;                                                                 \
+    if (d > 16) return BIG(X, y, idx, n, d, w, b, c, delta, fb);                  \
+    for (j = 0; j < d; j++) wl[j] = w[j];                                         \
+    switch (d) {                                                                  \
+    CASE(SUFFIX, 1) CASE(SUFFIX, 2) CASE(SUFFIX, 3) CASE(SUFFIX, 4)               \
+    CASE(SUFFIX, 5) CASE(SUFFIX, 6) CASE(SUFFIX, 7) CASE(SUFFIX, 8)               \
+    CASE(SUFFIX, 9) CASE(SUFFIX, 10) CASE(SUFFIX, 11) CASE(SUFFIX, 12)            \
+    CASE(SUFFIX, 13) CASE(SUFFIX, 14) CASE(SUFFIX, 15) CASE(SUFFIX, 16)           \
+    default: break;                                                               \
+    }                                                                             \
+    for (j = 0; j < d; j++) w[j] = wl[j];                                         \
+    return b;
+
 #define GDFAST_SGD(SUFFIX, TX, TY, ATTR, DOTX, DOTD)                              \
 ATTR static inline __attribute__((always_inline)) double                          \
 sgd_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     \
@@ -393,24 +412,7 @@ ATTR static double sgd_lanes_##SUFFIX(const TX *X, const TY *y, const int64_t *i
                                        Py_ssize_t n, Py_ssize_t d, double *w,     \
                                        double b, double lr, double alpha,         \
                                        int fit_b) {                               \
-    const double c = 2.0 * lr, delta = 1.0 - 2.0 * lr * alpha;                    \
-    const double fb = fit_b ? 1.0 : 0.0;                                          \
-    double wl[16];                                                                \
-    Py_ssize_t j;                                                                 \
-    if (d > 16) return sgd_body_##SUFFIX(X, y, idx, n, d, w, b, c, delta, fb);    \
-    for (j = 0; j < d; j++) wl[j] = w[j];                                         \
-    switch (d) {                                                                  \
-    GDFAST_SGD_CASE(SUFFIX, 1) GDFAST_SGD_CASE(SUFFIX, 2) GDFAST_SGD_CASE(SUFFIX, 3) \
-    GDFAST_SGD_CASE(SUFFIX, 4) GDFAST_SGD_CASE(SUFFIX, 5) GDFAST_SGD_CASE(SUFFIX, 6) \
-    GDFAST_SGD_CASE(SUFFIX, 7) GDFAST_SGD_CASE(SUFFIX, 8) GDFAST_SGD_CASE(SUFFIX, 9) \
-    GDFAST_SGD_CASE(SUFFIX, 10) GDFAST_SGD_CASE(SUFFIX, 11)                       \
-    GDFAST_SGD_CASE(SUFFIX, 12) GDFAST_SGD_CASE(SUFFIX, 13)                       \
-    GDFAST_SGD_CASE(SUFFIX, 14) GDFAST_SGD_CASE(SUFFIX, 15)                       \
-    GDFAST_SGD_CASE(SUFFIX, 16)                                                   \
-    default: break;                                                               \
-    }                                                                             \
-    for (j = 0; j < d; j++) w[j] = wl[j];                                         \
-    return b;                                                                     \
+    GDFAST_SGD_ENTRY_BODY(sgd_lanes, SUFFIX, sgd_body_##SUFFIX, GDFAST_SGD_CASE)   \
 }
 
 #define GDFAST_SGD_CASE(SUFFIX, D)                                                \
@@ -484,25 +486,7 @@ ATTR static double sgd_blocks_##SUFFIX(const TX *X, const TY *y, const int64_t *
                                         Py_ssize_t n, Py_ssize_t d, double *w,    \
                                         double b, double lr, double alpha,        \
                                         int fit_b) {                              \
-    const double c = 2.0 * lr, delta = 1.0 - 2.0 * lr * alpha;                    \
-    const double fb = fit_b ? 1.0 : 0.0;                                          \
-    double wl[16];                                                                \
-    Py_ssize_t j;                                                                 \
-    if (d > 16) return sgd4_body_##SUFFIX(X, y, idx, n, d, w, b, c, delta, fb);   \
-    for (j = 0; j < d; j++) wl[j] = w[j];                                         \
-    switch (d) {                                                                  \
-    GDFAST_SGD4_CASE(SUFFIX, 1) GDFAST_SGD4_CASE(SUFFIX, 2)                       \
-    GDFAST_SGD4_CASE(SUFFIX, 3) GDFAST_SGD4_CASE(SUFFIX, 4)                       \
-    GDFAST_SGD4_CASE(SUFFIX, 5) GDFAST_SGD4_CASE(SUFFIX, 6)                       \
-    GDFAST_SGD4_CASE(SUFFIX, 7) GDFAST_SGD4_CASE(SUFFIX, 8)                       \
-    GDFAST_SGD4_CASE(SUFFIX, 9) GDFAST_SGD4_CASE(SUFFIX, 10)                      \
-    GDFAST_SGD4_CASE(SUFFIX, 11) GDFAST_SGD4_CASE(SUFFIX, 12)                     \
-    GDFAST_SGD4_CASE(SUFFIX, 13) GDFAST_SGD4_CASE(SUFFIX, 14)                     \
-    GDFAST_SGD4_CASE(SUFFIX, 15) GDFAST_SGD4_CASE(SUFFIX, 16)                     \
-    default: break;                                                               \
-    }                                                                             \
-    for (j = 0; j < d; j++) w[j] = wl[j];                                         \
-    return b;                                                                     \
+    GDFAST_SGD_ENTRY_BODY(sgd_blocks, SUFFIX, sgd4_body_##SUFFIX, GDFAST_SGD4_CASE) \
 }
 
 #define GDFAST_SGD4_CASE(SUFFIX, D)                                               \

@@ -33,7 +33,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
-from cpython.exc cimport PyErr_CheckSignals
+from ._ticker cimport CHECK_EVERY, Ticker, tick
 
 cdef extern from "_rowops.h" nogil:
     void max_abs_pair_d(const double* x, const double* y, Py_ssize_t n, double* mx,
@@ -72,22 +72,7 @@ ctypedef fused yfloat:
 cdef enum:
     ROWS = 256               # rows per block
     PAR_BLOCKS = 64          # blocks per parallel round
-    CHECK_EVERY = 1 << 22    # values of work between Ctrl-C checks
 
-
-cdef struct Ticker:
-    Py_ssize_t work
-    bint signals
-
-
-cdef int tick(Ticker* t, Py_ssize_t work) except -1 nogil:
-    t.work += work
-    if t.work >= CHECK_EVERY:
-        t.work = 0
-        if t.signals:
-            with gil:
-                PyErr_CheckSignals()
-    return 0
 
 
 cdef inline double dot(const floating* x, const double* w, Py_ssize_t d) noexcept nogil:
