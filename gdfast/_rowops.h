@@ -47,12 +47,8 @@ ATTR static inline __attribute__((always_inline)) double dot4_##SUFFIX(const T *
     int k;                                                                        \
     for (; j + 4 <= d; j += 4)                                                    \
         for (k = 0; k < 4; k++) a[k] += (double)x[j + k] * w[j + k];              \
-    switch (d - j) {                                                              \
-    case 3: a[2] += (double)x[j + 2] * w[j + 2]; /* fall through */               \
-    case 2: a[1] += (double)x[j + 1] * w[j + 1]; /* fall through */               \
-    case 1: a[0] += (double)x[j] * w[j];                                          \
-    default: break;                                                               \
-    }                                                                             \
+    if (j < d)   /* padded like dot4p: the same bits as the SIMD loops */         \
+        for (k = 0; k < 4; k++) a[k] += j + k < d ? (double)x[j + k] * w[j + k] : 0.0; \
     return (a[0] + a[1]) + (a[2] + a[3]);                                         \
 }                                                                                 \
 ATTR static inline __attribute__((always_inline)) double dotl_##SUFFIX(const T *x,    \
@@ -448,8 +444,8 @@ sgd4_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,  
                    const Py_ssize_t d, double *w, double b, double c, double delta, \
                    double fb) {                                                   \
     double p[GDFAST_SGD_B + 1], r[GDFAST_SGD_B], g[GDFAST_SGD_B], K[GDFAST_SGD_B][GDFAST_SGD_B]; \
-    double cr, s;                                                                 \
-    const TX *xr[GDFAST_SGD_B], *xi;                                              \
+    double s;                                                                     \
+    const TX *xr[GDFAST_SGD_B];                                                   \
     Py_ssize_t i, j, k, u, kk;                                                    \
     p[0] = 1.0;                                                                   \
     for (u = 1; u <= GDFAST_SGD_B; u++) p[u] = p[u - 1] * delta;                  \
@@ -473,14 +469,10 @@ sgd4_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,  
         for (u = 1; u < GDFAST_SGD_B; u++) s = s + r[u];                          \
         b = b - fb * (c * s);                                                     \
     }                                                                             \
-    for (; i < n; i++) {                                                          \
-        kk = idx ? (Py_ssize_t)idx[i] : i;                                        \
-        xi = X + kk * d;                                                          \
-        cr = c * (DOTX(xi, w, d) + b - (double)y[kk]);                            \
-        for (j = 0; j < d; j++) w[j] = delta * w[j] - cr * (double)xi[j];         \
-        b = b - fb * cr;                                                          \
-    }                                                                             \
-    return b;                                                                     \
+    if (i == n) return b;                                                         \
+    /* the n mod B last rows: the "lanes" step */                                 \
+    return sgd_body_##SUFFIX(idx ? X : X + i * d, idx ? y : y + i, idx ? idx + i : NULL, \
+                             n - i, d, w, b, c, delta, fb);                       \
 }                                                                                 \
 ATTR static double sgd_blocks_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
                                         Py_ssize_t n, Py_ssize_t d, double *w,    \

@@ -11,20 +11,6 @@ import pytest
 from gdfast import _rows
 
 
-def _dot8(x, w):
-    """The documented lane dot product of _rowops.h ("dotl"), in Python floats:
-    four lanes up to 16 features, eight beyond."""
-    if len(x) <= 16:
-        a = [0.0] * 4
-        for j in range(len(x)):
-            a[j % 4] += x[j] * w[j]
-        return (a[0] + a[1]) + (a[2] + a[3])
-    a = [0.0] * 8
-    for j in range(len(x)):
-        a[j % 8] += x[j] * w[j]
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
-
-
 def _dot4p(x, w):
     """The row sums' dot product (_rowops.h "dotp"): up to 16 features four
     lanes, beyond eight; a short last group of four padded with +0.0;
