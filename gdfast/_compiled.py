@@ -134,8 +134,44 @@ def _sums(X, y, w, b, threads):
 
 
 def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
-    """Mean squared error ``mean((x·w + b - y)**2) + alpha*|w|**2``, in
-    squared units of y."""
+    """Mean squared error ``mean((x·w + b - y)**2) + alpha*|w|**2``.
+
+    Parameters
+    ----------
+    X : float, array_like of shape (n,) or (n, d)
+        The samples: one feature (the tutorial's ``x``) or ``d`` features.
+    y : float or array_like of shape (n,)
+        The targets.
+    w : float or array_like of shape (d,)
+        The weights (a scalar broadcasts over the features).
+    b : float, default 0.0
+        The intercept.
+    alpha : float, default 0.0
+        L2 strength; the intercept is not penalised.
+    threads : int, optional
+        OpenMP threads for the pass (1 to 256; default 1). Same result for
+        every count.
+
+    Returns
+    -------
+    float
+        The cost, in squared units of ``y``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad data or parameters (the message names the argument).
+    OverflowError
+        The result is not finite although the inputs are.
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> gdfast.cost([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], 1.0)
+    4.666666666666667
+    >>> gdfast.cost([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0], [1.0, 1.0], b=1.0)
+    1.0
+    """
     if threads is None and _plain(b, alpha):
         fast = seq_cost(X, y, w)
         if fast is not None:
@@ -154,9 +190,35 @@ def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
 
 
 def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
-    """Gradient of the cost in w: ``mean(2*x*(x·w + b - y)) + 2*alpha*w``
-    (a float for 1-D data, an array of shape (d,) for 2-D); with
-    ``fit_intercept=True`` the pair ``(grad_w, grad_b)``."""
+    """Gradient of the cost in w: ``mean(2*x*(x·w + b - y)) + 2*alpha*w``.
+
+    Parameters
+    ----------
+    X, y, w, b, alpha, threads
+        As :func:`cost`.
+    fit_intercept : bool, default False
+        Also return the gradient in ``b``, ``mean(2*(x·w + b - y))``.
+
+    Returns
+    -------
+    float or numpy.ndarray of shape (d,), or a pair
+        A float for 1-D data (for two numbers, that one sample's gradient),
+        an array for 2-D ``X``; with ``fit_intercept=True`` the pair
+        ``(grad_w, grad_b)``.
+
+    Raises
+    ------
+    ValueError, TypeError, OverflowError
+        As :func:`cost`.
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> gdfast.gradient([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], 1.0)
+    -9.333333333333334
+    >>> gdfast.gradient([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0], 0.0, fit_intercept=True)
+    (array([-1., -1.]), -2.0)
+    """
     if threads is None and fit_intercept is False and _plain(b, alpha):
         fast = seq_gradient(X, y, w)
         if fast is not None:
@@ -184,8 +246,32 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
 
 
 def forward(X, w, b=0.0):
-    """Prediction ``x·w + b``: a float for a number, a list for a 1-D list,
-    else a float64 array of shape (n,)."""
+    """Prediction ``x·w + b``.
+
+    Parameters
+    ----------
+    X : float, array_like of shape (n,) or (n, d)
+    w : float or array_like of shape (d,)
+    b : float, default 0.0
+
+    Returns
+    -------
+    float, list or numpy.ndarray of shape (n,)
+        A float for a number, a list for a 1-D list or tuple, else float64.
+
+    Raises
+    ------
+    ValueError, TypeError, OverflowError
+        As :func:`cost`.
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> gdfast.forward(4, 2.0)
+    8.0
+    >>> gdfast.forward([[1.0, 2.0]], [3.0, 4.0], b=0.5)
+    array([11.5])
+    """
     if _plain(b, 0):
         fast = seq_forward(X, w)
         if fast is not None:
@@ -201,7 +287,29 @@ def forward(X, w, b=0.0):
 
 
 def loss(X, y, w, b=0.0, *, alpha=0.0):
-    """Per-sample loss ``(x·w + b - y)**2 + alpha*|w|**2``, elementwise."""
+    """Per-sample loss ``(x·w + b - y)**2 + alpha*|w|**2``, elementwise.
+
+    Parameters
+    ----------
+    X, y, w, b, alpha
+        As :func:`cost`.
+
+    Returns
+    -------
+    float, list or numpy.ndarray of shape (n,)
+        As :func:`forward`; their mean is :func:`cost`.
+
+    Raises
+    ------
+    ValueError, TypeError, OverflowError
+        As :func:`cost`.
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> gdfast.loss([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], 1.0)
+    [1.0, 4.0, 9.0]
+    """
     if _plain(b, alpha):
         fast = seq_loss(X, y, w)
         if fast is not None:
@@ -271,6 +379,58 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     ``loss_history[e]`` is the cost at the start of epoch ``e`` (before the
     update), as the tutorial prints it.
 
+    Parameters
+    ----------
+    X : array_like of shape (n,) or (n, d)
+        The samples (one feature, or ``d``).
+    y : array_like of shape (n,)
+        The targets.
+    w : float or array_like of shape (d,), default 1.0
+        Initial weights (a scalar broadcasts).
+    lr : float, default 0.01
+        Learning rate (> 0).
+    epochs : int, default 100
+        Epochs to run (0 to 2**63 - 1; a callback may stop earlier).
+    b : float, default 0.0
+        Initial intercept (fixed unless ``fit_intercept``).
+    fit_intercept : bool, default False
+        Train the intercept too, with the same ``lr``.
+    alpha : float, default 0.0
+        L2 strength (``alpha*|w|**2`` in the cost; ``b`` is not penalised).
+    callback : callable, optional
+        ``callback(epoch, w, loss)`` after each epoch (``w`` a float for 1-D
+        data, a copy of the coefficients for 2-D); returning True stops.
+    progress : bool, default False
+        Show a tqdm progress bar (``pip install 'gdfast[progress]'``).
+    method : {"auto", "pass", "stats"}
+        See below.
+    threads : int, optional
+        OpenMP threads for the passes (1 to 256; default 1).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad data or parameters, before any training.
+    DivergenceError
+        An epoch ended with a non-finite coefficient, intercept or loss.
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> r = gdfast.batch_gd([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], w=1.0, lr=0.01, epochs=2)
+    >>> r.w_history.tolist(), r.loss_history.tolist()
+    ([1.0933333333333333, 1.1779555555555554], [4.666666666666667, 3.8362074074074086])
+    >>> r = gdfast.batch_gd([[0.0], [1.0], [2.0]], [5.0, 7.0, 9.0], w=0.0, lr=0.2,
+    ...                     epochs=500, fit_intercept=True)
+    >>> round(float(r.coef[0]), 6), round(r.intercept, 6)
+    (2.0, 5.0)
+
+    Notes
+    -----
     method : "pass" makes one fused cost+gradient pass over the data per
         epoch. "stats" reads the data a fixed number of times (two for one
         feature without intercept, three otherwise) and runs every epoch from
@@ -341,8 +501,38 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     """Stochastic gradient descent: one update per sample.
 
     ``loss_history[e]`` is the loss of the epoch's last sample after its
-    update, as the tutorial prints it. ``shuffle=True`` visits a fresh
-    permutation from ``numpy.random.default_rng(seed)`` every epoch;
+    update, as the tutorial prints it.
+
+    Parameters
+    ----------
+    X, y, w, lr, epochs, b, fit_intercept, alpha, callback, progress
+        As :func:`batch_gd`.
+    shuffle : bool or "blocks", default False
+        Visit the samples of each epoch in a fresh order (see below).
+    seed : None, int or numpy.random.Generator
+        Source of the shuffles (anything ``numpy.random.default_rng`` takes).
+    method : {"auto", "plain", "affine", "lanes", "blocks"}
+        See below.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError, TypeError, DivergenceError
+        As :func:`batch_gd`.
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> r = gdfast.sgd([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], w=1.0, lr=0.01, epochs=1)
+    >>> r.w, r.loss
+    (1.260688, 4.919240100095999)
+
+    Notes
+    -----
+    ``shuffle=True`` visits a fresh permutation from ``numpy.random.default_rng(seed)`` every epoch;
     ``shuffle="blocks"`` a locality-keeping order from the same Generator
     (gdfast._shuffle: permuted blocks of rows, interleaved), several times
     faster on large data.
@@ -409,6 +599,33 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     size. ``loss_history[e]`` is the cost of the epoch's last batch before
     its update. ``batch_size >= n`` is batch_gd(method="pass");
     batch_size=1 is sgd up to rounding.
+
+    Parameters
+    ----------
+    X, y, w, lr, epochs, b, fit_intercept, alpha, callback, progress, threads
+        As :func:`batch_gd`.
+    batch_size : int, default 32
+        Samples per update (>= 1; above n means one batch).
+    shuffle, seed
+        As :func:`sgd`.
+
+    Returns
+    -------
+    TrainResult
+        ``method`` is "batches".
+
+    Raises
+    ------
+    ValueError, TypeError, DivergenceError
+        As :func:`batch_gd`.
+
+    Examples
+    --------
+    >>> import gdfast
+    >>> r = gdfast.minibatch_gd([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], batch_size=2, w=1.0,
+    ...                         lr=0.01, epochs=1)
+    >>> r.w
+    1.221
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, p.data.n)
