@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import math
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -208,6 +209,12 @@ def _finite_inputs(X):
     except ValueError:
         assert_all_finite(X, input_name="X")
         raise
+
+
+def _is_dask(a):
+    """A Dask array, detected without importing dask."""
+    m = sys.modules.get("dask.array")
+    return m is not None and isinstance(a, m.Array)
 
 
 class _Stopper:
@@ -452,6 +459,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             When the coefficients or the loss stop being finite.
         """
         alpha, tol = self._params()
+        if _is_dask(X) or _is_dask(y):
+            return self._fit_dask(X, y, alpha, tol, partial=False)
         X, y = self._data(X, y, reset=True)
         with _finite_inputs(X):
             return self._fit(X, y, alpha, tol)
@@ -556,6 +565,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self : GDRegressor
         """
         alpha, _ = self._params()
+        if _is_dask(X) or _is_dask(y):
+            return self._fit_dask(X, y, alpha, None, partial=True)
         first = not hasattr(self, "coef_")
         X, y = self._data(X, y, reset=first)
         with _finite_inputs(X):
@@ -589,6 +600,72 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self._rng, self._norm_stats = rng, norm_stats
         return self
 
+    def _fit_dask(self, X, y, alpha, tol, partial):
+        """fit / partial_fit on Dask arrays: the same solver through
+        gdfast.dask (chunk by chunk, on the active scheduler); the same
+        parameters and fitted attributes. ``loss_curve_`` is then the
+        trainer's recorded loss per epoch (``TrainResult.loss_history``:
+        for "batch" the cost before each epoch's update, for "sgd" the last
+        row's loss), and ``tol`` stops on it."""
+        import dask
+        import dask.array as da
+
+        from . import dask as gdd
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim} dimensions")
+        n, d = int(X.shape[0]), int(X.shape[1])
+        first = not partial or not hasattr(self, "coef_")
+        if not first and d != self.n_features_in_:
+            raise ValueError(f"X has {d} features, but GDRegressor is expecting "
+                             f"{self.n_features_in_} features as input")
+        if isinstance(self.lr, str):
+            sq = (da.asarray(X).astype(np.float64) ** 2).sum(axis=1)
+            mx, mean = dask.compute(sq.max(), sq.mean())
+            lr = auto_lr(self.solver, float(mx), float(mean), bool(self.fit_intercept),
+                         alpha)
+        else:
+            lr = float(self.lr)
+        w, b = self._start(d, bool(self.warm_start) or not first)
+        rng = getattr(self, "_rng", None) if not first else None
+        rng = rng if rng is not None else _generator(self.random_state)
+        stop = _Stopper(tol, int(self.n_iter_no_change))
+        state = {"converged": False}
+
+        def callback(epoch, w_now, loss):
+            if stop(loss):
+                state["converged"] = True
+                return True
+            return False
+        common = dict(w=w, b=b, lr=lr, epochs=1 if partial else int(self.max_iter),
+                      alpha=alpha, fit_intercept=bool(self.fit_intercept),
+                      callback=callback if tol is not None else None)
+        if self.method != "auto" and self.solver != "minibatch":
+            common["method"] = self.method
+        shuffle = self.shuffle if isinstance(self.shuffle, str) else bool(self.shuffle)
+        if self.solver == "batch":
+            res = gdd.batch_gd(X, y, **common)
+        elif self.solver == "sgd":
+            res = gdd.sgd(X, y, shuffle=shuffle, seed=rng if shuffle else None, **common)
+        else:
+            res = gdd.minibatch_gd(X, y, self.batch_size, shuffle=shuffle,
+                                   seed=rng if shuffle else None, **common)
+        if tol is not None and not state["converged"] and not partial:
+            warnings.warn("Maximum number of iteration reached before convergence. "
+                          "Consider increasing max_iter to improve the fit.",
+                          ConvergenceWarning, stacklevel=3)
+        self.coef_ = np.array(res.coef, dtype=np.float64).reshape(d)
+        self.intercept_ = float(res.intercept)
+        curve = [float(v) for v in res.loss_history]
+        if partial and not first:
+            self.n_iter_ += res.epochs
+            self.loss_curve_ = list(self.loss_curve_) + curve
+            self.t_ += n * res.epochs
+        else:
+            self.n_iter_, self.loss_curve_, self.t_ = res.epochs, curve, n * res.epochs
+        self.n_features_in_, self.lr_, self.method_ = d, lr, res.method
+        self._rng = rng
+        return self
+
     def predict(self, X):
         """Predictions ``X @ coef_ + intercept_`` (float64, computed without
         a copy of a float32 ``X``).
@@ -602,6 +679,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         numpy.ndarray of shape (n_samples,), float64
         """
         check_is_fitted(self)
+        if _is_dask(X):
+            return X @ self.coef_ + self.intercept_     # lazy, a Dask array
         X = _validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
                            order="C", **_NO_FINITE_CHECK)
         with _finite_inputs(X):          # gdfast.forward checks finiteness itself

@@ -1,0 +1,55 @@
+"""GDRegressor on Dask arrays: the same solvers through gdfast.dask."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+da = pytest.importorskip("dask.array")
+
+from gdfast import GDRegressor  # noqa: E402
+
+
+def _data(n=600, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = X @ np.arange(1.0, d + 1.0) + 2.0 + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+@pytest.mark.parametrize("solver", ["sgd", "minibatch"])
+def test_fit_on_a_dask_array_equals_fit_in_memory(solver):
+    """Unshuffled, the chunk-to-chunk chain is the in-memory epoch, bit for bit."""
+    X, y = _data()
+    kw = dict(solver=solver, lr=0.01, max_iter=4, tol=None, shuffle=False, batch_size=8)
+    mem = GDRegressor(**kw).fit(X, y)
+    dsk = GDRegressor(**kw).fit(da.from_array(X, chunks=(160, 4)), da.from_array(y, chunks=160))
+    assert np.array_equal(dsk.coef_, mem.coef_) and dsk.intercept_ == mem.intercept_
+    assert dsk.n_iter_ == 4 and dsk.n_features_in_ == 4 and dsk.t_ == 4 * 600
+    assert np.allclose(np.asarray(dsk.predict(da.from_array(X, chunks=(160, 4)))),
+                       mem.predict(X))
+
+
+def test_batch_solver_on_dask_reaches_least_squares():
+    X, y = _data(2000, 3, seed=1)
+    A = np.column_stack([X, np.ones(len(y))])
+    sol = np.linalg.lstsq(A, y, rcond=None)[0]
+    m = GDRegressor(solver="batch", lr=0.2, max_iter=500, tol=None).fit(
+        da.from_array(X, chunks=(500, 3)), y)
+    assert np.allclose(m.coef_, sol[:3], rtol=1e-9) and m.intercept_ == pytest.approx(sol[3])
+
+
+def test_partial_fit_on_dask_chunks_continues_from_the_state():
+    X, y = _data(800, 2, seed=2)
+    kw = dict(solver="sgd", lr=0.01, shuffle=False)
+    whole = GDRegressor(**kw, max_iter=1, tol=None).fit(X, y)
+    m = GDRegressor(**kw)
+    for lo in (0, 400):
+        m.partial_fit(da.from_array(X[lo:lo + 400], chunks=(100, 2)), y[lo:lo + 400])
+    assert np.array_equal(m.coef_, whole.coef_) and m.t_ == 800 and m.n_iter_ == 2
+
+
+def test_dask_input_with_wrong_feature_count_is_refused():
+    X, y = _data(100, 3)
+    m = GDRegressor(solver="sgd", lr=0.01, max_iter=2, tol=None).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        m.partial_fit(da.from_array(np.ones((10, 2)), chunks=(5, 2)), np.ones(10))
