@@ -41,19 +41,16 @@ def _chunk_rows(d):
     return max(4096, (1 << 23) // (8 * d))
 
 
-def collect(X, y, signals=False):
-    """The statistics of (X (n, d), y (n,)); None if any is not finite.
-
-    Passes 1 and 3 are compiled loops (gdfast._rows); pass 2 centres one
-    chunk at a time into a reused buffer and hands it to numpy's BLAS.
-    """
+def moments(X, y, signals=False):
+    """(n, xbar, ybar, C, s_uv) of (X (n, d), y (n,)): the means, the centred
+    Gram matrix and sum u*v (passes 1 and 2). Pass 1 is a compiled loop;
+    pass 2 centres one chunk at a time into a reused buffer (compiled) and
+    hands it to numpy's BLAS."""
     from . import _rows
     n, d = X.shape
-    st = Stats()
-    st.n = n
     sums = np.empty(d + 1)
     _rows.column_sums(X, y, sums, signals)
-    st.xbar, st.ybar = sums[:d] / n, float(sums[d]) / n
+    xbar, ybar = sums[:d] / n, float(sums[d]) / n
     C = np.zeros((d, d))
     s_uv = np.zeros(d)
     rows = _chunk_rows(d)
@@ -61,16 +58,31 @@ def collect(X, y, signals=False):
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
         U = buf[:m]
-        _rows.centre_into(X, lo, st.xbar, U)
-        v = y[lo:lo + m] - st.ybar
+        _rows.centre_into(X, lo, xbar, U)
         C += U.T @ U
-        s_uv += v @ U
+        s_uv += (y[lo:lo + m] - ybar) @ U
+    return n, xbar, ybar, C, s_uv
+
+
+def residuals(X, y, xbar, ybar, wstar, signals=False):
+    """[sum e**2, sum e, sum e*u (d values), sum u (d values)] about the
+    centre, u = x - xbar, e = (y - ybar) - u·wstar (pass 3, compiled)."""
+    from . import _rows
+    out = np.empty(2 * X.shape[1] + 2)
+    _rows.centred_residuals(X, y, xbar, ybar, wstar, out, signals)
+    return out
+
+
+def collect(X, y, signals=False):
+    """The statistics of (X (n, d), y (n,)); None if any is not finite."""
+    d = X.shape[1]
+    st = Stats()
+    st.n, st.xbar, st.ybar, C, s_uv = moments(X, y, signals)
     if not (np.isfinite(C).all() and np.isfinite(s_uv).all()):
         return None
     st.C = C
     st.wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
-    out = np.empty(2 * d + 2)
-    _rows.centred_residuals(X, y, st.xbar, st.ybar, st.wstar, out, signals)
+    out = residuals(X, y, st.xbar, st.ybar, st.wstar, signals)
     st.s_ee, st.s_e = float(out[0]), float(out[1])
     st.h, st.s_u = out[2:2 + d], out[2 + d:]
     if not (np.isfinite(out).all() and np.isfinite(st.wstar).all()):

@@ -291,22 +291,12 @@ def _persisted(dd, persist):
 
 def _moments(Xk, yk):
     """(n, xbar, ybar, C = U'U, s_uv = U'v) of one chunk (U, v centred on the
-    chunk's own means), or None for an empty chunk."""
+    chunk's own means; gdfast._stats' compiled passes), or None for an empty
+    chunk."""
     X = _rows_of(Xk)
-    n = X.shape[0]
-    if n == 0:
+    if X.shape[0] == 0:
         return None
-    xbar = np.add.reduce(X, axis=0, dtype=np.float64) / n
-    ybar = float(np.add.reduce(yk, dtype=np.float64)) / n
-    d = X.shape[1]
-    C, s_uv = np.zeros((d, d)), np.zeros(d)
-    rows = _stats._chunk_rows(d)
-    for lo in range(0, n, rows):
-        U = X[lo:lo + rows] - xbar
-        v = yk[lo:lo + rows] - ybar
-        C += U.T @ U
-        s_uv += U.T @ v
-    return n, xbar, ybar, C, s_uv
+    return _stats.moments(X, np.ascontiguousarray(yk))
 
 
 def _merge_moments(*parts):
@@ -329,19 +319,12 @@ def _merge_moments(*parts):
 
 
 def _residuals(Xk, yk, xbar, ybar, wstar):
-    """[sum e**2, sum e, sum u (d), sum e*u (d)] about the global centre."""
+    """[sum e**2, sum e, sum e*u (d), sum u (d)] about the global centre
+    (gdfast._stats.residuals)."""
     X = _rows_of(Xk)
-    d = xbar.shape[0]
-    out = np.zeros(2 + 2 * d)
-    rows = _stats._chunk_rows(d)
-    for lo in range(0, X.shape[0], rows):
-        U = X[lo:lo + rows] - xbar
-        e = (yk[lo:lo + rows] - ybar) - U @ wstar
-        out[0] += float(e @ e)
-        out[1] += float(e.sum())
-        out[2:2 + d] += U.sum(axis=0)
-        out[2 + d:] += U.T @ e
-    return out
+    if X.shape[0] == 0:
+        return np.zeros(2 + 2 * xbar.shape[0])
+    return _stats.residuals(X, np.ascontiguousarray(yk), xbar, ybar, wstar)
 
 
 def _add(*parts):
@@ -370,7 +353,7 @@ def _collect(dd):
     st = _stats.Stats()
     st.n, st.xbar, st.ybar, st.C, st.wstar = n, xbar, ybar, C, wstar
     st.s_ee, st.s_e = float(res[0]), float(res[1])
-    st.s_u, st.h = res[2:2 + d], res[2 + d:]
+    st.h, st.s_u = res[2:2 + d], res[2 + d:]
     return st
 
 
