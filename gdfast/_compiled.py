@@ -484,6 +484,8 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
             method = "pass"              # no overflow certificate: see gdfast._plan
         elif st is not None:
             def epoch(w, b):
+                if signals:
+                    _rows.check_signals()
                 return _stats.epoch(st, w, b, lr, p.alpha, p.fit_intercept)
             return _driver.epochs("batch_gd", method, p, epoch)
         else:

@@ -34,6 +34,7 @@ from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from ._ticker cimport CHECK_EVERY, Ticker, tick
+from cpython.exc cimport PyErr_CheckSignals
 
 cdef extern from "_rowops.h" nogil:
     void max_abs_pair_d(const double* x, const double* y, Py_ssize_t n, double* mx,
@@ -149,6 +150,16 @@ cdef int sums(const floating* X, const yfloat* y, const int64_t* idx, Py_ssize_t
     return 0
 
 
+cdef inline int end_of_call(bint signals) except -1:
+    """Each call ends by handling a pending Ctrl-C (main thread only): the
+    epoch driver is a Python loop, and on CPython 3.13 a process forked from
+    a non-main thread never runs signal handlers from its eval loop, only
+    from an explicit check."""
+    if signals:
+        PyErr_CheckSignals()
+    return 0
+
+
 cdef double* scratch(Py_ssize_t d) except NULL nogil:
     cdef double* p = <double*>malloc((PAR_BLOCKS + 1) * (d + 2) * sizeof(double))
     if p == NULL:
@@ -189,6 +200,7 @@ def pass_sums(const floating[:, ::1] X, const yfloat[::1] y, const double[::1] w
             sums(&X[0, 0], &y[0], NULL, 0, n, d, &w[0], b, &out[0], parts, threads, &t)
         finally:
             free(parts)
+    end_of_call(signals)
 
 
 def batch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, double b,
@@ -208,6 +220,7 @@ def batch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, do
             b = step(&w[0], parts + PAR_BLOCKS * (d + 2), d, n, b, lr, alpha, fit_b)
         finally:
             free(parts)
+    end_of_call(signals)
     return b, c
 
 
@@ -237,6 +250,7 @@ def minibatch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w
                 start += m
         finally:
             free(parts)
+    end_of_call(signals)
     return b, c
 
 
@@ -314,6 +328,7 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
         xi = &X[0, 0] + k * d
         r = dot(xi, wp, d) + b - <double>y[k]
         r = r * r + penalty(alpha, wp, d)
+    end_of_call(signals)
     return b, r
 
 
@@ -455,3 +470,9 @@ def centre_into(const floating[:, ::1] X, Py_ssize_t lo, const double[::1] xbar,
             oi = &out[i, 0]
             for j in range(d):
                 oi[j] = xi[j] - xbar[j]
+
+
+def check_signals():
+    """Run pending signal handlers now (Ctrl-C raises KeyboardInterrupt): for
+    epoch loops in Python that call no kernel (see end_of_call)."""
+    PyErr_CheckSignals()
