@@ -118,10 +118,9 @@ def _one_feature(dat, b=0.0):
     return x, y
 
 
-def _sums(X, y, w, b, threads):
-    """(dat, w, b, out) with out = [sum r**2, sum r, sum r*x]; ValueError
-    for non-finite data."""
-    dat = _validate.data(X, y)
+def _sums(dat, w, b, threads):
+    """(w, b, out) for validated data, out = [sum r**2, sum r, sum r*x];
+    ValueError for non-finite data."""
     w = _validate.coef(w, dat.d, dat.flat)
     b = _validate.intercept(b)
     nthreads = _threads(threads)
@@ -130,7 +129,7 @@ def _sums(X, y, w, b, threads):
                                           _signals())
     if not np.isfinite(out).all():
         _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
-    return dat, w, b, out
+    return w, b, out
 
 
 def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
@@ -185,7 +184,7 @@ def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
         if not np.isfinite(s_rr):
             _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
         return _validate.finite_result(s_rr / dat.n + _penalty(alpha, w1), "cost")
-    dat, w, b, out = _sums(X, y, w, b, threads)
+    w, b, out = _sums(dat, w, b, threads)
     return _validate.finite_result(float(out[0]) / dat.n + _penalty(alpha, w), "cost")
 
 
@@ -235,7 +234,7 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
         g = 2.0 * s_xr / dat.n + 2.0 * alpha * w1
         g = _validate.finite_result(g, "gradient")
         return g if dat.flat else np.array([g])
-    dat, w, b, out = _sums(X, y, w, b, threads)
+    w, b, out = _sums(dat, w, b, threads)
     with np.errstate(over="ignore"):      # reported by finite_result
         g = 2.0 * out[2:] / dat.n + (2.0 * alpha) * w
     g = _validate.finite_result(g, "gradient")

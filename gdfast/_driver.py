@@ -30,6 +30,14 @@ def _finish(trainer, method, p, hist, w, b):
     return TrainResult(hist.rows(), w, b, p.data.flat, trainer, method)
 
 
+def _last_state(p, hist):
+    """(w, b) after the last recorded epoch (the initial values if none)."""
+    if hist.k:
+        row = hist.rows()[-1]
+        return row[:p.data.d].copy(), float(row[p.data.d])
+    return p.w, p.b
+
+
 def _check_data(p):
     _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
 
@@ -48,12 +56,11 @@ def epochs(trainer, method, p, epoch):
             _check_data(p)
         e = 0
         while e < p.epochs:
-            w_before, b_before = w.copy(), b
             b, loss = epoch(w, b)
             if not (math.isfinite(loss) and math.isfinite(b) and np.isfinite(w).all()):
                 _check_data(p)
                 raise DivergenceError(e, p.lr, _finish(trainer, method, p, hist,
-                                                       w_before, b_before))
+                                                       *_last_state(p, hist)))
             hist.append(w, b, loss)
             if hook is not None and hook(e, float(w[0]) if flat else w.copy(), loss):
                 break

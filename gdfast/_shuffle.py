@@ -14,7 +14,7 @@ row 1 of each, and so on (skipping rows a short block lacks). Consecutive
 updates thus come from GROUP random places in the data -- what SGD on sorted
 or clustered rows needs (tests/test_shuffle.py: on rows sorted by y it ends
 within a small factor of the exact global shuffle, where stored order is
-off by orders of magnitude) -- while each group (GROUP * BLOCK_ROWS rows)
+off by more than 20 times as much) -- while each group (GROUP * BLOCK_ROWS rows)
 is read as a handful of cache lines per block, not a cache miss per row.
 It is not a uniform permutation of the rows. Both implementations draw the
 same permutation from the same Generator and build the same order, so

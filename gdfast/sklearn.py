@@ -416,8 +416,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         return auto_lr(self.solver, mx, tot / stats[2], bool(self.fit_intercept),
                        float(self.alpha)), stats
 
-    def _epoch(self, X, y, w, b, lr, alpha, rng, epochs=1, callback=None):
-        """``epochs`` epochs of the solver's trainer from (w, b): the TrainResult."""
+    def _epoch(self, X, y, w, b, lr, alpha, rng, epochs=1, callback=None, trainers=_gd):
+        """``epochs`` epochs of the solver's trainer from (w, b): the
+        TrainResult. ``trainers``: gdfast, or gdfast.dask for Dask arrays."""
         common = dict(w=w, b=b, lr=lr, epochs=epochs, alpha=alpha,
                       fit_intercept=bool(self.fit_intercept), callback=callback)
         if self.method != "auto" and self.solver != "minibatch":
@@ -425,13 +426,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             # has no method; minibatch_gd has one ("batches")
             common["method"] = self.method
         if self.solver == "batch":
-            return _gd.batch_gd(X, y, **common)
+            return trainers.batch_gd(X, y, **common)
         shuffle = self.shuffle if isinstance(self.shuffle, str) else bool(self.shuffle)
         seed = rng if shuffle else None
         if self.solver == "sgd":
-            return _gd.sgd(X, y, shuffle=shuffle, seed=seed, **common)
-        return _gd.minibatch_gd(X, y, batch_size=self.batch_size, shuffle=shuffle,
-                                seed=seed, **common)
+            return trainers.sgd(X, y, shuffle=shuffle, seed=seed, **common)
+        return trainers.minibatch_gd(X, y, batch_size=self.batch_size, shuffle=shuffle,
+                                     seed=seed, **common)
 
     def _result(self, rows, w, b):
         arr = np.array(rows, dtype=np.float64).reshape(-1, len(w) + 2)
@@ -636,19 +637,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 state["converged"] = True
                 return True
             return False
-        common = dict(w=w, b=b, lr=lr, epochs=1 if partial else int(self.max_iter),
-                      alpha=alpha, fit_intercept=bool(self.fit_intercept),
-                      callback=callback if tol is not None else None)
-        if self.method != "auto" and self.solver != "minibatch":
-            common["method"] = self.method
-        shuffle = self.shuffle if isinstance(self.shuffle, str) else bool(self.shuffle)
-        if self.solver == "batch":
-            res = gdd.batch_gd(X, y, **common)
-        elif self.solver == "sgd":
-            res = gdd.sgd(X, y, shuffle=shuffle, seed=rng if shuffle else None, **common)
-        else:
-            res = gdd.minibatch_gd(X, y, self.batch_size, shuffle=shuffle,
-                                   seed=rng if shuffle else None, **common)
+        res = self._epoch(X, y, w, b, lr, alpha, rng, 1 if partial else int(self.max_iter),
+                          callback if tol is not None else None, trainers=gdd)
         if tol is not None and not state["converged"] and not partial:
             warnings.warn("Maximum number of iteration reached before convergence. "
                           "Consider increasing max_iter to improve the fit.",
