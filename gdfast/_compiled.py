@@ -432,7 +432,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     -----
     method : "pass" makes one fused cost+gradient pass over the data per
         epoch. "stats" reads the data a fixed number of times (two for one
-        feature without intercept, three otherwise) and runs every epoch from
+        feature without intercept as otherwise) and runs every epoch from
         the sufficient statistics (exact in real arithmetic; rounding differs,
         see docs/accuracy.md). "auto" (default) picks "stats" from
         STATS_MIN_N samples on when its passes cost less than the epochs'

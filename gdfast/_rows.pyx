@@ -66,6 +66,25 @@ cdef extern from "_rowops.h" nogil:
     void block_sums_ff(const float* X, const float* y, const int64_t* idx, Py_ssize_t lo,
                        Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* out)
 
+cdef extern from "_moments.h" nogil:
+    enum: GDFAST_MOM_ROWS
+    void mom_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d, double* N,
+                     double* M, double* C, double* U)
+    void mom_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d, double* N,
+                     double* M, double* C, double* U)
+    void mom_rows_fd(const float* X, const double* y, Py_ssize_t n, Py_ssize_t d, double* N,
+                     double* M, double* C, double* U)
+    void mom_rows_ff(const float* X, const float* y, Py_ssize_t n, Py_ssize_t d, double* N,
+                     double* M, double* C, double* U)
+    void res_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d,
+                     const double* xbar, double ybar, const double* ws, double* out)
+    void res_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d,
+                     const double* xbar, double ybar, const double* ws, double* out)
+    void res_rows_fd(const float* X, const double* y, Py_ssize_t n, Py_ssize_t d,
+                     const double* xbar, double ybar, const double* ws, double* out)
+    void res_rows_ff(const float* X, const float* y, Py_ssize_t n, Py_ssize_t d,
+                     const double* xbar, double ybar, const double* ws, double* out)
+
 ctypedef fused yfloat:
     float
     double
@@ -361,72 +380,6 @@ def iota(int64_t[::1] order):
             order[i] = i
 
 
-def column_sums(const floating[:, ::1] X, const yfloat[::1] y, double[::1] out,
-                bint signals=False):
-    """out[:d] = sum over rows of x, out[d] = sum of y (rows in order, double)."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
-    cdef Ticker t = Ticker(0, signals)
-    cdef double sy = 0.0
-    cdef const floating* xi
-    cdef double* o = &out[0]
-    with nogil:
-        for j in range(d):
-            o[j] = 0.0
-        for i in range(n):
-            xi = &X[0, 0] + i * d
-            for j in range(d):
-                o[j] = o[j] + xi[j]
-            sy = sy + y[i]
-            if (i & 65535) == 65535:
-                tick(&t, 65536 * d)
-        o[d] = sy
-
-
-def centred_residuals(const floating[:, ::1] X, const yfloat[::1] y,
-                      const double[::1] xbar, double ybar, const double[::1] wstar,
-                      double[::1] out, bint signals=False):
-    """Residuals about a centre, for the statistics method (gdfast._stats):
-    with u = x - xbar and e = (y - ybar) - u·wstar (u·wstar in four lanes),
-    out = [sum e**2, sum e, sum e*u (d values), sum u (d values)], rows in
-    order."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
-    cdef Ticker t = Ticker(0, signals)
-    cdef double e, u, s_ee = 0.0, s_e = 0.0, e0, e1, e2, e3
-    cdef const floating* xi
-    cdef double* h = &out[2]
-    cdef double* s_u = &out[2 + d]
-    with nogil:
-        for j in range(2 * d):
-            h[j] = 0.0
-        for i in range(n):
-            xi = &X[0, 0] + i * d
-            e0 = 0.0
-            e1 = 0.0
-            e2 = 0.0
-            e3 = 0.0
-            j = 0
-            while j + 4 <= d:       # four chains: a long dot product's latency / 4
-                e0 = e0 + (xi[j] - xbar[j]) * wstar[j]
-                e1 = e1 + (xi[j + 1] - xbar[j + 1]) * wstar[j + 1]
-                e2 = e2 + (xi[j + 2] - xbar[j + 2]) * wstar[j + 2]
-                e3 = e3 + (xi[j + 3] - xbar[j + 3]) * wstar[j + 3]
-                j += 4
-            while j < d:
-                e0 = e0 + (xi[j] - xbar[j]) * wstar[j]
-                j += 1
-            e = (y[i] - ybar) - ((e0 + e1) + (e2 + e3))
-            s_ee = s_ee + e * e
-            s_e = s_e + e
-            for j in range(d):
-                u = xi[j] - xbar[j]
-                h[j] = h[j] + e * u
-                s_u[j] = s_u[j] + u
-            if (i & 65535) == 65535:
-                tick(&t, 65536 * d)
-        out[0] = s_ee
-        out[1] = s_e
-
-
 def block_order(int64_t[::1] order, const int64_t[::1] perm, Py_ssize_t block,
                 Py_ssize_t group):
     """The shuffle="blocks" order (gdfast._shuffle): blocks perm[g:g+group]
@@ -457,19 +410,81 @@ def max_abs_pair(const floating[::1] x, const floating[::1] y):
     return mx, my
 
 
-def centre_into(const floating[:, ::1] X, Py_ssize_t lo, const double[::1] xbar,
-                double[:, ::1] out):
-    """out[i, j] = X[lo + i, j] - xbar[j] for the rows of out (a float64
-    chunk for the statistics method's Gram matrix)."""
-    cdef Py_ssize_t m = out.shape[0], d = X.shape[1], i, j
-    cdef const floating* xi
-    cdef double* oi
+cdef enum:
+    SPAN = 1 << 16           # rows per call into _moments.h between Ctrl-C checks
+
+
+def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mean,
+                  double[:, ::1] C, bint signals=False):
+    """The centred moments of z = [x, y] for d <= 16 (_moments.h, one pass):
+    mean[:d + 1] = the column means of z, C[:d + 1, :d + 1] = sum (z - mean)
+    (z - mean)' (chunks of GDFAST_MOM_ROWS rows centred on their own means,
+    merged exactly in order)."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], W = (d + 4) // 4 * 4, lo, m, j, k
+    cdef Ticker t = Ticker(0, signals)
+    cdef double N = 0.0
+    cdef double* work = <double*>malloc((W * W + W + GDFAST_MOM_ROWS * W) * sizeof(double))
+    cdef double* Cw = work
+    cdef double* M = work + W * W
+    cdef double* U = work + W * W + W
+    if work == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for j in range(W * W + W):
+                work[j] = 0.0
+            lo = 0
+            while lo < n:
+                m = min(<Py_ssize_t>SPAN, n - lo)
+                if floating is double:
+                    if yfloat is double:
+                        mom_rows_dd(&X[lo, 0], &y[lo], m, d, &N, M, Cw, U)
+                    else:
+                        mom_rows_df(&X[lo, 0], &y[lo], m, d, &N, M, Cw, U)
+                else:
+                    if yfloat is double:
+                        mom_rows_fd(&X[lo, 0], &y[lo], m, d, &N, M, Cw, U)
+                    else:
+                        mom_rows_ff(&X[lo, 0], &y[lo], m, d, &N, M, Cw, U)
+                tick(&t, m * d)
+                lo += m
+            for j in range(d + 1):
+                mean[j] = M[j]
+                for k in range(j, d + 1):
+                    C[j, k] = Cw[j * W + k]
+                    C[k, j] = Cw[j * W + k]
+    finally:
+        free(work)
+    end_of_call(signals)
+
+
+def residuals(const floating[:, ::1] X, const yfloat[::1] y, const double[::1] xbar,
+              double ybar, const double[::1] wstar, double[::1] out, bint signals=False):
+    """Residuals about a centre, for the statistics method (_moments.h): with
+    u = x - xbar and e = (y - ybar) - u·wstar (u·wstar in four padded lanes),
+    out = [sum e**2, sum e, sum e*u (d values), sum u (d values)], rows in
+    order."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], lo, m, j
+    cdef Ticker t = Ticker(0, signals)
     with nogil:
-        for i in range(m):
-            xi = &X[lo + i, 0]
-            oi = &out[i, 0]
-            for j in range(d):
-                oi[j] = xi[j] - xbar[j]
+        for j in range(2 * d + 2):
+            out[j] = 0.0
+        lo = 0
+        while lo < n:
+            m = min(<Py_ssize_t>SPAN, n - lo)
+            if floating is double:
+                if yfloat is double:
+                    res_rows_dd(&X[lo, 0], &y[lo], m, d, &xbar[0], ybar, &wstar[0], &out[0])
+                else:
+                    res_rows_df(&X[lo, 0], &y[lo], m, d, &xbar[0], ybar, &wstar[0], &out[0])
+            else:
+                if yfloat is double:
+                    res_rows_fd(&X[lo, 0], &y[lo], m, d, &xbar[0], ybar, &wstar[0], &out[0])
+                else:
+                    res_rows_ff(&X[lo, 0], &y[lo], m, d, &xbar[0], ybar, &wstar[0], &out[0])
+            tick(&t, m * d)
+            lo += m
+    end_of_call(signals)
 
 
 def check_signals():

@@ -2,15 +2,18 @@
 
 Batch gradient descent on ``mean((x·w + b - y)**2) + alpha*|w|**2`` needs,
 at any ``(w, b)``, only the sums of ``r**2``, ``r`` and ``r*x`` with
-``r = x·w + b - y``. Those are quadratic in ``(w, b)``, so three passes
+``r = x·w + b - y``. Those are quadratic in ``(w, b)``, so two passes
 over the data give every epoch's numbers exactly (in real arithmetic):
 
-1. column means ``xbar`` and ``ybar``;
-2. ``C = sum u u'`` with ``u = x - xbar`` (numpy's BLAS: the standard
-   tool for a Gram matrix), ``sum u*v`` with ``v = y - ybar``, and the
-   least-squares centre ``w*`` solving ``C w* = sum u*v``;
-3. residuals about the centre ``e = v - u·w*``: ``sum e**2``, ``sum e*u``,
-   ``sum e``.
+1. the column means ``xbar``, ``ybar``, ``C = sum u u'`` with
+   ``u = x - xbar`` and ``sum u*v`` with ``v = y - ybar``, in one read:
+   chunks of rows centred on their own means while in cache, merged
+   exactly in order (Chan, Golub & LeVeque: :func:`merge_moments`); then the
+   least-squares centre ``w*`` solving ``C w* = sum u*v``. Up to SMALL_D
+   features one compiled loop (``_moments.h``) does it all; beyond, each
+   chunk's Gram matrix goes through numpy's BLAS (the standard tool for it);
+2. residuals about the centre ``e = v - u·w*``: ``sum e**2``, ``sum e*u``,
+   ``sum e`` (compiled).
 
 With ``delta = w - w*`` and ``m = xbar·w + b - ybar`` the sums are
 ``sum r**2 = delta'C delta - 2 delta·h + s_ee + n m**2 + 2 m (s_u·delta - s_e)``
@@ -21,55 +24,96 @@ in real arithmetic and kept for the rounding of the centring). Centring on
 the means and on the data's own optimum keeps every term small where
 training ends, so nothing cancels catastrophically: no prefix, offset or
 outlier of the data can mislead it (tests/test_stats.py holds the
-adversarial cases). The Gram pass reads rows in chunks of about 8 MiB, so
-memory stays bounded whatever n is; float32 X is widened chunk by chunk.
+adversarial cases). Both passes read rows a chunk at a time, so memory
+stays bounded whatever n is; float32 X is widened chunk by chunk.
 """
 
 import math
 
 import numpy as np
 
-__all__ = ["Stats", "collect", "epoch"]
+__all__ = ["Stats", "SMALL_D", "moments", "merge_moments", "residuals", "collect", "epoch"]
 
 
 class Stats:
     __slots__ = ("n", "xbar", "ybar", "C", "s_u", "wstar", "s_ee", "h", "s_e")
 
 
+#: Up to this many features the moments pass is one compiled loop
+#: (``_moments.h``: Gram tiles in SIMD registers); beyond it the Gram matrix
+#: of each chunk goes through numpy's BLAS.
+SMALL_D = 16
+
+
 def _chunk_rows(d):
-    """Rows per chunk of the Gram pass: about 8 MiB of float64."""
-    return max(4096, (1 << 23) // (8 * d))
+    """Rows per chunk of the BLAS Gram pass (d > SMALL_D): about 2 MiB of
+    float64, so the centred chunk is still in cache when BLAS reads it."""
+    return max(256, (1 << 21) // (8 * d))
+
+
+def merge_moments(*parts):
+    """Exact pairwise merge (Chan, Golub & LeVeque) of chunk moments
+    ``(n, xbar, ybar, C, s_uv)``, in order; None parts (empty chunks) are
+    skipped; None if all are. With ``delta`` the difference of the means and
+    ``f = n_a*n_b/(n_a + n_b)``: ``C = C_a + C_b + f*delta_x delta_x'``,
+    ``s_uv = s_a + s_b + f*delta_y*delta_x``."""
+    parts = [q for q in parts if q is not None]
+    if not parts:
+        return None
+    n, xbar, ybar, C, s_uv = parts[0]
+    C, s_uv = C.copy(), s_uv.copy()
+    for nb, xb, yb, Cb, sb in parts[1:]:
+        tot = n + nb
+        dx, dy = xb - xbar, yb - ybar
+        f = n * nb / tot
+        C += Cb + f * np.outer(dx, dx)
+        s_uv += sb + (f * dy) * dx
+        xbar = xbar + dx * (nb / tot)
+        ybar = ybar + dy * (nb / tot)
+        n = tot
+    return n, xbar, ybar, C, s_uv
+
+
+def _blas_chunks(X, y):
+    """The moments of each chunk of rows, centred on the chunk's own means,
+    its Gram matrix and cross products through numpy's BLAS (a float32
+    chunk is widened as it is centred)."""
+    n, d = X.shape
+    rows = _chunk_rows(d)
+    buf, vbuf = np.empty((min(rows, n), d)), np.empty(min(rows, n))
+    for lo in range(0, n, rows):
+        m = min(rows, n - lo)
+        U, v = buf[:m], vbuf[:m]
+        xbar = X[lo:lo + m].sum(axis=0, dtype=np.float64) / m
+        ybar = float(y[lo:lo + m].sum(dtype=np.float64)) / m
+        np.subtract(X[lo:lo + m], xbar, out=U)
+        np.subtract(y[lo:lo + m], np.float64(ybar), out=v)   # in float64 for float32 y
+        yield m, xbar, ybar, U.T @ U, v @ U
 
 
 def moments(X, y, signals=False):
     """(n, xbar, ybar, C, s_uv) of (X (n, d), y (n,)): the means, the centred
-    Gram matrix and sum u*v (passes 1 and 2). Pass 1 is a compiled loop;
-    pass 2 centres one chunk at a time into a reused buffer (compiled) and
-    hands it to numpy's BLAS."""
+    Gram matrix C = sum u u' and s_uv = sum u*v (u = x - xbar, v = y - ybar),
+    in one read of the data: chunks of rows centred on their own means, in
+    cache, merged exactly in order (:func:`merge_moments`)."""
     from . import _rows
     n, d = X.shape
-    sums = np.empty(d + 1)
-    _rows.column_sums(X, y, sums, signals)
-    xbar, ybar = sums[:d] / n, float(sums[d]) / n
-    C = np.zeros((d, d))
-    s_uv = np.zeros(d)
-    rows = _chunk_rows(d)
-    buf = np.empty((min(rows, n), d))
-    for lo in range(0, n, rows):
-        m = min(rows, n - lo)
-        U = buf[:m]
-        _rows.centre_into(X, lo, xbar, U)
-        C += U.T @ U
-        s_uv += (y[lo:lo + m] - ybar) @ U
-    return n, xbar, ybar, C, s_uv
+    if d <= SMALL_D:
+        mean, C = np.empty(d + 1), np.empty((d + 1, d + 1))
+        _rows.moments_small(X, y, mean, C, signals)
+        return n, mean[:d].copy(), float(mean[d]), C[:d, :d].copy(), C[:d, d].copy()
+    out = merge_moments(*_blas_chunks(X, y))
+    if signals:
+        _rows.check_signals()
+    return out
 
 
 def residuals(X, y, xbar, ybar, wstar, signals=False):
     """[sum e**2, sum e, sum e*u (d values), sum u (d values)] about the
-    centre, u = x - xbar, e = (y - ybar) - u·wstar (pass 3, compiled)."""
+    centre, u = x - xbar, e = (y - ybar) - u·wstar (compiled, one read)."""
     from . import _rows
     out = np.empty(2 * X.shape[1] + 2)
-    _rows.centred_residuals(X, y, xbar, ybar, wstar, out, signals)
+    _rows.residuals(X, y, xbar, ybar, wstar, out, signals)
     return out
 
 

@@ -299,25 +299,6 @@ def _moments(Xk, yk):
     return _stats.moments(X, np.ascontiguousarray(yk))
 
 
-def _merge_moments(*parts):
-    """Exact pairwise merge (Chan, Golub & LeVeque) of chunk moments, in order."""
-    parts = [q for q in parts if q is not None]
-    if not parts:
-        return None
-    n, xbar, ybar, C, s_uv = parts[0]
-    C, s_uv = C.copy(), s_uv.copy()
-    for nb, xb, yb, Cb, sb in parts[1:]:
-        tot = n + nb
-        dx, dy = xb - xbar, yb - ybar
-        f = n * nb / tot
-        C += Cb + f * np.outer(dx, dx)
-        s_uv += sb + (f * dy) * dx
-        xbar = xbar + dx * (nb / tot)
-        ybar = ybar + dy * (nb / tot)
-        n = tot
-    return n, xbar, ybar, C, s_uv
-
-
 def _residuals(Xk, yk, xbar, ybar, wstar):
     """[sum e**2, sum e, sum e*u (d), sum u (d)] about the global centre
     (gdfast._stats.residuals)."""
@@ -336,7 +317,7 @@ def _collect(dd):
     when a statistic is not finite."""
     g = dd.graph("moments")
     mom = g.tree([g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
-                 _merge_moments)
+                 _stats.merge_moments)
     n, xbar, ybar, C, s_uv = g.compute(mom)
     if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and np.isfinite(xbar).all()
             and math.isfinite(ybar)):

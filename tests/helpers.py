@@ -18,3 +18,19 @@ def max_rel(a, b):
     assert a.shape == b.shape
     scale = np.maximum(np.abs(b), np.finfo(float).tiny)
     return float(np.max(np.abs(a - b) / scale)) if a.size else 0.0
+
+
+def with_and_without_avx2(code, cwd, timeout=120):
+    """Run ``code`` in two fresh interpreters, GDFAST_NO_AVX2=0 and =1 (the
+    SIMD level is chosen once per process); {flag: its printed lines}."""
+    import os
+    import subprocess
+    import sys
+    runs = {}
+    for flag in ("0", "1"):
+        env = dict(os.environ, GDFAST_NO_AVX2=flag)
+        proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode == 0, proc.stderr
+        runs[flag] = proc.stdout.splitlines()
+    return runs

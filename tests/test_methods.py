@@ -8,7 +8,7 @@ import pytest
 
 import gdfast._compiled as compiled
 from gdfast import _kernels
-from helpers import max_rel, synthetic
+from helpers import max_rel, synthetic, with_and_without_avx2
 
 BLOCK = 2048
 
@@ -115,9 +115,6 @@ def test_auto_methods_switch_at_the_documented_size():
 def test_simd_paths_give_identical_bits(tmp_path):
     """The block kernel runs on AVX2 where the CPU has it and SSE2 otherwise
     (GDFAST_NO_AVX2=1 forces SSE2): same lanes, same operations, same bits."""
-    import os
-    import subprocess
-    import sys
     code = ("import numpy as np\n"
             "from gdfast import _kernels\n"
             "rng = np.random.default_rng(5)\n"
@@ -128,12 +125,6 @@ def test_simd_paths_give_identical_bits(tmp_path):
             "        out.append(repr(_kernels.pass_sums(x, y, 1.37)))\n"
             "        out.append(repr(_kernels.data_stats(x, y)))\n"
             "print('\\n'.join(out))\n")
-    runs = {}
-    for flag in ("0", "1"):
-        env = dict(os.environ, GDFAST_NO_AVX2=flag)
-        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stderr
-        runs[flag] = proc.stdout.splitlines()
+    runs = with_and_without_avx2(code, tmp_path, timeout=60)
     assert runs["1"][0] == "sse2" and runs["0"][0] in ("avx2", "sse2")
     assert runs["0"][1:] == runs["1"][1:]

@@ -1,14 +1,11 @@
 """The per-chunk row kernels (gdfast._rows): documented order, SIMD paths,
 dtype combinations, chunking."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from gdfast import _rows
+from helpers import with_and_without_avx2
 
 
 def _dot4p(x, w):
@@ -102,13 +99,7 @@ def test_simd_paths_give_identical_bits(tmp_path):
             "            w = np.zeros(d); b = _rows.sgd_epoch(X, y, w, 0.0, 0.001, 0.1, True, mode=mode)\n"
             "            out.append(repr((w.tolist(), b)))\n"
             "print('\\n'.join(out))\n")
-    runs = {}
-    for flag in ("0", "1"):
-        env = dict(os.environ, GDFAST_NO_AVX2=flag)
-        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stderr
-        runs[flag] = proc.stdout.splitlines()
+    runs = with_and_without_avx2(code, tmp_path, timeout=60)
     assert runs["1"][0] == "sse2" or runs["1"][0] == "scalar"
     assert runs["0"][1:] == runs["1"][1:]
 

@@ -1,0 +1,415 @@
+/* The statistics method's passes over the rows of X (n, d) (gdfast._stats):
+ * the moments for d <= 16 (beyond, the Gram matrix goes through numpy's BLAS
+ * there), the residuals for any d.
+ *
+ * Pass 1, moments: the augmented rows z = [x_0, ..., x_{d-1}, y] (D = d + 1
+ * columns) are read once, in chunks of MOM_ROWS rows. Per chunk, in cache:
+ * the chunk's column means mc (the even and the odd rows summed apart, each
+ * in order, the two sums added, divided by the count),
+ * the rows centred on them into a buffer U (D columns padded with zeros to
+ * W, a multiple of four), and the centred Gram matrix G = U'U in 4x4 tiles
+ * (gdfast_gram_c: each entry a sum over the chunk's rows in order, or over
+ * its even and odd rows apart, then added). Chunks are merged in order
+ * into the running (N, M, C) by the exact pairwise update of Chan, Golub &
+ * LeVeque:  delta = mc - M,  C += G + (N*m/(N+m)) * delta delta',
+ * M += delta * (m/(N+m)),  N += m.  Centring each chunk on its own means
+ * keeps every product small whatever the data's offset, so no prefix or
+ * offset can make the sums cancel (tests/test_stats.py).
+ *
+ * Pass 2 (any d), residuals about the least-squares centre: with u = x - xbar and
+ * e = (y - ybar) - u.w* (u.w* in four lanes, lane k taking the features
+ * j = k, k + 4, ..., a short last group padded with +0.0, combined as
+ * (l0 + l1) + (l2 + l3)), the sums [e**2, e, e*u (d values), u (d values)],
+ * rows in order.
+ *
+ * Every value is an elementwise operation on independent accumulators, so a
+ * compiler may vectorise freely without changing a bit: the AVX2 build (the
+ * Gram tiles in intrinsics, the rest the same C compiled for AVX2) and the
+ * baseline give identical results (tests/test_rows.py, GDFAST_NO_AVX2). No
+ * FMA: -ffp-contract=off, and the intrinsics multiply, then add.
+ */
+#ifndef GDFAST_MOMENTS_H
+#define GDFAST_MOMENTS_H
+
+#include <Python.h>
+#include "_blocks.h"   /* gdfast_use_avx2() where AVX2 exists */
+
+#define GDFAST_MOM_ROWS 256     /* rows per chunk: about 40 KiB of U in cache */
+#define GDFAST_MOM_MAXD 16      /* features handled here */
+#define GDFAST_MOM_MAXW 20      /* d + 1 columns padded to a multiple of four */
+
+/* G[j][k] for the 4x4 tiles (jb, kb >= jb) of U (m rows, W columns), in
+ * plain C. Tiles go two at a time where two are left in a row of tiles
+ * (eight independent accumulators hide the latency of the adds), each entry
+ * summed over the rows in order from 0; a single tile sums the even and the
+ * odd rows apart (again eight accumulators) and adds the two at the end. */
+static inline __attribute__((always_inline)) void
+gdfast_gram_c(const double *U, Py_ssize_t m, const Py_ssize_t W, double *G) {
+    Py_ssize_t i, jb, kb, t, q, p;
+    double a[2][4][4];
+    for (jb = 0; jb < W; jb += 4) {
+        for (kb = jb; kb + 8 <= W; kb += 8) {
+            for (p = 0; p < 2; p++)
+                for (t = 0; t < 4; t++)
+                    for (q = 0; q < 4; q++) a[p][t][q] = 0.0;
+            for (i = 0; i < m; i++)
+                for (p = 0; p < 2; p++)
+                    for (t = 0; t < 4; t++)
+                        for (q = 0; q < 4; q++)
+                            a[p][t][q] = a[p][t][q]
+                                         + U[i * W + jb + t] * U[i * W + kb + 4 * p + q];
+            for (p = 0; p < 2; p++)
+                for (t = 0; t < 4; t++)
+                    for (q = 0; q < 4; q++) G[(jb + t) * W + kb + 4 * p + q] = a[p][t][q];
+        }
+        if (kb < W) {
+            for (p = 0; p < 2; p++)
+                for (t = 0; t < 4; t++)
+                    for (q = 0; q < 4; q++) a[p][t][q] = 0.0;
+            for (i = 0; i < m; i++)
+                for (t = 0; t < 4; t++)
+                    for (q = 0; q < 4; q++)
+                        a[i & 1][t][q] = a[i & 1][t][q] + U[i * W + jb + t] * U[i * W + kb + q];
+            for (t = 0; t < 4; t++)
+                for (q = 0; q < 4; q++) G[(jb + t) * W + kb + q] = a[0][t][q] + a[1][t][q];
+        }
+    }
+}
+
+#ifdef GDFAST_AVX2
+/* The same tiles and order in AVX2 registers (multiply, then add). */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
+gdfast_gram_avx2(const double *U, Py_ssize_t m, const Py_ssize_t W, double *G) {
+    Py_ssize_t i, jb, kb, t;
+    __m256d a[4], c[4], v, z, u;
+    for (jb = 0; jb < W; jb += 4) {
+        for (kb = jb; kb + 8 <= W; kb += 8) {
+            for (t = 0; t < 4; t++) a[t] = c[t] = _mm256_setzero_pd();
+            for (i = 0; i < m; i++) {
+                const double *ui = U + i * W;
+                v = _mm256_loadu_pd(ui + kb);
+                z = _mm256_loadu_pd(ui + kb + 4);
+                for (t = 0; t < 4; t++) {
+                    u = _mm256_broadcast_sd(ui + jb + t);
+                    a[t] = _mm256_add_pd(a[t], _mm256_mul_pd(u, v));
+                    c[t] = _mm256_add_pd(c[t], _mm256_mul_pd(u, z));
+                }
+            }
+            for (t = 0; t < 4; t++) {
+                _mm256_storeu_pd(G + (jb + t) * W + kb, a[t]);
+                _mm256_storeu_pd(G + (jb + t) * W + kb + 4, c[t]);
+            }
+        }
+        if (kb < W) {            /* even rows into a, odd rows into c */
+            for (t = 0; t < 4; t++) a[t] = c[t] = _mm256_setzero_pd();
+            for (i = 0; i + 1 < m; i += 2) {
+                const double *ui = U + i * W;
+                v = _mm256_loadu_pd(ui + kb);
+                z = _mm256_loadu_pd(ui + W + kb);
+                for (t = 0; t < 4; t++) {
+                    a[t] = _mm256_add_pd(a[t], _mm256_mul_pd(_mm256_broadcast_sd(ui + jb + t), v));
+                    c[t] = _mm256_add_pd(c[t], _mm256_mul_pd(_mm256_broadcast_sd(ui + W + jb + t), z));
+                }
+            }
+            if (i < m) {
+                const double *ui = U + i * W;
+                v = _mm256_loadu_pd(ui + kb);
+                for (t = 0; t < 4; t++)
+                    a[t] = _mm256_add_pd(a[t], _mm256_mul_pd(_mm256_broadcast_sd(ui + jb + t), v));
+            }
+            for (t = 0; t < 4; t++)
+                _mm256_storeu_pd(G + (jb + t) * W + kb, _mm256_add_pd(a[t], c[t]));
+        }
+    }
+}
+#endif
+
+/* Merge a chunk (m rows, means mc, centred Gram G: upper triangle used) into
+ * the running (N, M, C), W x W row-major. */
+static inline __attribute__((always_inline)) void
+gdfast_mom_merge(double *N, double *M, double *C, const Py_ssize_t W, double m,
+                 const double *mc, const double *G) {
+    double dl[GDFAST_MOM_MAXW], tot = *N + m, f = *N * m / tot, g = m / tot;
+    Py_ssize_t j, k;
+    for (j = 0; j < W; j++) dl[j] = mc[j] - M[j];
+    for (j = 0; j < W; j++)
+        for (k = j; k < W; k++)
+            C[j * W + k] = C[j * W + k] + (G[j * W + k] + (f * dl[j]) * dl[k]);
+    for (j = 0; j < W; j++) M[j] = M[j] + dl[j] * g;
+    *N = tot;
+}
+
+#define GDFAST_CENTRE_C(SUFFIX, TX, TY, ATTR)                                     \
+ATTR static inline __attribute__((always_inline)) void                            \
+mom_centre_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m, \
+                    const Py_ssize_t d, double *mc, double *__restrict U) {       \
+    const Py_ssize_t D = d + 1, W = (D + 3) / 4 * 4;                              \
+    double s0[GDFAST_MOM_MAXW], s1[GDFAST_MOM_MAXW];                              \
+    Py_ssize_t i, j;                                                              \
+    const TX *xi;                                                                 \
+    double *ui;                                                                   \
+    /* the chunk's sums: even rows in s0, odd rows in s1, each in order */   \
+    for (j = 0; j < W; j++) s0[j] = s1[j] = 0.0;                              \
+    for (i = 0; i + 1 < m; i += 2) {                                          \
+        xi = X + i * d;                                                \
+        for (j = 0; j < d; j++) {                                             \
+            s0[j] = s0[j] + (double)xi[j];                                    \
+            s1[j] = s1[j] + (double)xi[d + j];                                \
+        }                                                                     \
+        s0[d] = s0[d] + (double)y[i];                                    \
+        s1[d] = s1[d] + (double)y[i + 1];                                \
+    }                                                                         \
+    if (i < m) {                                                              \
+        xi = X + i * d;                                                \
+        for (j = 0; j < d; j++) s0[j] = s0[j] + (double)xi[j];                \
+        s0[d] = s0[d] + (double)y[i];                                    \
+    }                                                                         \
+    for (j = 0; j < W; j++) mc[j] = j < D ? (s0[j] + s1[j]) / (double)m : 0.0; \
+    for (i = 0; i < m; i++) {                                                 \
+        xi = X + i * d;                                                \
+        ui = U + i * W;                                                       \
+        for (j = 0; j < d; j++) ui[j] = (double)xi[j] - mc[j];                \
+        ui[d] = (double)y[i] - mc[d];                                    \
+        for (j = D; j < W; j++) ui[j] = 0.0;                                  \
+    }                                                                         \
+}
+GDFAST_CENTRE_C(dd_base, double, double, )
+GDFAST_CENTRE_C(df_base, double, float, )
+GDFAST_CENTRE_C(fd_base, float, double, )
+GDFAST_CENTRE_C(ff_base, float, float, )
+
+#define GDFAST_MOMENTS(SUFFIX, TX, TY, ATTR, GRAM, RSMALL, CENTRE)                        \
+ATTR static inline __attribute__((always_inline)) void                            \
+mom_body_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t n,   \
+                  const Py_ssize_t d, double *N, double *M, double *C,            \
+                  double *__restrict U) {                                         \
+    const Py_ssize_t W = (d + 4) / 4 * 4;                                         \
+    double mc[GDFAST_MOM_MAXW], G[GDFAST_MOM_MAXW * GDFAST_MOM_MAXW];             \
+    Py_ssize_t lo, m;                                                             \
+    for (lo = 0; lo < n; lo += m) {                                               \
+        m = n - lo < GDFAST_MOM_ROWS ? n - lo : GDFAST_MOM_ROWS;                  \
+        CENTRE(X + lo * d, y + lo, m, d, mc, U);                                   \
+        GRAM(U, m, W, G);                                                         \
+        gdfast_mom_merge(N, M, C, W, (double)m, mc, G);                           \
+    }                                                                             \
+}                                                                                 \
+ATTR static void moments_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
+                                  double *N, double *M, double *C, double *U) {   \
+    switch (d) {                                                                  \
+    GDFAST_MOM_CASE(SUFFIX, 1) GDFAST_MOM_CASE(SUFFIX, 2) GDFAST_MOM_CASE(SUFFIX, 3) \
+    GDFAST_MOM_CASE(SUFFIX, 4) GDFAST_MOM_CASE(SUFFIX, 5) GDFAST_MOM_CASE(SUFFIX, 6) \
+    GDFAST_MOM_CASE(SUFFIX, 7) GDFAST_MOM_CASE(SUFFIX, 8) GDFAST_MOM_CASE(SUFFIX, 9) \
+    GDFAST_MOM_CASE(SUFFIX, 10) GDFAST_MOM_CASE(SUFFIX, 11) GDFAST_MOM_CASE(SUFFIX, 12) \
+    GDFAST_MOM_CASE(SUFFIX, 13) GDFAST_MOM_CASE(SUFFIX, 14) GDFAST_MOM_CASE(SUFFIX, 15) \
+    default: mom_body_##SUFFIX(X, y, n, 16, N, M, C, U); break;                  \
+    }                                                                             \
+}                                                                                 \
+ATTR static inline __attribute__((always_inline)) void                            \
+res_body_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, const Py_ssize_t d,     \
+                  const double *xbar, double ybar, const double *ws, double *out, \
+                  double *h, double *su) {                                        \
+    double l[4], ee = out[0], es = out[1], e, u;                                  \
+    Py_ssize_t i, j, k;                                                           \
+    const TX *xi;                                                                 \
+    for (i = 0; i < n; i++) {                                                     \
+        xi = X + i * d;                                                           \
+        for (k = 0; k < 4; k++) l[k] = 0.0;                                       \
+        for (j = 0; j < d; j += 4)                                                \
+            for (k = 0; k < 4; k++)                                               \
+                l[k] = l[k] + (j + k < d ? ((double)xi[j + k] - xbar[j + k]) * ws[j + k] : 0.0); \
+        e = ((double)y[i] - ybar) - ((l[0] + l[1]) + (l[2] + l[3]));              \
+        ee = ee + e * e;                                                          \
+        es = es + e;                                                              \
+        for (j = 0; j < d; j++) {                                                 \
+            u = (double)xi[j] - xbar[j];                                          \
+            h[j] = h[j] + e * u;                                                  \
+            su[j] = su[j] + u;                                                    \
+        }                                                                         \
+    }                                                                             \
+    out[0] = ee;                                                                  \
+    out[1] = es;                                                                  \
+}                                                                                 \
+ATTR static inline __attribute__((always_inline)) void                            \
+res_small_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, const Py_ssize_t d,    \
+                   const double *xbar, double ybar, const double *ws, double *out) { \
+    /* d a compile-time constant: the sums e*u and u stay in registers */         \
+    double h[GDFAST_MOM_MAXD], su[GDFAST_MOM_MAXD];                               \
+    Py_ssize_t j;                                                                 \
+    for (j = 0; j < d; j++) { h[j] = out[2 + j]; su[j] = out[2 + d + j]; }        \
+    res_body_##SUFFIX(X, y, n, d, xbar, ybar, ws, out, h, su);                    \
+    for (j = 0; j < d; j++) { out[2 + j] = h[j]; out[2 + d + j] = su[j]; }        \
+}                                                                                 \
+ATTR static void residuals_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
+                                    const double *xbar, double ybar, const double *ws, \
+                                    double *out) {                                \
+    switch (d) {                                                                  \
+    GDFAST_RES_CASE(RSMALL, 1) GDFAST_RES_CASE(RSMALL, 2) GDFAST_RES_CASE(RSMALL, 3) \
+    GDFAST_RES_CASE(RSMALL, 4) GDFAST_RES_CASE(RSMALL, 5) GDFAST_RES_CASE(RSMALL, 6) \
+    GDFAST_RES_CASE(RSMALL, 7) GDFAST_RES_CASE(RSMALL, 8) GDFAST_RES_CASE(RSMALL, 9) \
+    GDFAST_RES_CASE(RSMALL, 10) GDFAST_RES_CASE(RSMALL, 11) GDFAST_RES_CASE(RSMALL, 12) \
+    GDFAST_RES_CASE(RSMALL, 13) GDFAST_RES_CASE(RSMALL, 14) GDFAST_RES_CASE(RSMALL, 15) \
+    GDFAST_RES_CASE(RSMALL, 16)                                                   \
+    default: res_body_##SUFFIX(X, y, n, d, xbar, ybar, ws, out, out + 2, out + 2 + d); break; \
+    }                                                                             \
+}
+
+#define GDFAST_MOM_CASE(SUFFIX, D)                                                \
+    case D: mom_body_##SUFFIX(X, y, n, D, N, M, C, U); break;
+#define GDFAST_RES_CASE(RSMALL, D)                                                \
+    case D: RSMALL(X, y, n, D, xbar, ybar, ws, out); break;
+
+GDFAST_MOMENTS(dd_base, double, double, , gdfast_gram_c, res_small_dd_base, mom_centre_dd_base)
+GDFAST_MOMENTS(df_base, double, float, , gdfast_gram_c, res_small_df_base, mom_centre_df_base)
+GDFAST_MOMENTS(fd_base, float, double, , gdfast_gram_c, res_small_fd_base, mom_centre_fd_base)
+GDFAST_MOMENTS(ff_base, float, float, , gdfast_gram_c, res_small_ff_base, mom_centre_ff_base)
+#ifdef GDFAST_AVX2
+/* The residual pass for d <= 16 (a compile-time constant) in AVX2: u, w*,
+ * xbar and the sums e*u and u in registers, u.w* in the four padded lanes
+ * combined as (l0 + l1) + (l2 + l3): the same expressions as res_body. */
+#define GDFAST_MLD_d(p) _mm256_loadu_pd(p)
+#define GDFAST_MLDM_d(p, m, m32) _mm256_maskload_pd((p), (m))
+#define GDFAST_MLD_f(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define GDFAST_MLDM_f(p, m, m32) _mm256_cvtps_pd(_mm_maskload_ps((p), (m32)))
+#define GDFAST_RESV(XY, TX, TY, LD, LDM)                                           \
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
+res_vsmall_##XY(const TX *X, const TY *y, Py_ssize_t n, const Py_ssize_t d,        \
+                const double *xbar, double ybar, const double *ws, double *out) {  \
+    const Py_ssize_t nf = d / 4, t = d % 4, nv = nf + (t ? 1 : 0);                \
+    const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
+                                         t > 2 ? -1 : 0, 0);                      \
+    const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
+                                       t > 2 ? -1 : 0, 0);                        \
+    __m256d xb[4], wv[4], h[4], su[4], u[4], acc, ev;                             \
+    __m128d hh;                                                                   \
+    double ee = out[0], es = out[1], e;                                           \
+    Py_ssize_t i, q;                                                              \
+    const TX *xi;                                                                 \
+    for (q = 0; q < nv; q++) {                                                    \
+        if (q < nf) {                                                             \
+            xb[q] = _mm256_loadu_pd(xbar + 4 * q);                                \
+            wv[q] = _mm256_loadu_pd(ws + 4 * q);                                  \
+            h[q] = _mm256_loadu_pd(out + 2 + 4 * q);                              \
+            su[q] = _mm256_loadu_pd(out + 2 + d + 4 * q);                         \
+        } else {                                                                  \
+            xb[q] = _mm256_maskload_pd(xbar + 4 * q, m);                          \
+            wv[q] = _mm256_maskload_pd(ws + 4 * q, m);                            \
+            h[q] = _mm256_maskload_pd(out + 2 + 4 * q, m);                        \
+            su[q] = _mm256_maskload_pd(out + 2 + d + 4 * q, m);                   \
+        }                                                                         \
+    }                                                                             \
+    for (i = 0; i < n; i++) {                                                     \
+        xi = X + i * d;                                                           \
+        for (q = 0; q < nv; q++)                                                  \
+            u[q] = _mm256_sub_pd(q < nf ? LD(xi + 4 * q) : LDM(xi + 4 * q, m, m32), xb[q]); \
+        acc = _mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(u[0], wv[0]));     \
+        for (q = 1; q < nv; q++) acc = _mm256_add_pd(acc, _mm256_mul_pd(u[q], wv[q])); \
+        hh = _mm_hadd_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1)); \
+        e = ((double)y[i] - ybar) - (_mm_cvtsd_f64(hh) + _mm_cvtsd_f64(_mm_unpackhi_pd(hh, hh))); \
+        ee = ee + e * e;                                                          \
+        es = es + e;                                                              \
+        ev = _mm256_set1_pd(e);                                                   \
+        for (q = 0; q < nv; q++) {                                                \
+            h[q] = _mm256_add_pd(h[q], _mm256_mul_pd(ev, u[q]));                  \
+            su[q] = _mm256_add_pd(su[q], u[q]);                                   \
+        }                                                                         \
+    }                                                                             \
+    out[0] = ee;                                                                  \
+    out[1] = es;                                                                  \
+    for (q = 0; q < nv; q++) {                                                    \
+        if (q < nf) {                                                             \
+            _mm256_storeu_pd(out + 2 + 4 * q, h[q]);                              \
+            _mm256_storeu_pd(out + 2 + d + 4 * q, su[q]);                         \
+        } else {                                                                  \
+            _mm256_maskstore_pd(out + 2 + 4 * q, m, h[q]);                        \
+            _mm256_maskstore_pd(out + 2 + d + 4 * q, m, su[q]);                   \
+        }                                                                         \
+    }                                                                             \
+}
+GDFAST_RESV(dd, double, double, GDFAST_MLD_d, GDFAST_MLDM_d)
+GDFAST_RESV(df, double, float, GDFAST_MLD_d, GDFAST_MLDM_d)
+GDFAST_RESV(fd, float, double, GDFAST_MLD_f, GDFAST_MLDM_f)
+GDFAST_RESV(ff, float, float, GDFAST_MLD_f, GDFAST_MLDM_f)
+/* The chunk's means and centred rows in AVX2 (d <= 16 a compile-time
+ * constant; the short last group of x loaded with a mask): the same sums,
+ * even rows and odd rows apart, each in order, as mom_body's C. */
+#define GDFAST_MEANV(XY, TX, TY, LD, LDM)                                          \
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
+mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,      \
+                const Py_ssize_t d, double *mc, double *__restrict U) {           \
+    const Py_ssize_t D = d + 1, W = (D + 3) / 4 * 4, nf = d / 4, t = d % 4,        \
+                     nv = nf + (t ? 1 : 0);                                       \
+    const __m256i mk = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,         \
+                                          t > 2 ? -1 : 0, 0);                     \
+    const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
+                                       t > 2 ? -1 : 0, 0);                        \
+    __m256d s0[4], s1[4], mv[4];                                                  \
+    double y0 = 0.0, y1 = 0.0, lanes[4 * 4];                                      \
+    Py_ssize_t i, q, j;                                                           \
+    for (q = 0; q < nv; q++) s0[q] = s1[q] = _mm256_setzero_pd();                 \
+    for (i = 0; i + 1 < m; i += 2) {                                              \
+        const TX *xa = X + i * d, *xb = xa + d;                                   \
+        for (q = 0; q < nv; q++) {                                                \
+            s0[q] = _mm256_add_pd(s0[q], q < nf ? LD(xa + 4 * q) : LDM(xa + 4 * q, mk, m32)); \
+            s1[q] = _mm256_add_pd(s1[q], q < nf ? LD(xb + 4 * q) : LDM(xb + 4 * q, mk, m32)); \
+        }                                                                         \
+        y0 = y0 + (double)y[i];                                                   \
+        y1 = y1 + (double)y[i + 1];                                               \
+    }                                                                             \
+    if (i < m) {                                                                  \
+        const TX *xa = X + i * d;                                                 \
+        for (q = 0; q < nv; q++)                                                  \
+            s0[q] = _mm256_add_pd(s0[q], q < nf ? LD(xa + 4 * q) : LDM(xa + 4 * q, mk, m32)); \
+        y0 = y0 + (double)y[i];                                                   \
+    }                                                                             \
+    for (q = 0; q < nv; q++) _mm256_storeu_pd(lanes + 4 * q, _mm256_add_pd(s0[q], s1[q])); \
+    for (j = 0; j < W; j++) mc[j] = j < d ? lanes[j] / (double)m : 0.0;          \
+    mc[d] = (y0 + y1) / (double)m;                                                \
+    for (q = 0; q < nv; q++) mv[q] = _mm256_loadu_pd(mc + 4 * q);                 \
+    for (i = 0; i < m; i++) {                                                     \
+        const TX *xa = X + i * d;                                                 \
+        double *ui = U + i * W;                                                   \
+        for (q = 0; q < nf; q++) _mm256_storeu_pd(ui + 4 * q, _mm256_sub_pd(LD(xa + 4 * q), mv[q])); \
+        if (t) _mm256_storeu_pd(ui + 4 * nf, _mm256_sub_pd(LDM(xa + 4 * nf, mk, m32), \
+                                                           _mm256_maskload_pd(mc + 4 * nf, mk))); \
+        else _mm256_storeu_pd(ui + 4 * nf, _mm256_setzero_pd());                  \
+        ui[d] = (double)y[i] - mc[d];                                             \
+    }                                                                             \
+}
+GDFAST_MEANV(dd, double, double, GDFAST_MLD_d, GDFAST_MLDM_d)
+GDFAST_MEANV(df, double, float, GDFAST_MLD_d, GDFAST_MLDM_d)
+GDFAST_MEANV(fd, float, double, GDFAST_MLD_f, GDFAST_MLDM_f)
+GDFAST_MEANV(ff, float, float, GDFAST_MLD_f, GDFAST_MLDM_f)
+GDFAST_MOMENTS(dd_avx2, double, double, __attribute__((target("avx2"))), gdfast_gram_avx2,
+               res_vsmall_dd, mom_centre_dd)
+GDFAST_MOMENTS(df_avx2, double, float, __attribute__((target("avx2"))), gdfast_gram_avx2,
+               res_vsmall_df, mom_centre_df)
+GDFAST_MOMENTS(fd_avx2, float, double, __attribute__((target("avx2"))), gdfast_gram_avx2,
+               res_vsmall_fd, mom_centre_fd)
+GDFAST_MOMENTS(ff_avx2, float, float, __attribute__((target("avx2"))), gdfast_gram_avx2,
+               res_vsmall_ff, mom_centre_ff)
+#define GDFAST_MOM_PICK(NAME, XY, ...)                                            \
+    if (gdfast_use_avx2()) NAME##_##XY##_avx2(__VA_ARGS__);                        \
+    else NAME##_##XY##_base(__VA_ARGS__);
+#else
+#define GDFAST_MOM_PICK(NAME, XY, ...) NAME##_##XY##_base(__VA_ARGS__);
+#endif
+
+/* Entry points: moments over n rows, merged into (N, M, C) (W = (d + 4) / 4 * 4
+ * columns; U: GDFAST_MOM_ROWS * W doubles of scratch); residuals over n rows,
+ * added to out = [ee, e, h (d), su (d)]. */
+#define GDFAST_MOM_ENTRY(XY, TX, TY)                                              \
+static inline void mom_rows_##XY(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
+                                 double *N, double *M, double *C, double *U) {    \
+    GDFAST_MOM_PICK(moments, XY, X, y, n, d, N, M, C, U)                           \
+}                                                                                 \
+static inline void res_rows_##XY(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
+                                 const double *xbar, double ybar, const double *ws, \
+                                 double *out) {                                   \
+    GDFAST_MOM_PICK(residuals, XY, X, y, n, d, xbar, ybar, ws, out)                \
+}
+GDFAST_MOM_ENTRY(dd, double, double)
+GDFAST_MOM_ENTRY(df, double, float)
+GDFAST_MOM_ENTRY(fd, float, double)
+GDFAST_MOM_ENTRY(ff, float, float)
+
+#endif  /* GDFAST_MOMENTS_H */
