@@ -191,6 +191,63 @@ static inline void block_sums_f(const float *x, const float *y, Py_ssize_t m,
 static inline int gdfast_simd_level(void) { return 0; }
 #endif
 
+/* Mini-batch GD over consecutive batches of `size` samples (the last may be
+ * shorter), as affine steps (minibatch_epochs' affine form):
+ *   w <- w - lr * (2 * (w * S_xx - S_xy) / m)
+ * with each batch's S_xx and -S_xy the block sums at w = 0 (out[2], out[1]),
+ * the very lanes and order of block_sums, so the bits are those of calling
+ * block_sums per batch. Inlined in one loop, the sums of the next batches
+ * (which do not depend on w) overlap the short chain of updates. */
+#define GDFAST_MB_AFFINE(NAME, T, ATTR, ...)                                      \
+ATTR static double NAME(const T *xs, const T *ys, Py_ssize_t n, Py_ssize_t size,  \
+                        double wt, double lr) {                                   \
+    Py_ssize_t start;                                                             \
+    for (start = 0; start < n; start += size) {                                   \
+        const Py_ssize_t m = n - start < size ? n - start : size;                 \
+        const T *x = xs + start, *y = ys + start;                                 \
+        const double w = 0.0;                                                     \
+        const int want_xx = 1;                                                    \
+        double out[3];                                                            \
+        { __VA_ARGS__ }                                                           \
+        wt = wt - lr * (2.0 * (wt * out[2] + out[1]) / (double)m);                \
+    }                                                                             \
+    return wt;                                                                    \
+}
+#ifdef GDFAST_SSE2
+GDFAST_MB_AFFINE(mb_affine_d_sse2, double, ,
+    GDFAST_BLOCK_BODY(x0 = _mm_loadu_pd(x + i); x1 = _mm_loadu_pd(x + i + 2);
+                      y0 = _mm_loadu_pd(y + i); y1 = _mm_loadu_pd(y + i + 2);))
+GDFAST_MB_AFFINE(mb_affine_f_sse2, float, ,
+    __m128 xf, yf;
+    GDFAST_BLOCK_BODY(xf = _mm_loadu_ps(x + i); yf = _mm_loadu_ps(y + i);
+                      x0 = _mm_cvtps_pd(xf); x1 = _mm_cvtps_pd(_mm_movehl_ps(xf, xf));
+                      y0 = _mm_cvtps_pd(yf); y1 = _mm_cvtps_pd(_mm_movehl_ps(yf, yf));))
+#ifdef GDFAST_AVX2
+GDFAST_MB_AFFINE(mb_affine_d_avx2, double, __attribute__((target("avx2"))),
+    GDFAST_BLOCK_BODY_AVX2(xv = _mm256_loadu_pd(x + i); yv = _mm256_loadu_pd(y + i);))
+GDFAST_MB_AFFINE(mb_affine_f_avx2, float, __attribute__((target("avx2"))),
+    GDFAST_BLOCK_BODY_AVX2(xv = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+                           yv = _mm256_cvtps_pd(_mm_loadu_ps(y + i));))
+#endif
+static inline double mb_affine_d(const double *x, const double *y, Py_ssize_t n,
+                                 Py_ssize_t size, double w, double lr) {
+#ifdef GDFAST_AVX2
+    if (gdfast_use_avx2()) return mb_affine_d_avx2(x, y, n, size, w, lr);
+#endif
+    return mb_affine_d_sse2(x, y, n, size, w, lr);
+}
+static inline double mb_affine_f(const float *x, const float *y, Py_ssize_t n,
+                                 Py_ssize_t size, double w, double lr) {
+#ifdef GDFAST_AVX2
+    if (gdfast_use_avx2()) return mb_affine_f_avx2(x, y, n, size, w, lr);
+#endif
+    return mb_affine_f_sse2(x, y, n, size, w, lr);
+}
+#else
+GDFAST_MB_AFFINE(mb_affine_d, double, , GDFAST_SCALAR_BODY)
+GDFAST_MB_AFFINE(mb_affine_f, float, , GDFAST_SCALAR_BODY)
+#endif
+
 /* SGD over a run of m samples, as composed affine maps.
  *
  * One SGD step is w <- a_i*w + b_i with a_i = 1 - c2*x_i^2, b_i = c2*x_i*y_i

@@ -29,6 +29,10 @@ cdef extern from "_blocks.h" nogil:
                       double* out, bint want_xx)
     void block_sums_f(const float* x, const float* y, Py_ssize_t m, double w,
                       double* out, bint want_xx)
+    double mb_affine_d(const double* x, const double* y, Py_ssize_t n, Py_ssize_t size,
+                       double w, double lr)
+    double mb_affine_f(const float* x, const float* y, Py_ssize_t n, Py_ssize_t size,
+                       double w, double lr)
 
 
 cdef inline void block_sums(const floating* x, const floating* y, Py_ssize_t m,
@@ -46,3 +50,13 @@ cdef inline double sgd_fold(const floating* x, const floating* y, const int64_t*
         return sgd_fold_d(x, y, idx, m, w, c2)
     else:
         return sgd_fold_f(x, y, idx, m, w, c2)
+
+
+cdef inline double mb_affine(const floating* x, const floating* y, Py_ssize_t n,
+                             Py_ssize_t size, double w, double lr) noexcept nogil:
+    """Mini-batch steps over n samples in batches of size, affine form (see
+    _blocks.h); returns w."""
+    if floating is double:
+        return mb_affine_d(x, y, n, size, w, lr)
+    else:
+        return mb_affine_f(x, y, n, size, w, lr)

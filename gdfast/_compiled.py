@@ -593,7 +593,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 
 def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
                  seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
-                 progress=False, threads=None):
+                 progress=False, method="auto", threads=None):
     """Mini-batch gradient descent: one update per batch of ``batch_size``.
 
     The last batch of an epoch may be smaller and is averaged over its own
@@ -609,11 +609,12 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
         Samples per update (>= 1; above n means one batch).
     shuffle, seed
         As :func:`sgd`.
+    method : {"auto", "batches", "affine"}
+        See below.
 
     Returns
     -------
     TrainResult
-        ``method`` is "batches".
 
     Raises
     ------
@@ -627,19 +628,38 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     ...                         lr=0.01, epochs=1)
     >>> r.w
     1.221
+
+    Notes
+    -----
+    method : "batches" takes each batch's sums at the current weights, the
+        reference's expressions (bit for bit on the tutorial's data).
+        "affine" (one feature, no intercept, no penalty) takes each batch's
+        sums of ``x*x`` and ``x*y``, which do not depend on ``w``, and steps
+        ``w -= lr*2*(w*S_xx - S_xy)/m``: the batches' sums run side by side
+        instead of one after another, equal up to rounding
+        (docs/accuracy.md). "auto" (default): "affine" from STATS_MIN_N
+        samples and 4 epochs on (_plan.AFFINE_MIN_EPOCHS: its overflow
+        certificate, that of :func:`sgd` scaled by the batch size, reads the
+        data once) where it applies and the certificate holds, else
+        "batches".
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, p.data.n)
     nthreads, signals, lr = _threads(threads), _signals(), p.lr
-    refill, order = _order(shuffle, seed, p.data.n)
     pair = _tutorial_model(p)
+    method = _plan.minibatch_method(
+        method, p.data.n, p.epochs, pair is not None,
+        lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr, p.epochs,
+                                    _rows.max_abs_pair, batch=min(size, p.data.n)))
+    refill, order = _order(shuffle, seed, p.data.n)
     if pair is not None:
         x, yv = pair
+        affine = method == "affine"
 
         def kernel(rows, e0, w, hook):
             return _MINIBATCH_EPOCHS[x.dtype](x, yv, size, w, lr, rows, e0, hook, refill,
-                                             order, nthreads, signals)
-        return _driver.rounds("minibatch_gd", "batches", p, kernel, _DIVERGED, _STOPPED)
+                                             order, nthreads, signals, affine)
+        return _driver.rounds("minibatch_gd", method, p, kernel, _DIVERGED, _STOPPED)
 
     Xr, yv = p.data.rows(), p.data.y
     kern = _MINIBATCH_EPOCH[Xr.dtype, yv.dtype]
@@ -650,4 +670,4 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
         return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, size, order, nthreads,
                     signals)
 
-    return _driver.epochs("minibatch_gd", "batches", p, epoch)
+    return _driver.epochs("minibatch_gd", method, p, epoch)

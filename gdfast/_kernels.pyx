@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from ._ticker cimport CHECK_EVERY, Ticker, tick
 
-from ._blocks cimport block_sums, gdfast_simd_level, sgd_fold
+from ._blocks cimport block_sums, gdfast_simd_level, mb_affine, sgd_fold
 
 cdef extern from "<math.h>" nogil:
     bint isfinite(double)
@@ -131,25 +131,28 @@ cdef int sums(const floating* x, const floating* y, Py_ssize_t n, double w,
 
 
 cdef int gathered_sums(const floating* x, const floating* y, const int64_t* idx,
-                       Py_ssize_t n, double w, double* out, Ticker* t) except -1 nogil:
+                       Py_ssize_t n, double w, double* out, bint want_xx,
+                       Ticker* t) except -1 nogil:
     """sums() over x[idx[i]], y[idx[i]]: same blocks, same order, serial."""
     cdef double bx[BLOCK]
     cdef double by[BLOCK]
     cdef double part[3]
-    cdef double tot0 = 0.0, tot1 = 0.0
+    cdef double tot0 = 0.0, tot1 = 0.0, tot2 = 0.0
     cdef Py_ssize_t start = 0, m, i
     while start < n:
         m = min(<Py_ssize_t>BLOCK, n - start)
         for i in range(m):
             bx[i] = x[idx[start + i]]
             by[i] = y[idx[start + i]]
-        block_sums(&bx[0], &by[0], m, w, part, False)
+        block_sums(&bx[0], &by[0], m, w, part, want_xx)
         tot0 += part[0]
         tot1 += part[1]
+        tot2 += part[2]
         start += m
         tick(t, m)
     out[0] = tot0
     out[1] = tot1
+    out[2] = tot2
     return 0
 
 
@@ -306,15 +309,26 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
 def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t batch_size,
                      double w, double lr, double[:, ::1] hist, Py_ssize_t e0=0,
                      object hook=None, object shuffler=None,
-                     int64_t[::1] order=None, int threads=1, bint signals=False):
+                     int64_t[::1] order=None, int threads=1, bint signals=False,
+                     bint affine=False):
     """Mini-batch GD: per batch of m samples, cost = S_rr/m and
     w -= lr * (2 * S_xr / m), with the same block sums as batch_gd_pass (so
     batch_size >= n gives batch_gd_pass's results bit for bit). The recorded
     loss is the cost of the epoch's last batch before its update.
+
+    Affine form (affine=True): S_xr = w * S_xx - S_xy, the batch's sums of
+    x*x and x*y taken by the same block sums at w = 0 (S_xy = -out[1]). They
+    do not depend on w, so the CPU runs the sums of the following batches
+    while one update waits for the last: the chain from batch to batch is a
+    handful of operations instead of a pass over the batch. Exact in real
+    arithmetic, equal up to rounding (bounded in tests). The last batch's
+    recorded cost still comes from its sums at the current w.
     """
-    cdef Py_ssize_t n = x.shape[0], e = 0, start, m, epochs = hist.shape[0]
+    cdef Py_ssize_t n = x.shape[0], e = 0, start, m, epochs = hist.shape[0], last
+    cdef Py_ssize_t span = max(batch_size, (BLOCK * 32 // batch_size) * batch_size)
     cdef double out[3]
-    cdef double c = 0.0
+    cdef double rr[3]
+    cdef double c = 0.0, sxr
     cdef int status = S_RAN
     cdef bint shuffled = shuffler is not None
     cdef const int64_t* idx = NULL
@@ -327,14 +341,37 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
                 with gil:
                     shuffler()
             start = 0
+            if affine and not shuffled and batch_size <= BLOCK:
+                # all batches but the last in one inlined loop, a span at a time
+                # (each batch one block of the sums: the bits of the loop below)
+                last = ((n - 1) // batch_size) * batch_size
+                while start < last:
+                    m = min(last - start, span)
+                    w = mb_affine(&x[0] + start, &y[0] + start, m, batch_size, w, lr)
+                    tick(&t, m)
+                    start += m
             while start < n:
                 m = min(batch_size, n - start)
-                if shuffled:
-                    gathered_sums(&x[0], &y[0], idx + start, m, w, out, &t)
+                if affine:
+                    if shuffled:
+                        gathered_sums(&x[0], &y[0], idx + start, m, 0.0, out, True, &t)
+                    else:
+                        sums(&x[0] + start, &y[0] + start, m, 0.0, out, True, threads, &t)
+                    if start + m == n:      # the recorded cost: sums at the current w
+                        if shuffled:
+                            gathered_sums(&x[0], &y[0], idx + start, m, w, rr, False, &t)
+                        else:
+                            sums(&x[0] + start, &y[0] + start, m, w, rr, False, threads, &t)
+                        c = rr[0] / m
+                    sxr = w * out[2] + out[1]
                 else:
-                    sums(&x[0] + start, &y[0] + start, m, w, out, False, threads, &t)
-                c = out[0] / m
-                w = w - lr * (2.0 * out[1] / m)
+                    if shuffled:
+                        gathered_sums(&x[0], &y[0], idx + start, m, w, out, False, &t)
+                    else:
+                        sums(&x[0] + start, &y[0] + start, m, w, out, False, threads, &t)
+                    c = out[0] / m
+                    sxr = out[1]
+                w = w - lr * (2.0 * sxr / m)
                 start += m
             status = end_epoch(hist, e, e0, w, c, hook, &t)
             if status != S_DIVERGED:

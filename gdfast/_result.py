@@ -73,7 +73,7 @@ class TrainResult:
     method : str
         The method that actually ran (what ``method="auto"`` chose):
         ``"pass"``/``"stats"`` (batch_gd), ``"plain"``/``"affine"`` (sgd),
-        ``"batches"`` (minibatch_gd).
+        ``"batches"``/``"affine"`` (minibatch_gd).
 
     Examples
     --------

@@ -683,7 +683,7 @@ def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):
 
 def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
                  seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
-                 progress=False, threads=None, persist="auto"):
+                 progress=False, method="auto", threads=None, persist="auto"):
     """Mini-batch gradient descent on Dask arrays, as
     :func:`gdfast.minibatch_gd`: batches of ``batch_size`` consecutive rows
     of the concatenated data, whatever the chunk boundaries.
@@ -702,6 +702,9 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     shuffle, seed
         As :func:`sgd` (chunk order and within-chunk order; batches are then
         consecutive rows of that order).
+    method : {"auto", "batches"}
+        "batches" only (the in-memory "affine" form is not chained over
+        chunks); accepted so that the same call works on both.
     threads : int, optional
         OpenMP threads per task for the batch sums (default 1).
     persist : {"auto", True, False}
@@ -732,6 +735,7 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, dd.n)
+    _validate.choice(method, "method", ("auto", "batches"))
     nthreads = _validate.threads(threads)
     plan = _plans(shuffle, seed, dd.chunks)
     persist = _persist_choice(persist)

@@ -46,7 +46,7 @@ __all__ = ["GDRegressor", "auto_lr"]
 _SOLVERS = ("sgd", "batch", "minibatch")
 _TRAINER = {"sgd": "sgd", "batch": "batch_gd", "minibatch": "minibatch_gd"}
 _METHODS = {"sgd": ("auto", "plain", "affine", "lanes", "blocks"), "batch": ("auto", "pass", "stats"),
-            "minibatch": ("auto", "batches")}
+            "minibatch": ("auto", "batches", "affine")}
 
 #: ``lr="auto"`` is ``SAFETY / L`` (see :func:`auto_lr`).
 SAFETY = 0.5
@@ -292,7 +292,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     method : str, default="auto"
         The trainer's method (what ran is ``method_``): for "sgd" "auto",
         "plain" or "affine"; for "batch" "auto", "pass" or "stats"; for
-        "minibatch" "auto" (= "batches").
+        "minibatch" "auto", "batches" or "affine" (as in the core trainers;
+        "affine" needs ``fit_intercept=False`` and one feature).
 
     Attributes
     ----------
@@ -315,7 +316,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         ``partial_fit`` calls since the last ``fit``.
     method_ : str
         The method the trainer ran: "plain"/"affine" (sgd), "pass"/"stats"
-        (batch), "batches" (minibatch).
+        (batch), "batches"/"affine" (minibatch).
     n_features_in_ : int
     feature_names_in_ : numpy.ndarray of str
         Only when ``X`` had string column names (a DataFrame).
@@ -422,9 +423,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         TrainResult. ``trainers``: gdfast, or gdfast.dask for Dask arrays."""
         common = dict(w=w, b=b, lr=lr, epochs=epochs, alpha=alpha,
                       fit_intercept=bool(self.fit_intercept), callback=callback)
-        if self.method != "auto" and self.solver != "minibatch":
+        if self.method != "auto":
             # passed only when chosen: gdfast.reference (GDFAST_PURE_PYTHON=1)
-            # has no method; minibatch_gd has one ("batches")
+            # has no method
             common["method"] = self.method
         if self.solver == "batch":
             return trainers.batch_gd(X, y, **common)

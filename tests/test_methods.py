@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gdfast._compiled as compiled
-from gdfast import _kernels
+from gdfast import _kernels, _plan
 from helpers import max_rel, synthetic, with_and_without_avx2
 
 BLOCK = 2048
@@ -107,6 +107,52 @@ def test_auto_methods_switch_at_the_documented_size():
                           compiled.sgd(*small, epochs=2, method="plain").w_history)
     assert np.array_equal(compiled.sgd(x, y, epochs=2).w_history,
                           compiled.sgd(x, y, epochs=2, method="affine").w_history)
+    k = _plan.AFFINE_MIN_EPOCHS
+    assert compiled.minibatch_gd(*small, epochs=k).method == "batches"
+    assert compiled.minibatch_gd(x, y, epochs=k - 1).method == "batches"
+    r = compiled.minibatch_gd(x, y, epochs=k)
+    assert r.method == "affine"
+    assert np.array_equal(r.w_history,
+                          compiled.minibatch_gd(x, y, epochs=k, method="affine").w_history)
+    assert compiled.minibatch_gd(x, y, epochs=k, fit_intercept=True).method == "batches"
+
+
+def test_affine_minibatch_within_bound_of_batches():
+    """minibatch_gd(method="affine") takes each batch's sums of x*x and x*y
+    (the same lanes as "batches", at w = 0) and steps w - lr*2*(w*S_xx -
+    S_xy)/m: exact in real arithmetic. The documented bound (docs/accuracy.md):
+    within 1e-13 of each epoch's w on Gaussian data, shuffled or not, batches
+    of 1 to n, float32 or float64; the recorded loss within 1e-9."""
+    x, y = synthetic(100_000, seed=6)
+    for lr in (0.001, 0.05, 0.3):
+        for size in (1, 7, 32, 2048, 2049, 5000, 100_000):
+            for shuffle in (False, True):
+                kw = dict(lr=lr, epochs=3, shuffle=shuffle, seed=2)
+                plain = compiled.minibatch_gd(x, y, size, method="batches", **kw)
+                affine = compiled.minibatch_gd(x, y, size, method="affine", **kw)
+                assert plain.method == "batches" and affine.method == "affine"
+                assert max_rel(affine.w_history, plain.w_history) < 1e-13, (lr, size)
+                assert max_rel(affine.loss_history, plain.loss_history) < 1e-9
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    assert max_rel(compiled.minibatch_gd(x32, y32, method="affine", epochs=3).w_history,
+                   compiled.minibatch_gd(x32, y32, method="batches", epochs=3).w_history) < 1e-13
+
+
+def test_affine_minibatch_threads_give_identical_bits():
+    x, y = synthetic(70_000, seed=7)
+    for size in (32, 5000):
+        one = compiled.minibatch_gd(x, y, size, method="affine", epochs=2, threads=1)
+        two = compiled.minibatch_gd(x, y, size, method="affine", epochs=2, threads=2)
+        assert np.array_equal(one.w_history, two.w_history)
+        assert np.array_equal(one.loss_history, two.loss_history)
+
+
+def test_affine_minibatch_needs_the_tutorial_model():
+    x, y = synthetic(1000, seed=8)
+    with pytest.raises(ValueError, match="method='affine' needs one feature"):
+        compiled.minibatch_gd(x, y, method="affine", fit_intercept=True)
+    with pytest.raises(ValueError, match="method"):
+        compiled.minibatch_gd(x, y, method="plain")
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"),
@@ -124,6 +170,9 @@ def test_simd_paths_give_identical_bits(tmp_path):
             "        x = rng.standard_normal(n).astype(dt); y = (2 * x + 1).astype(dt)\n"
             "        out.append(repr(_kernels.pass_sums(x, y, 1.37)))\n"
             "        out.append(repr(_kernels.data_stats(x, y)))\n"
+            "        h = np.empty((3, 3))\n"
+            "        _kernels.minibatch_epochs(x, y, 32, 1.37, 0.01, h, affine=True)\n"
+            "        out.append(repr(h.tolist()))\n"
             "print('\\n'.join(out))\n")
     runs = with_and_without_avx2(code, tmp_path, timeout=60)
     assert runs["1"][0] == "sse2" and runs["0"][0] in ("avx2", "sse2")

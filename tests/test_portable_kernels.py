@@ -50,6 +50,9 @@ int main(void) {
         printf("sgd %ld %a %a %a %a\n", (long)m,
                sgd_fold_d(xd, yd, NULL, m, 0.5, 0.02), sgd_fold_f(xf, yf, NULL, m, 0.5, 0.02),
                sgd_fold_d(xd, yd, idx, m, 0.5, 0.02), sgd_fold_f(xf, yf, idx, m, 0.5, 0.02));
+        printf("mb %ld %a %a %a %a\n", (long)m,
+               mb_affine_d(xd, yd, m, 32, 0.5, 0.02), mb_affine_f(xf, yf, m, 32, 0.5, 0.02),
+               mb_affine_d(xd, yd, m, 5, 0.5, 0.02), mb_affine_f(xf, yf, m, 5, 0.5, 0.02));
     }
     return 0;
 }
@@ -78,5 +81,5 @@ def test_scalar_sse2_and_avx2_paths_give_identical_bits(tmp_path):
     sse2 = _build_and_run(tmp_path, "simd", [], env={"GDFAST_NO_AVX2": "1"})
     best = _build_and_run(tmp_path, "simd", [])
     assert (scalar[0], sse2[0]) == ("simd 0", "simd 1") and best[0] in ("simd 1", "simd 2")
-    assert len(scalar) == 1 + 3 * 8
+    assert len(scalar) == 1 + 4 * 8
     assert scalar[1:] == sse2[1:] == best[1:]
