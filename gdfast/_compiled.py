@@ -339,28 +339,36 @@ def _tutorial_model(p):
     return _one_feature(p.data, p.b)
 
 
-def _order(shuffle, seed, n):
-    """(refill, order): refill() draws the next epoch's order into one int64
-    buffer, in place. shuffle=True: the same permutations as the reference's
-    ``rng.permutation(n)`` (which shuffles a fresh 0..n-1 the same way);
-    shuffle="blocks": gdfast._shuffle's block order, from the same draws as
-    the reference's."""
+def _order(shuffle, seed, n, generate=False):
+    """(refill, order, blocks): refill() draws the next epoch's order into one
+    int64 buffer, in place. shuffle=True: the same permutations as the
+    reference's ``rng.permutation(n)`` (which shuffles a fresh 0..n-1 the
+    same way); shuffle="blocks": gdfast._shuffle's block order, from the same
+    draws as the reference's. With ``generate`` (kernels that make the blocks
+    order themselves, _order.pxd) shuffle="blocks" refills only the block
+    permutation ``blocks`` (n/256 values) and ``order`` is None."""
     how = _shuffle.mode(shuffle)
     if how is None:
-        return None, None
+        return None, None, None
     rng = _validate.seed(seed)
+    if how == "blocks" and generate:
+        blocks = np.empty(-(-n // _shuffle.BLOCK_ROWS), dtype=np.int64)
+
+        def refill():
+            blocks[:] = _shuffle.block_draws(rng, n)
+        return refill, None, blocks
     order = np.empty(n, dtype=np.int64)
 
     if how == "blocks":
         def refill():
             _rows.block_order(order, _shuffle.block_draws(rng, n), _shuffle.BLOCK_ROWS,
                               _shuffle.GROUP)
-        return refill, order
+        return refill, order, None
 
     def refill():
         _rows.iota(order)
         rng.shuffle(order)
-    return refill, order
+    return refill, order, None
 
 
 def _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
@@ -569,15 +577,16 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     method = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None,
                               lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr,
                                                           p.epochs, _rows.max_abs_pair))
-    refill, order = _order(shuffle, seed, p.data.n)
+    refill, order, blocks = _order(shuffle, seed, p.data.n, generate=True)
     signals, lr = _signals(), p.lr
+    rows_, group = _shuffle.BLOCK_ROWS, _shuffle.GROUP
     if pair is not None and method in ("plain", "affine"):
         x, yv = pair
         affine = method == "affine"
 
         def kernel(rows, e0, w, hook):
             return _SGD_EPOCHS[x.dtype](x, yv, w, lr, rows, e0, hook, refill, order,
-                                       affine, signals)
+                                       affine, signals, blocks, rows_, group)
         return _driver.rounds("sgd", method, p, kernel, _DIVERGED, _STOPPED)
 
     Xr, yv = p.data.rows(), p.data.y
@@ -587,7 +596,8 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     def epoch(w, b):
         if refill is not None:
             refill()
-        return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, order, signals, mode)
+        return kern(Xr, yv, w, b, lr, p.alpha, p.fit_intercept, order, signals, mode,
+                    blocks, rows_, group)
     return _driver.epochs("sgd", method, p, epoch)
 
 
@@ -651,7 +661,7 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
         method, p.data.n, p.epochs, pair is not None,
         lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr, p.epochs,
                                     _rows.max_abs_pair, batch=min(size, p.data.n)))
-    refill, order = _order(shuffle, seed, p.data.n)
+    refill, order, _ = _order(shuffle, seed, p.data.n)
     if pair is not None:
         x, yv = pair
         affine = method == "affine"

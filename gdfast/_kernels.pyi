@@ -31,7 +31,8 @@ def batch_gd_closed(n: int, wp: float, s_rr: float, s_xr: float, s_xx: float, w:
 def sgd_epochs(x: _F, y: _F, w: float, lr: float, hist: _D, e0: int = ...,
                hook: _Hook = ..., shuffler: Optional[Callable[[], None]] = ...,
                order: Optional[npt.NDArray[np.int64]] = ..., affine: bool = ...,
-               signals: bool = ...) -> Tuple[int, int]: ...
+               signals: bool = ..., blocks: Optional[npt.NDArray[np.int64]] = ...,
+               block_rows: int = ..., group: int = ...) -> Tuple[int, int]: ...
 def minibatch_epochs(x: _F, y: _F, batch_size: int, w: float, lr: float,
                      hist: _D, e0: int = ..., hook: _Hook = ...,
                      shuffler: Optional[Callable[[], None]] = ...,

@@ -31,6 +31,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
+from ._order cimport BlockOrder, bo_fill, bo_start
 from ._ticker cimport CHECK_EVERY, Ticker, tick
 
 from ._blocks cimport block_sums, gdfast_simd_level, mb_affine, sgd_fold
@@ -254,7 +255,8 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
 def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr,
                double[:, ::1] hist, Py_ssize_t e0=0,
                object hook=None, object shuffler=None, int64_t[::1] order=None,
-               bint affine=False, bint signals=False):
+               bint affine=False, bint signals=False, const int64_t[::1] blocks=None,
+               Py_ssize_t block_rows=256, Py_ssize_t group=64):
     """SGD, one update per sample: w -= lr * 2*x*(x*w - y).
 
     Plain form (affine=False): the tutorial's expression and order of
@@ -265,37 +267,50 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     arithmetic, equal up to rounding (bounded in tests). The recorded loss
     is (x*w - y)**2 of the epoch's last sample after its update. With a
     shuffler, ``shuffler()`` refills ``order`` before every epoch and
-    samples are visited as x[order[i]].
+    samples are visited as x[order[i]]; or, with ``blocks`` (the
+    shuffle="blocks" order), it refills the block permutation ``blocks`` and
+    the order is generated a BLOCK at a time inside the loop (_order.pxd).
     """
     cdef Py_ssize_t n = x.shape[0], e = 0, i, start, stop, last, epochs = hist.shape[0]
     cdef double c2 = 2.0 * lr, c
     cdef int status = S_RAN
     cdef bint shuffled = shuffler is not None
+    cdef bint gen = blocks is not None
     cdef const int64_t* idx = NULL
+    cdef const int64_t* cur = NULL
+    cdef int64_t buf[BLOCK]
+    cdef BlockOrder bo
     cdef Ticker t = Ticker(0, signals)
-    if shuffled:
+    if shuffled and not gen:
         idx = &order[0]
     with nogil:
         while e < epochs:
             if shuffled:
                 with gil:
                     shuffler()
+                if gen:
+                    bo_start(&bo, &blocks[0], blocks.shape[0], block_rows, group, n)
             start = 0
             while start < n:
                 stop = min(start + <Py_ssize_t>BLOCK, n)
+                if gen:
+                    bo_fill(&bo, &buf[0], stop - start)
+                    cur = &buf[0]
+                elif shuffled:
+                    cur = idx + start
                 if affine and shuffled:
-                    w = sgd_fold(&x[0], &y[0], idx + start, stop - start, w, c2)
+                    w = sgd_fold(&x[0], &y[0], cur, stop - start, w, c2)
                 elif affine:
                     w = sgd_fold(&x[0] + start, &y[0] + start, NULL, stop - start, w, c2)
                 elif shuffled:
-                    for i in range(start, stop):
-                        w = w - lr * ((2.0 * x[idx[i]]) * (x[idx[i]] * w - <double>y[idx[i]]))
+                    for i in range(stop - start):
+                        w = w - lr * ((2.0 * x[cur[i]]) * (x[cur[i]] * w - <double>y[cur[i]]))
                 else:
                     for i in range(start, stop):
                         w = w - lr * ((2.0 * x[i]) * (x[i] * w - <double>y[i]))
                 tick(&t, stop - start)
                 start = stop
-            last = idx[n - 1] if shuffled else n - 1
+            last = cur[n - 1 - (n - 1) // BLOCK * BLOCK] if shuffled else n - 1
             c = <double>x[last] * w - <double>y[last]
             c = c * c
             status = end_epoch(hist, e, e0, w, c, hook, &t)

@@ -33,6 +33,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
+from ._order cimport BlockOrder, bo_fill, bo_start
 from ._ticker cimport CHECK_EVERY, Ticker, tick
 from cpython.exc cimport PyErr_CheckSignals
 
@@ -92,6 +93,7 @@ ctypedef fused yfloat:
 cdef enum:
     ROWS = 256               # rows per block
     PAR_BLOCKS = 64          # blocks per parallel round
+    CHUNK = 4096             # rows per call of a fast SGD form (and per Ctrl-C tick)
 
 
 
@@ -309,7 +311,8 @@ cdef double fast_sgd(const floating* X, const yfloat* y, const int64_t* idx,
 
 def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, double b,
               double lr, double alpha, bint fit_b, const int64_t[::1] order=None,
-              bint signals=False, int mode=M_PLAIN):
+              bint signals=False, int mode=M_PLAIN, const int64_t[::1] blocks=None,
+              Py_ssize_t block_rows=256, Py_ssize_t group=64):
     """One SGD epoch, one update per row (X[order[i]] when order is given):
         r = x·w + b - y;  w_j -= lr * (2*x_j*r + 2*alpha*w_j);  b -= lr * (2*r).
     PLAIN: the reference's expressions in the reference's order, bit for bit.
@@ -317,33 +320,43 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
     lanes, w = (1 - 2*lr*alpha)*w - (2*lr*r)*x. BLOCKS: four rows at a time
     through their Gram matrix (_rowops.h), so the chain from row to row is
     short. Both equal PLAIN in real arithmetic. Updates w in place; returns
-    (b, loss of the last row after its update)."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, k = 0, lo, hi
+    (b, loss of the last row after its update). With ``blocks`` (the block
+    permutation of shuffle="blocks") the order is generated CHUNK rows at a
+    time inside the loop (_order.pxd) instead of read from ``order``."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, k = 0, lo, hi, off = 0
     cdef Ticker t = Ticker(0, signals)
     cdef double r, a2 = 2.0 * alpha
     cdef const floating* xi
     cdef double* wp = &w[0]
     cdef const int64_t* idx = &order[0] if order is not None else NULL
+    cdef int64_t buf[CHUNK]     # position i's row is idx[i - off]
+    cdef BlockOrder bo
+    cdef bint gen = blocks is not None
     with nogil:
-        if mode != M_PLAIN:
-            lo = 0
-            while lo < n:
-                hi = min(lo + 4096, n)
-                b = fast_sgd(&X[0, 0], &y[0], idx, lo, hi, d, wp, b, lr, alpha, fit_b, mode)
-                tick(&t, (hi - lo) * d)
-                lo = hi
-        else:
-            for i in range(n):
-                k = idx[i] if idx != NULL else i
-                xi = &X[0, 0] + k * d
-                r = dot(xi, wp, d) + b - <double>y[k]
-                for j in range(d):
-                    wp[j] = wp[j] - lr * ((2.0 * xi[j]) * r + a2 * wp[j])
-                if fit_b:
-                    b = b - lr * (2.0 * r)
-                if (i & 4095) == 4095:
-                    tick(&t, 4096 * d)
-        k = idx[n - 1] if idx != NULL else n - 1
+        if gen:
+            bo_start(&bo, &blocks[0], blocks.shape[0], block_rows, group, n)
+        lo = 0
+        while lo < n:
+            hi = min(lo + <Py_ssize_t>CHUNK, n)
+            if gen:                      # this chunk's rows of the order, in cache
+                bo_fill(&bo, &buf[0], hi - lo)
+                idx = &buf[0]
+                off = lo
+            if mode != M_PLAIN:
+                b = fast_sgd(&X[0, 0], &y[0], idx, lo - off, hi - off, d, wp, b, lr, alpha,
+                             fit_b, mode)
+            else:
+                for i in range(lo, hi):
+                    k = idx[i - off] if idx != NULL else i
+                    xi = &X[0, 0] + k * d
+                    r = dot(xi, wp, d) + b - <double>y[k]
+                    for j in range(d):
+                        wp[j] = wp[j] - lr * ((2.0 * xi[j]) * r + a2 * wp[j])
+                    if fit_b:
+                        b = b - lr * (2.0 * r)
+            tick(&t, (hi - lo) * d)
+            lo = hi
+        k = idx[n - 1 - off] if idx != NULL else n - 1
         xi = &X[0, 0] + k * d
         r = dot(xi, wp, d) + b - <double>y[k]
         r = r * r + penalty(alpha, wp, d)

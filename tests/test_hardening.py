@@ -208,7 +208,8 @@ def test_a_stopped_run_holds_memory_for_the_epochs_run(impl, name):
 
 def test_compiled_shuffle_buffer_draws_the_reference_permutations():
     n = 1000
-    refill, order = compiled._order(True, 42, n)
+    refill, order, blocks = compiled._order(True, 42, n)
+    assert blocks is None
     rng = np.random.default_rng(42)
     for _ in range(4):
         refill()

@@ -68,3 +68,32 @@ def test_on_rows_sorted_by_y_blocks_converge_near_the_global_shuffle():
     exact = np.mean([err(True, s) for s in range(4)])
     assert blocks < 3 * exact
     assert stored > 20 * blocks
+
+
+@pytest.mark.parametrize("n", [65_536, 70_001, 3 * 4096 + 17])
+def test_generated_block_order_gives_the_bits_of_the_written_one(n):
+    """sgd makes the shuffle="blocks" order inside its loop, a chunk at a
+    time (_order.pxd), instead of reading an n-row order: the same rows in
+    the same order, so the same bits, for every SGD form."""
+    from gdfast import _kernels, _rows
+    rng = np.random.default_rng(n)
+    perm = _shuffle.block_draws(np.random.default_rng(3), n).astype(np.int64)
+    order = np.empty(n, dtype=np.int64)
+    _rows.block_order(order, perm, _shuffle.BLOCK_ROWS, _shuffle.GROUP)
+    keep = lambda: None                 # noqa: E731 -- the shuffler: keep this epoch's draw
+    x = rng.standard_normal(n)
+    y = 2 * x + rng.standard_normal(n)
+    for affine in (False, True):
+        h1, h2 = np.empty((1, 3)), np.empty((1, 3))
+        _kernels.sgd_epochs(x, y, 0.5, 0.01, h1, 0, None, keep, order, affine)
+        _kernels.sgd_epochs(x, y, 0.5, 0.01, h2, 0, None, keep, None, affine, False, perm,
+                            _shuffle.BLOCK_ROWS, _shuffle.GROUP)
+        assert np.array_equal(h1, h2)
+    X = rng.standard_normal((n, 5))
+    yy = X.sum(axis=1) + rng.standard_normal(n)
+    for mode in (_rows.PLAIN, _rows.LANES, _rows.BLOCKS):
+        w1, w2 = np.zeros(5), np.zeros(5)
+        r1 = _rows.sgd_epoch(X, yy, w1, 0.0, 0.001, 0.1, True, order, False, mode)
+        r2 = _rows.sgd_epoch(X, yy, w2, 0.0, 0.001, 0.1, True, None, False, mode, perm,
+                             _shuffle.BLOCK_ROWS, _shuffle.GROUP)
+        assert np.array_equal(w1, w2) and r1 == r2
