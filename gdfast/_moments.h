@@ -33,6 +33,7 @@
 
 #include <Python.h>
 #include "_blocks.h"   /* gdfast_use_avx2() where AVX2 exists */
+#include "_rowops.h"   /* GDFAST_LD_* / GDFAST_LDM_*: the (masked) row loads */
 
 #define GDFAST_MOM_ROWS 256     /* rows per chunk: about 40 KiB of U in cache */
 #define GDFAST_MOM_MAXD 16      /* features handled here */
@@ -266,10 +267,6 @@ GDFAST_MOMENTS(ff_base, float, float, , gdfast_gram_c, res_small_ff_base, mom_ce
 /* The residual pass for d <= 16 (a compile-time constant) in AVX2: u, w*,
  * xbar and the sums e*u and u in registers, u.w* in the four padded lanes
  * combined as (l0 + l1) + (l2 + l3): the same expressions as res_body. */
-#define GDFAST_MLD_d(p) _mm256_loadu_pd(p)
-#define GDFAST_MLDM_d(p, m, m32) _mm256_maskload_pd((p), (m))
-#define GDFAST_MLD_f(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
-#define GDFAST_MLDM_f(p, m, m32) _mm256_cvtps_pd(_mm_maskload_ps((p), (m32)))
 #define GDFAST_RESV(XY, TX, TY, LD, LDM)                                           \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
 res_vsmall_##XY(const TX *X, const TY *y, Py_ssize_t n, const Py_ssize_t d,        \
@@ -325,10 +322,10 @@ res_vsmall_##XY(const TX *X, const TY *y, Py_ssize_t n, const Py_ssize_t d,     
         }                                                                         \
     }                                                                             \
 }
-GDFAST_RESV(dd, double, double, GDFAST_MLD_d, GDFAST_MLDM_d)
-GDFAST_RESV(df, double, float, GDFAST_MLD_d, GDFAST_MLDM_d)
-GDFAST_RESV(fd, float, double, GDFAST_MLD_f, GDFAST_MLDM_f)
-GDFAST_RESV(ff, float, float, GDFAST_MLD_f, GDFAST_MLDM_f)
+GDFAST_RESV(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
+GDFAST_RESV(df, double, float, GDFAST_LD_d, GDFAST_LDM_d)
+GDFAST_RESV(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f)
+GDFAST_RESV(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
 /* The chunk's means and centred rows in AVX2 (d <= 16 a compile-time
  * constant; the short last group of x loaded with a mask): the same sums,
  * even rows and odd rows apart, each in order, as mom_body's C. */
@@ -375,10 +372,10 @@ mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,   
         ui[d] = (double)y[i] - mc[d];                                             \
     }                                                                             \
 }
-GDFAST_MEANV(dd, double, double, GDFAST_MLD_d, GDFAST_MLDM_d)
-GDFAST_MEANV(df, double, float, GDFAST_MLD_d, GDFAST_MLDM_d)
-GDFAST_MEANV(fd, float, double, GDFAST_MLD_f, GDFAST_MLDM_f)
-GDFAST_MEANV(ff, float, float, GDFAST_MLD_f, GDFAST_MLDM_f)
+GDFAST_MEANV(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
+GDFAST_MEANV(df, double, float, GDFAST_LD_d, GDFAST_LDM_d)
+GDFAST_MEANV(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f)
+GDFAST_MEANV(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
 GDFAST_MOMENTS(dd_avx2, double, double, __attribute__((target("avx2"))), gdfast_gram_avx2,
                res_vsmall_dd, mom_centre_dd)
 GDFAST_MOMENTS(df_avx2, double, float, __attribute__((target("avx2"))), gdfast_gram_avx2,
