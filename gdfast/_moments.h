@@ -3,7 +3,10 @@
  * there), the residuals for any d.
  *
  * Pass 1, moments: the augmented rows z = [x_0, ..., x_{d-1}, y] (D = d + 1
- * columns) are read once, in chunks of MOM_ROWS rows. Per chunk, in cache:
+ * columns) are read once, in chunks of MOM_ROWS rows, every value shifted by
+ * the first row's, K (exact for values near it: offsets cancel before any sum
+ * is taken, so the chunks' means are of the data's spread, not its offset,
+ * and their merge is as accurate as the spread allows). Per chunk, in cache:
  * the chunk's column means mc (the even and the odd rows summed apart, each
  * in order, the two sums added, divided by the count),
  * the rows centred on them into a buffer U (D columns padded with zeros to
@@ -12,9 +15,10 @@
  * its even and odd rows apart, then added). Chunks are merged in order
  * into the running (N, M, C) by the exact pairwise update of Chan, Golub &
  * LeVeque:  delta = mc - M,  C += G + (N*m/(N+m)) * delta delta',
- * M += delta * (m/(N+m)),  N += m.  Centring each chunk on its own means
- * keeps every product small whatever the data's offset, so no prefix or
- * offset can make the sums cancel (tests/test_stats.py).
+ * M += delta * (m/(N+m)),  N += m  (in the shifted coordinates; the mean is
+ * K + M). Centring each chunk on its own means keeps every product small, so
+ * no prefix or offset can make the sums cancel (tests/test_stats.py: offsets
+ * up to 1e8 against a long-double reference).
  *
  * Pass 2 (any d), residuals about the least-squares centre: with u = x - xbar and
  * e = (y - ybar) - u.w* (u.w* in four lanes, lane k taking the features
@@ -25,7 +29,7 @@
  * Every value is an elementwise operation on independent accumulators, so a
  * compiler may vectorise freely without changing a bit: the AVX2 build (the
  * Gram tiles in intrinsics, the rest the same C compiled for AVX2) and the
- * baseline give identical results (tests/test_rows.py, GDFAST_NO_AVX2). No
+ * baseline give identical results (tests/test_stats.py, GDFAST_NO_AVX2). No
  * FMA: -ffp-contract=off, and the intrinsics multiply, then add.
  */
 #ifndef GDFAST_MOMENTS_H
@@ -143,7 +147,8 @@ gdfast_mom_merge(double *N, double *M, double *C, const Py_ssize_t W, double m,
 #define GDFAST_CENTRE_C(SUFFIX, TX, TY, ATTR)                                     \
 ATTR static inline __attribute__((always_inline)) void                            \
 mom_centre_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m, \
-                    const Py_ssize_t d, double *mc, double *__restrict U) {       \
+                    const Py_ssize_t d, const double *K, double *mc,              \
+                    double *__restrict U) {                                       \
     const Py_ssize_t D = d + 1, W = (D + 3) / 4 * 4;                              \
     double s0[GDFAST_MOM_MAXW], s1[GDFAST_MOM_MAXW];                              \
     Py_ssize_t i, j;                                                              \
@@ -154,23 +159,23 @@ mom_centre_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m
     for (i = 0; i + 1 < m; i += 2) {                                          \
         xi = X + i * d;                                                \
         for (j = 0; j < d; j++) {                                             \
-            s0[j] = s0[j] + (double)xi[j];                                    \
-            s1[j] = s1[j] + (double)xi[d + j];                                \
+            s0[j] = s0[j] + ((double)xi[j] - K[j]);                           \
+            s1[j] = s1[j] + ((double)xi[d + j] - K[j]);                       \
         }                                                                     \
-        s0[d] = s0[d] + (double)y[i];                                    \
-        s1[d] = s1[d] + (double)y[i + 1];                                \
+        s0[d] = s0[d] + ((double)y[i] - K[d]);                                \
+        s1[d] = s1[d] + ((double)y[i + 1] - K[d]);                            \
     }                                                                         \
     if (i < m) {                                                              \
         xi = X + i * d;                                                \
-        for (j = 0; j < d; j++) s0[j] = s0[j] + (double)xi[j];                \
-        s0[d] = s0[d] + (double)y[i];                                    \
+        for (j = 0; j < d; j++) s0[j] = s0[j] + ((double)xi[j] - K[j]);       \
+        s0[d] = s0[d] + ((double)y[i] - K[d]);                                \
     }                                                                         \
     for (j = 0; j < W; j++) mc[j] = j < D ? (s0[j] + s1[j]) / (double)m : 0.0; \
     for (i = 0; i < m; i++) {                                                 \
         xi = X + i * d;                                                \
         ui = U + i * W;                                                       \
-        for (j = 0; j < d; j++) ui[j] = (double)xi[j] - mc[j];                \
-        ui[d] = (double)y[i] - mc[d];                                    \
+        for (j = 0; j < d; j++) ui[j] = ((double)xi[j] - K[j]) - mc[j];       \
+        ui[d] = ((double)y[i] - K[d]) - mc[d];                                \
         for (j = D; j < W; j++) ui[j] = 0.0;                                  \
     }                                                                         \
 }
@@ -182,27 +187,28 @@ GDFAST_CENTRE_C(ff_base, float, float, )
 #define GDFAST_MOMENTS(SUFFIX, TX, TY, ATTR, GRAM, RSMALL, CENTRE)                        \
 ATTR static inline __attribute__((always_inline)) void                            \
 mom_body_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t n,   \
-                  const Py_ssize_t d, double *N, double *M, double *C,            \
-                  double *__restrict U) {                                         \
+                  const Py_ssize_t d, const double *K, double *N, double *M,      \
+                  double *C, double *__restrict U) {                              \
     const Py_ssize_t W = (d + 4) / 4 * 4;                                         \
     double mc[GDFAST_MOM_MAXW], G[GDFAST_MOM_MAXW * GDFAST_MOM_MAXW];             \
     Py_ssize_t lo, m;                                                             \
     for (lo = 0; lo < n; lo += m) {                                               \
         m = n - lo < GDFAST_MOM_ROWS ? n - lo : GDFAST_MOM_ROWS;                  \
-        CENTRE(X + lo * d, y + lo, m, d, mc, U);                                   \
+        CENTRE(X + lo * d, y + lo, m, d, K, mc, U);                               \
         GRAM(U, m, W, G);                                                         \
         gdfast_mom_merge(N, M, C, W, (double)m, mc, G);                           \
     }                                                                             \
 }                                                                                 \
 ATTR static void moments_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
-                                  double *N, double *M, double *C, double *U) {   \
+                                  const double *K, double *N, double *M, double *C, \
+                                  double *U) {                                    \
     switch (d) {                                                                  \
     GDFAST_MOM_CASE(SUFFIX, 1) GDFAST_MOM_CASE(SUFFIX, 2) GDFAST_MOM_CASE(SUFFIX, 3) \
     GDFAST_MOM_CASE(SUFFIX, 4) GDFAST_MOM_CASE(SUFFIX, 5) GDFAST_MOM_CASE(SUFFIX, 6) \
     GDFAST_MOM_CASE(SUFFIX, 7) GDFAST_MOM_CASE(SUFFIX, 8) GDFAST_MOM_CASE(SUFFIX, 9) \
     GDFAST_MOM_CASE(SUFFIX, 10) GDFAST_MOM_CASE(SUFFIX, 11) GDFAST_MOM_CASE(SUFFIX, 12) \
     GDFAST_MOM_CASE(SUFFIX, 13) GDFAST_MOM_CASE(SUFFIX, 14) GDFAST_MOM_CASE(SUFFIX, 15) \
-    default: mom_body_##SUFFIX(X, y, n, 16, N, M, C, U); break;                  \
+    default: mom_body_##SUFFIX(X, y, n, 16, K, N, M, C, U); break;               \
     }                                                                             \
 }                                                                                 \
 ATTR static inline __attribute__((always_inline)) void                            \
@@ -255,7 +261,7 @@ ATTR static void residuals_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_s
 }
 
 #define GDFAST_MOM_CASE(SUFFIX, D)                                                \
-    case D: mom_body_##SUFFIX(X, y, n, D, N, M, C, U); break;
+    case D: mom_body_##SUFFIX(X, y, n, D, K, N, M, C, U); break;
 #define GDFAST_RES_CASE(RSMALL, D)                                                \
     case D: RSMALL(X, y, n, D, xbar, ybar, ws, out); break;
 
@@ -332,31 +338,38 @@ GDFAST_RESV(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
 #define GDFAST_MEANV(XY, TX, TY, LD, LDM)                                          \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
 mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,      \
-                const Py_ssize_t d, double *mc, double *__restrict U) {           \
+                const Py_ssize_t d, const double *K, double *mc,                  \
+                double *__restrict U) {                                           \
     const Py_ssize_t D = d + 1, W = (D + 3) / 4 * 4, nf = d / 4, t = d % 4,        \
                      nv = nf + (t ? 1 : 0);                                       \
     const __m256i mk = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,         \
                                           t > 2 ? -1 : 0, 0);                     \
     const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
                                        t > 2 ? -1 : 0, 0);                        \
-    __m256d s0[4], s1[4], mv[4];                                                  \
+    __m256d s0[4], s1[4], mv[4], kv[4];                                           \
     double y0 = 0.0, y1 = 0.0, lanes[4 * 4];                                      \
     Py_ssize_t i, q, j;                                                           \
-    for (q = 0; q < nv; q++) s0[q] = s1[q] = _mm256_setzero_pd();                 \
+    for (q = 0; q < nv; q++) {                                                    \
+        s0[q] = s1[q] = _mm256_setzero_pd();                                      \
+        kv[q] = q < nf ? _mm256_loadu_pd(K + 4 * q) : _mm256_maskload_pd(K + 4 * q, mk); \
+    }                                                                             \
     for (i = 0; i + 1 < m; i += 2) {                                              \
         const TX *xa = X + i * d, *xb = xa + d;                                   \
         for (q = 0; q < nv; q++) {                                                \
-            s0[q] = _mm256_add_pd(s0[q], q < nf ? LD(xa + 4 * q) : LDM(xa + 4 * q, mk, m32)); \
-            s1[q] = _mm256_add_pd(s1[q], q < nf ? LD(xb + 4 * q) : LDM(xb + 4 * q, mk, m32)); \
+            s0[q] = _mm256_add_pd(s0[q], _mm256_sub_pd(q < nf ? LD(xa + 4 * q)      \
+                                                  : LDM(xa + 4 * q, mk, m32), kv[q])); \
+            s1[q] = _mm256_add_pd(s1[q], _mm256_sub_pd(q < nf ? LD(xb + 4 * q)      \
+                                                  : LDM(xb + 4 * q, mk, m32), kv[q])); \
         }                                                                         \
-        y0 = y0 + (double)y[i];                                                   \
-        y1 = y1 + (double)y[i + 1];                                               \
+        y0 = y0 + ((double)y[i] - K[d]);                                          \
+        y1 = y1 + ((double)y[i + 1] - K[d]);                                      \
     }                                                                             \
     if (i < m) {                                                                  \
         const TX *xa = X + i * d;                                                 \
         for (q = 0; q < nv; q++)                                                  \
-            s0[q] = _mm256_add_pd(s0[q], q < nf ? LD(xa + 4 * q) : LDM(xa + 4 * q, mk, m32)); \
-        y0 = y0 + (double)y[i];                                                   \
+            s0[q] = _mm256_add_pd(s0[q], _mm256_sub_pd(q < nf ? LD(xa + 4 * q)      \
+                                                  : LDM(xa + 4 * q, mk, m32), kv[q])); \
+        y0 = y0 + ((double)y[i] - K[d]);                                          \
     }                                                                             \
     for (q = 0; q < nv; q++) _mm256_storeu_pd(lanes + 4 * q, _mm256_add_pd(s0[q], s1[q])); \
     for (j = 0; j < W; j++) mc[j] = j < d ? lanes[j] / (double)m : 0.0;          \
@@ -365,11 +378,14 @@ mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,   
     for (i = 0; i < m; i++) {                                                     \
         const TX *xa = X + i * d;                                                 \
         double *ui = U + i * W;                                                   \
-        for (q = 0; q < nf; q++) _mm256_storeu_pd(ui + 4 * q, _mm256_sub_pd(LD(xa + 4 * q), mv[q])); \
-        if (t) _mm256_storeu_pd(ui + 4 * nf, _mm256_sub_pd(LDM(xa + 4 * nf, mk, m32), \
-                                                           _mm256_maskload_pd(mc + 4 * nf, mk))); \
+        for (q = 0; q < nf; q++)                                                  \
+            _mm256_storeu_pd(ui + 4 * q, _mm256_sub_pd(_mm256_sub_pd(LD(xa + 4 * q), kv[q]), \
+                                                       mv[q]));                   \
+        if (t) _mm256_storeu_pd(ui + 4 * nf,                                      \
+                                _mm256_sub_pd(_mm256_sub_pd(LDM(xa + 4 * nf, mk, m32), kv[nf]), \
+                                              _mm256_maskload_pd(mc + 4 * nf, mk))); \
         else _mm256_storeu_pd(ui + 4 * nf, _mm256_setzero_pd());                  \
-        ui[d] = (double)y[i] - mc[d];                                             \
+        ui[d] = ((double)y[i] - K[d]) - mc[d];                                    \
     }                                                                             \
 }
 GDFAST_MEANV(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
@@ -396,8 +412,9 @@ GDFAST_MOMENTS(ff_avx2, float, float, __attribute__((target("avx2"))), gdfast_gr
  * added to out = [ee, e, h (d), su (d)]. */
 #define GDFAST_MOM_ENTRY(XY, TX, TY)                                              \
 static inline void mom_rows_##XY(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
-                                 double *N, double *M, double *C, double *U) {    \
-    GDFAST_MOM_PICK(moments, XY, X, y, n, d, N, M, C, U)                           \
+                                 const double *K, double *N, double *M, double *C, \
+                                 double *U) {                                     \
+    GDFAST_MOM_PICK(moments, XY, X, y, n, d, K, N, M, C, U)                        \
 }                                                                                 \
 static inline void res_rows_##XY(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
                                  const double *xbar, double ybar, const double *ws, \

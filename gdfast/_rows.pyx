@@ -69,14 +69,14 @@ cdef extern from "_rowops.h" nogil:
 
 cdef extern from "_moments.h" nogil:
     enum: GDFAST_MOM_ROWS
-    void mom_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d, double* N,
-                     double* M, double* C, double* U)
-    void mom_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d, double* N,
-                     double* M, double* C, double* U)
-    void mom_rows_fd(const float* X, const double* y, Py_ssize_t n, Py_ssize_t d, double* N,
-                     double* M, double* C, double* U)
-    void mom_rows_ff(const float* X, const float* y, Py_ssize_t n, Py_ssize_t d, double* N,
-                     double* M, double* C, double* U)
+    void mom_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d,
+                     const double* K, double* N, double* M, double* C, double* U)
+    void mom_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d,
+                     const double* K, double* N, double* M, double* C, double* U)
+    void mom_rows_fd(const float* X, const double* y, Py_ssize_t n, Py_ssize_t d,
+                     const double* K, double* N, double* M, double* C, double* U)
+    void mom_rows_ff(const float* X, const float* y, Py_ssize_t n, Py_ssize_t d,
+                     const double* K, double* N, double* M, double* C, double* U)
     void res_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d,
                      const double* xbar, double ybar, const double* ws, double* out)
     void res_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d,
@@ -395,20 +395,14 @@ def iota(int64_t[::1] order):
 
 def block_order(int64_t[::1] order, const int64_t[::1] perm, Py_ssize_t block,
                 Py_ssize_t group):
-    """The shuffle="blocks" order (gdfast._shuffle): blocks perm[g:g+group]
-    row by row -- row j of each block of the group, for j = 0..block-1 --
-    skipping rows past n."""
-    cdef Py_ssize_t n = order.shape[0], nb = perm.shape[0], g, j, t, k = 0, r
+    """The shuffle="blocks" order (gdfast._shuffle), written out whole (for
+    the kernels that read an order; sgd generates it as it goes): blocks
+    perm[g:g+group] row by row -- row j of each block of the group, for
+    j = 0..block-1 -- skipping rows past n (_order.pxd)."""
+    cdef BlockOrder bo
     with nogil:
-        g = 0
-        while g < nb:
-            for j in range(block):
-                for t in range(g, min(g + group, nb)):
-                    r = perm[t] * block + j
-                    if r < n:
-                        order[k] = r
-                        k += 1
-            g += group
+        bo_start(&bo, &perm[0], perm.shape[0], block, group, order.shape[0])
+        bo_fill(&bo, &order[0], order.shape[0])
 
 
 def max_abs_pair(const floating[::1] x, const floating[::1] y):
@@ -431,38 +425,46 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
                   double[:, ::1] C, bint signals=False):
     """The centred moments of z = [x, y] for d <= 16 (_moments.h, one pass):
     mean[:d + 1] = the column means of z, C[:d + 1, :d + 1] = sum (z - mean)
-    (z - mean)' (chunks of GDFAST_MOM_ROWS rows centred on their own means,
-    merged exactly in order)."""
+    (z - mean)' (values shifted by the first row, chunks of GDFAST_MOM_ROWS
+    rows centred on their own means, merged exactly in order)."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], W = (d + 4) // 4 * 4, lo, m, j, k
     cdef Ticker t = Ticker(0, signals)
     cdef double N = 0.0
-    cdef double* work = <double*>malloc((W * W + W + GDFAST_MOM_ROWS * W) * sizeof(double))
-    cdef double* Cw = work
-    cdef double* M = work + W * W
-    cdef double* U = work + W * W + W
+    cdef double* work
+    cdef double* Cw
+    cdef double* M
+    cdef double* K
+    cdef double* U
+    if d > 16:
+        raise ValueError(f"moments_small handles up to 16 features, got {d}")
+    work = <double*>malloc((W * W + 2 * W + GDFAST_MOM_ROWS * W) * sizeof(double))
     if work == NULL:
         raise MemoryError()
+    Cw, M, K, U = work, work + W * W, work + W * W + W, work + W * W + 2 * W
     try:
         with nogil:
-            for j in range(W * W + W):
+            for j in range(W * W + 2 * W):
                 work[j] = 0.0
+            for j in range(d):
+                K[j] = X[0, j]
+            K[d] = y[0]
             lo = 0
             while lo < n:
                 m = min(<Py_ssize_t>SPAN, n - lo)
                 if floating is double:
                     if yfloat is double:
-                        mom_rows_dd(&X[lo, 0], &y[lo], m, d, &N, M, Cw, U)
+                        mom_rows_dd(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U)
                     else:
-                        mom_rows_df(&X[lo, 0], &y[lo], m, d, &N, M, Cw, U)
+                        mom_rows_df(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U)
                 else:
                     if yfloat is double:
-                        mom_rows_fd(&X[lo, 0], &y[lo], m, d, &N, M, Cw, U)
+                        mom_rows_fd(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U)
                     else:
-                        mom_rows_ff(&X[lo, 0], &y[lo], m, d, &N, M, Cw, U)
+                        mom_rows_ff(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U)
                 tick(&t, m * d)
                 lo += m
             for j in range(d + 1):
-                mean[j] = M[j]
+                mean[j] = K[j] + M[j]
                 for k in range(j, d + 1):
                     C[j, k] = Cw[j * W + k]
                     C[k, j] = Cw[j * W + k]

@@ -74,38 +74,44 @@ def merge_moments(*parts):
     return n, xbar, ybar, C, s_uv
 
 
-def _blas_chunks(X, y):
-    """The moments of each chunk of rows, centred on the chunk's own means,
-    its Gram matrix and cross products through numpy's BLAS (a float32
-    chunk is widened as it is centred)."""
+def _blas_chunks(X, y, kx, ky, signals):
+    """The moments of each chunk of rows, shifted by (kx, ky) (the first
+    row: offsets cancel before any sum) and centred on the chunk's own
+    means; its Gram matrix and cross products through numpy's BLAS (a
+    float32 chunk is widened as it is shifted)."""
+    from . import _rows
     n, d = X.shape
     rows = _chunk_rows(d)
     buf, vbuf = np.empty((min(rows, n), d)), np.empty(min(rows, n))
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
         U, v = buf[:m], vbuf[:m]
-        xbar = X[lo:lo + m].sum(axis=0, dtype=np.float64) / m
-        ybar = float(y[lo:lo + m].sum(dtype=np.float64)) / m
-        np.subtract(X[lo:lo + m], xbar, out=U)
-        np.subtract(y[lo:lo + m], np.float64(ybar), out=v)   # in float64 for float32 y
+        np.subtract(X[lo:lo + m], kx, out=U, dtype=np.float64)
+        np.subtract(y[lo:lo + m], ky, out=v, dtype=np.float64)
+        xbar = U.sum(axis=0) / m
+        ybar = float(v.sum()) / m
+        U -= xbar
+        v -= ybar
         yield m, xbar, ybar, U.T @ U, v @ U
+        if signals:
+            _rows.check_signals()
 
 
 def moments(X, y, signals=False):
     """(n, xbar, ybar, C, s_uv) of (X (n, d), y (n,)): the means, the centred
     Gram matrix C = sum u u' and s_uv = sum u*v (u = x - xbar, v = y - ybar),
-    in one read of the data: chunks of rows centred on their own means, in
-    cache, merged exactly in order (:func:`merge_moments`)."""
+    in one read of the data: values shifted by the first row, chunks of rows
+    centred on their own means in cache, merged exactly in order
+    (:func:`merge_moments`)."""
     from . import _rows
     n, d = X.shape
     if d <= SMALL_D:
         mean, C = np.empty(d + 1), np.empty((d + 1, d + 1))
         _rows.moments_small(X, y, mean, C, signals)
         return n, mean[:d].copy(), float(mean[d]), C[:d, :d].copy(), C[:d, d].copy()
-    out = merge_moments(*_blas_chunks(X, y))
-    if signals:
-        _rows.check_signals()
-    return out
+    kx, ky = X[0].astype(np.float64), float(y[0])
+    m, xbar, ybar, C, s_uv = merge_moments(*_blas_chunks(X, y, kx, ky, signals))
+    return m, kx + xbar, ky + ybar, C, s_uv
 
 
 def residuals(X, y, xbar, ybar, wstar, signals=False):
