@@ -440,7 +440,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     -----
     method : "pass" makes one fused cost+gradient pass over the data per
         epoch. "stats" reads the data a fixed number of times (two for one
-        feature without intercept as otherwise) and runs every epoch from
+        feature without intercept and otherwise) and runs every epoch from
         the sufficient statistics (exact in real arithmetic; rounding differs,
         see docs/accuracy.md). "auto" (default) picks "stats" from
         STATS_MIN_N samples on when its passes cost less than the epochs'
@@ -647,11 +647,12 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
         sums of ``x*x`` and ``x*y``, which do not depend on ``w``, and steps
         ``w -= lr*2*(w*S_xx - S_xy)/m``: the batches' sums run side by side
         instead of one after another, equal up to rounding
-        (docs/accuracy.md). "auto" (default): "affine" from STATS_MIN_N
-        samples and 4 epochs on (_plan.AFFINE_MIN_EPOCHS: its overflow
-        certificate, that of :func:`sgd` scaled by the batch size, reads the
-        data once) where it applies and the certificate holds, else
-        "batches".
+        (docs/accuracy.md); the overlap comes from unshuffled batches of at
+        most 2048 samples. "auto" (default): "affine" from STATS_MIN_N samples
+        and 4 epochs on (_plan.AFFINE_MIN_EPOCHS: its overflow certificate,
+        that of :func:`sgd` scaled by the batch size, reads the data once),
+        for batches of at most 2048 (_plan.AFFINE_MAX_BATCH), where it
+        applies and the certificate holds, else "batches".
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, p.data.n)
@@ -660,7 +661,8 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     method = _plan.minibatch_method(
         method, p.data.n, p.epochs, pair is not None,
         lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr, p.epochs,
-                                    _rows.max_abs_pair, batch=min(size, p.data.n)))
+                                    _rows.max_abs_pair, batch=min(size, p.data.n)),
+        batch=min(size, p.data.n))
     refill, order, _ = _order(shuffle, seed, p.data.n)
     if pair is not None:
         x, yv = pair

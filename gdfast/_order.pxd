@@ -17,6 +17,20 @@ cdef struct BlockOrder:
     const int64_t* perm
     Py_ssize_t nb, block, group, n
     Py_ssize_t g, j, t, hi     # next: row j of block perm[t], t in g..hi-1
+    bint short                 # the group holds the short last block
+
+
+cdef inline void bo_group(BlockOrder* o) noexcept nogil:
+    """Enter the group of blocks starting at o.g."""
+    cdef Py_ssize_t t
+    o.hi = o.g + o.group if o.g + o.group < o.nb else o.nb
+    o.t = o.g
+    o.j = 0
+    o.short = False
+    if o.nb * o.block != o.n:
+        for t in range(o.g, o.hi):
+            if o.perm[t] == o.nb - 1:
+                o.short = True
 
 
 cdef inline void bo_start(BlockOrder* o, const int64_t* perm, Py_ssize_t nb,
@@ -27,26 +41,35 @@ cdef inline void bo_start(BlockOrder* o, const int64_t* perm, Py_ssize_t nb,
     o.group = group
     o.n = n
     o.g = 0
-    o.j = 0
-    o.t = 0
-    o.hi = group if group < nb else nb
+    if nb > 0:
+        bo_group(o)
 
 
 cdef inline Py_ssize_t bo_fill(BlockOrder* o, int64_t* buf, Py_ssize_t count) noexcept nogil:
-    """Write the next (up to) count rows of the order to buf; returns how many."""
-    cdef Py_ssize_t k = 0, r
+    """Write the next (up to) count rows of the order to buf; returns how many.
+    A run of one row j across the group's blocks is a plain loop (no test
+    per row) unless the group holds the short last block."""
+    cdef Py_ssize_t k = 0, r, q, run
     while k < count and o.g < o.nb:
-        r = o.perm[o.t] * o.block + o.j
-        if r < o.n:
-            buf[k] = r
-            k += 1
-        o.t += 1
+        run = o.hi - o.t
+        if run > count - k:
+            run = count - k
+        if o.short:
+            for q in range(run):
+                r = o.perm[o.t + q] * o.block + o.j
+                if r < o.n:
+                    buf[k] = r
+                    k += 1
+        else:
+            for q in range(run):
+                buf[k + q] = o.perm[o.t + q] * o.block + o.j
+            k += run
+        o.t += run
         if o.t == o.hi:
             o.t = o.g
             o.j += 1
             if o.j == o.block:
-                o.j = 0
                 o.g = o.hi
-                o.t = o.g
-                o.hi = o.g + o.group if o.g + o.group < o.nb else o.nb
+                if o.g < o.nb:
+                    bo_group(o)
     return k

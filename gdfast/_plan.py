@@ -46,7 +46,7 @@ import numpy as np
 
 from . import _validate
 
-__all__ = ["STATS_MIN_N", "AFFINE_MIN_EPOCHS", "GRAM_SPEEDUP", "BLOCKS_MAX_D", "SAFE", "batch_method",
+__all__ = ["STATS_MIN_N", "AFFINE_MIN_EPOCHS", "AFFINE_MAX_BATCH", "GRAM_SPEEDUP", "BLOCKS_MAX_D", "SAFE", "batch_method",
            "sgd_method", "minibatch_method", "stats_passes", "sgd_certified", "stats_certified",
            "tutorial_stats_certified"]
 
@@ -62,11 +62,13 @@ _MAX_STEPS = 2.0 ** 48
 #: exact fast methods (batch_gd "stats", sgd "affine") may take over.
 STATS_MIN_N = 1 << 16
 
-#: How many multiply-adds of the Gram matrix X'X (numpy's BLAS) cost about
-#: as much as reading one value of X in a memory-bound pass. A cost model
-#: constant, not a tuned threshold: it only has to rank "stats" against
-#: "pass" correctly when they are far apart.
-GRAM_SPEEDUP = 8.0
+#: How many multiply-adds of the Gram matrix X'X (the compiled tiles of
+#: _moments.h up to 16 features, numpy's BLAS beyond) cost about as much as
+#: reading one value of X in a memory-bound pass. A cost model constant, not
+#: a tuned threshold: it only has to rank "stats" against "pass" correctly
+#: when they are far apart. (At d = 10 the model says 3.1 passes; gdfast
+#: bench measures about 5 floors against 1.3-1.6 per pass epoch.)
+GRAM_SPEEDUP = 5.0
 
 
 def stats_passes(d, one_feature):
@@ -129,22 +131,28 @@ def sgd_method(method, n, d, one_feature, certified=None):
 #: they save.
 AFFINE_MIN_EPOCHS = 4
 
+#: ... and for batches of at most this many samples: only those run in the
+#: inlined loop whose sums overlap (one block of the sums, _kernels.BLOCK);
+#: larger batches gain nothing from the form.
+AFFINE_MAX_BATCH = 2048
 
-def minibatch_method(method, n, epochs, one_feature, certified=None):
+
+def minibatch_method(method, n, epochs, one_feature, certified=None, batch=1):
     """"batches" (each batch's sums at the current weight, the reference's
     expressions) or "affine" (1-D data without intercept or penalty only:
     each batch's sums of x*x and x*y, which do not depend on w, then
     ``w -= lr*2*(w*S_xx - S_xy)/m``). auto: "affine" from STATS_MIN_N
-    samples and AFFINE_MIN_EPOCHS epochs on where it applies and
-    ``certified()`` holds (the sgd certificate scaled by the batch size: see
-    :func:`sgd_certified`), else "batches"."""
+    samples and AFFINE_MIN_EPOCHS epochs on, for batches of at most
+    AFFINE_MAX_BATCH samples, where it applies and ``certified()`` holds (the
+    sgd certificate scaled by the batch size: see :func:`sgd_certified`),
+    else "batches"."""
     method = _validate.choice(method, "method", ("auto", "batches", "affine"))
     if method == "affine" and not one_feature:
         raise ValueError("method='affine' needs one feature without intercept or "
                          "penalty (b=0, fit_intercept=False, alpha=0); use 'batches'")
     if method == "auto":
         if (n >= STATS_MIN_N and epochs >= AFFINE_MIN_EPOCHS and one_feature
-                and (certified is None or certified())):
+                and batch <= AFFINE_MAX_BATCH and (certified is None or certified())):
             return "affine"
         return "batches"
     return method

@@ -45,6 +45,8 @@ __all__ = ["GDRegressor", "auto_lr"]
 
 _SOLVERS = ("sgd", "batch", "minibatch")
 _TRAINER = {"sgd": "sgd", "batch": "batch_gd", "minibatch": "minibatch_gd"}
+#: what the pure-Python reference computes (it takes no ``method``)
+_REFERENCE_METHODS = ("pass", "plain", "batches")
 _METHODS = {"sgd": ("auto", "plain", "affine", "lanes", "blocks"), "batch": ("auto", "pass", "stats"),
             "minibatch": ("auto", "batches", "affine")}
 
@@ -424,9 +426,14 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         common = dict(w=w, b=b, lr=lr, epochs=epochs, alpha=alpha,
                       fit_intercept=bool(self.fit_intercept), callback=callback)
         if self.method != "auto":
-            # passed only when chosen: gdfast.reference (GDFAST_PURE_PYTHON=1)
-            # has no method
-            common["method"] = self.method
+            if trainers is not _gd or _gd.IMPLEMENTATION == "compiled":
+                common["method"] = self.method
+            elif self.method not in _REFERENCE_METHODS:
+                # gdfast.reference (GDFAST_PURE_PYTHON=1) has no method: it
+                # computes what "pass", "plain" and "batches" do, nothing else
+                raise ValueError(f"method={self.method!r} needs gdfast's compiled "
+                                 "implementation (GDFAST_PURE_PYTHON is set); use "
+                                 "method='auto'")
         if self.solver == "batch":
             return trainers.batch_gd(X, y, **common)
         shuffle = self.shuffle if isinstance(self.shuffle, str) else bool(self.shuffle)

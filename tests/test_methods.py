@@ -115,6 +115,9 @@ def test_auto_methods_switch_at_the_documented_size():
     assert np.array_equal(r.w_history,
                           compiled.minibatch_gd(x, y, epochs=k, method="affine").w_history)
     assert compiled.minibatch_gd(x, y, epochs=k, fit_intercept=True).method == "batches"
+    big = _plan.AFFINE_MAX_BATCH
+    assert compiled.minibatch_gd(x, y, big, epochs=k).method == "affine"
+    assert compiled.minibatch_gd(x, y, big + 1, epochs=k).method == "batches"
 
 
 def test_affine_minibatch_within_bound_of_batches():

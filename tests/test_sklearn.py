@@ -529,3 +529,25 @@ def test_runs_on_the_pure_python_implementation(tmp_path):
         est = GDRegressor(solver=s, lr=0.02, max_iter=5, tol=None, random_state=0).fit(X, y)
         assert_allclose([float(v) for v in line.split()], [*est.coef_, est.intercept_],
                         rtol=1e-12)
+
+
+def test_methods_under_the_pure_python_implementation(tmp_path):
+    """GDFAST_PURE_PYTHON=1: the reference takes no method; the methods it
+    computes anyway ("pass", "plain", "batches") fit, the others are refused
+    with a message that says why."""
+    code = ("import numpy as np, gdfast\n"
+            "from gdfast import GDRegressor\n"
+            "assert gdfast.IMPLEMENTATION == 'python'\n"
+            "rng = np.random.default_rng(0)\n"
+            "X = rng.standard_normal((40, 2)); y = X @ [1.0, 2.0] + 0.5\n"
+            "for solver, method in (('minibatch', 'batches'), ('sgd', 'plain'), ('batch', 'pass')):\n"
+            "    GDRegressor(solver=solver, method=method, max_iter=2, tol=None).fit(X, y)\n"
+            "try:\n"
+            "    GDRegressor(solver='sgd', method='blocks', max_iter=2, tol=None).fit(X, y)\n"
+            "except ValueError as e:\n"
+            "    print('refused:', e)\n")
+    env = dict(os.environ, GDFAST_PURE_PYTHON="1")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "refused: method='blocks' needs gdfast's compiled implementation" in proc.stdout
