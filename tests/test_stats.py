@@ -221,3 +221,22 @@ def test_moments_hold_their_precision_at_large_offsets(offset, d, dtype):
     assert np.max(np.abs(C - C_ref)) <= 1e-13 * scale
     assert np.max(np.abs(s_uv - s_ref)) <= 1e-13 * max(scale, float(np.max(np.abs(s_ref))))
     assert np.allclose(xbar, Xl.mean(axis=0).astype(np.float64), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("two_d", [False, True], ids=["1d", "2d"])
+@pytest.mark.parametrize("offset", [1e6, 1e8])
+@pytest.mark.parametrize("step", [0.1, 0.9])
+def test_stats_within_bound_at_large_offsets_with_real_learning_rates(step, offset, two_d,
+                                                                      fit_intercept):
+    """x = offset + N(0, 1) with lr = step / mean(x**2), the largest stable
+    steps (the adversarial case above uses lr = 1e-17): the documented bound
+    holds."""
+    rng = np.random.default_rng(int(step * 10) + int(np.log10(offset)))
+    x = offset + rng.standard_normal(N)
+    y = 2.0 * x + rng.standard_normal(N)
+    X = np.column_stack([x, rng.standard_normal(N)]) if two_d else x
+    kw = dict(lr=step / float(np.mean(x * x)), epochs=50, fit_intercept=fit_intercept)
+    w_err, b_err, l_err = _close(compiled.batch_gd(X, y, method="stats", **kw),
+                                 compiled.batch_gd(X, y, method="pass", **kw))
+    assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
