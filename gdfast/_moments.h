@@ -28,9 +28,10 @@
  *
  * Every value is an elementwise operation on independent accumulators, so a
  * compiler may vectorise freely without changing a bit: the AVX2 build (the
- * Gram tiles in intrinsics, the rest the same C compiled for AVX2) and the
- * baseline give identical results (tests/test_stats.py, GDFAST_NO_AVX2). No
- * FMA: -ffp-contract=off, and the intrinsics multiply, then add.
+ * centring, the Gram tiles and the residuals in intrinsics, with the C's
+ * expressions in the C's order) and the baseline give identical results
+ * (tests/test_stats.py, GDFAST_NO_AVX2). No FMA: -ffp-contract=off, and the
+ * intrinsics multiply, then add.
  */
 #ifndef GDFAST_MOMENTS_H
 #define GDFAST_MOMENTS_H
