@@ -229,20 +229,19 @@ GDFAST_MB_AFFINE(mb_affine_f_avx2, float, __attribute__((target("avx2"))),
     GDFAST_BLOCK_BODY_AVX2(xv = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
                            yv = _mm256_cvtps_pd(_mm_loadu_ps(y + i));))
 #endif
-static inline double mb_affine_d(const double *x, const double *y, Py_ssize_t n,
-                                 Py_ssize_t size, double w, double lr) {
 #ifdef GDFAST_AVX2
-    if (gdfast_use_avx2()) return mb_affine_d_avx2(x, y, n, size, w, lr);
+#define GDFAST_MB_PICK(S) if (gdfast_use_avx2()) return mb_affine_##S##_avx2(x, y, n, size, w, lr);
+#else
+#define GDFAST_MB_PICK(S)
 #endif
-    return mb_affine_d_sse2(x, y, n, size, w, lr);
+#define GDFAST_MB_ENTRY(S, T)                                                     \
+static inline double mb_affine_##S(const T *x, const T *y, Py_ssize_t n,         \
+                                   Py_ssize_t size, double w, double lr) {        \
+    GDFAST_MB_PICK(S)                                                             \
+    return mb_affine_##S##_sse2(x, y, n, size, w, lr);                            \
 }
-static inline double mb_affine_f(const float *x, const float *y, Py_ssize_t n,
-                                 Py_ssize_t size, double w, double lr) {
-#ifdef GDFAST_AVX2
-    if (gdfast_use_avx2()) return mb_affine_f_avx2(x, y, n, size, w, lr);
-#endif
-    return mb_affine_f_sse2(x, y, n, size, w, lr);
-}
+GDFAST_MB_ENTRY(d, double)
+GDFAST_MB_ENTRY(f, float)
 #else
 GDFAST_MB_AFFINE(mb_affine_d, double, , GDFAST_SCALAR_BODY)
 GDFAST_MB_AFFINE(mb_affine_f, float, , GDFAST_SCALAR_BODY)

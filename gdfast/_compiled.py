@@ -658,11 +658,11 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     size = _validate.batch_size(batch_size, p.data.n)
     nthreads, signals, lr = _threads(threads), _signals(), p.lr
     pair = _tutorial_model(p)
+    m = min(size, p.data.n)               # the largest batch's samples
     method = _plan.minibatch_method(
         method, p.data.n, p.epochs, pair is not None,
         lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr, p.epochs,
-                                    _rows.max_abs_pair, batch=min(size, p.data.n)),
-        batch=min(size, p.data.n))
+                                    _rows.max_abs_pair, batch=m), batch=m)
     refill, order, _ = _order(shuffle, seed, p.data.n)
     if pair is not None:
         x, yv = pair

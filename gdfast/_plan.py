@@ -46,9 +46,9 @@ import numpy as np
 
 from . import _validate
 
-__all__ = ["STATS_MIN_N", "AFFINE_MIN_EPOCHS", "AFFINE_MAX_BATCH", "GRAM_SPEEDUP", "BLOCKS_MAX_D", "SAFE", "batch_method",
-           "sgd_method", "minibatch_method", "stats_passes", "sgd_certified", "stats_certified",
-           "tutorial_stats_certified"]
+__all__ = ["STATS_MIN_N", "AFFINE_MIN_EPOCHS", "AFFINE_MAX_BATCH", "GRAM_SPEEDUP",
+           "BLOCKS_MAX_D", "SAFE", "batch_method", "sgd_method", "minibatch_method",
+           "stats_passes", "sgd_certified", "stats_certified", "tutorial_stats_certified"]
 
 #: Magnitude below which the certificates keep every intermediate value.
 SAFE = 2.0 ** 1000
@@ -126,9 +126,9 @@ def sgd_method(method, n, d, one_feature, certified=None):
 
 #: From this many epochs on ``auto`` may run mini-batch GD in the "affine"
 #: form: its certificate reads the data once (about one epoch of "batches"),
-#: and the form saves about half a read per epoch (measured at N = 1e7,
-#: batch 32: 1.2 against 1.7 floors), so shorter runs would pay more than
-#: they save.
+#: and the form saves about half a read per epoch (``gdfast bench`` at
+#: N = 1e7, batch 32: 1.3 against 1.8 floors), so shorter runs would pay
+#: more than they save.
 AFFINE_MIN_EPOCHS = 4
 
 #: ... and for batches of at most this many samples: only those run in the
