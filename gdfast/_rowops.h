@@ -505,20 +505,24 @@ GDFAST_SGD4(ff_base, float, float, , dotq_f, dotqx_f)
 /* "blocks" with AVX2 for d <= 16 (a compile-time constant): the rows and w
  * in registers, each dot product in the four padded lanes of dot4p/dot4px,
  * combined as (l0 + l1) + (l2 + l3); the same expressions as the plain-C
- * body, so the same bits. */
+ * body, so the same bits. The ten dot products of a block (four x_u.w, six
+ * Gram entries) are reduced four at a time (gdfast_red4), and the block's
+ * scalars (residuals, K) stay in registers: the chain from block to block
+ * is x.w -> residuals -> the triangle -> the update, nothing through memory. */
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) double
 gdfast_hsum4(__m256d v) {
     __m128d h = _mm_hadd_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(h) + _mm_cvtsd_f64(_mm_unpackhi_pd(h, h));
 }
+/* [(l0 + l1) + (l2 + l3) of m_u] for u = 0..3: dot4p's combination of the
+ * lanes, four at a time (x + y == y + x exactly, so the order inside each
+ * pair does not matter). */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) __m256d
+gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
+    __m256d t0 = _mm256_hadd_pd(m0, m1), t1 = _mm256_hadd_pd(m2, m3);
+    return _mm256_add_pd(_mm256_blend_pd(t0, t1, 0xC), _mm256_permute2f128_pd(t0, t1, 0x21));
+}
 #define GDFAST_SGD4V(XY, TX, TY, LD, LDM)                                          \
-__attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
-gdfast_vdot_##XY(const __m256d *a, const __m256d *bv, Py_ssize_t nv) {             \
-    __m256d acc = _mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(a[0], bv[0])); \
-    Py_ssize_t q;                                                                 \
-    for (q = 1; q < nv; q++) acc = _mm256_add_pd(acc, _mm256_mul_pd(a[q], bv[q])); \
-    return gdfast_hsum4(acc);                                                     \
-}                                                                                 \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
 sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,        \
                 const Py_ssize_t d, double *w, double b, double c, double delta,   \
@@ -528,41 +532,78 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
                                          t > 2 ? -1 : 0, 0);                      \
     const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
                                        t > 2 ? -1 : 0, 0);                        \
-    double p[GDFAST_SGD_B + 1], r[GDFAST_SGD_B], K[GDFAST_SGD_B][GDFAST_SGD_B], cr, s; \
-    Py_ssize_t i, q, u, k, kk;                                                    \
-    __m256d wv[4], a[GDFAST_SGD_B][4], v, gv[GDFAST_SGD_B];                       \
-    p[0] = 1.0;                                                                   \
-    for (u = 1; u <= GDFAST_SGD_B; u++) p[u] = p[u - 1] * delta;                  \
+    const double p1 = delta, p2 = p1 * delta, p3 = p2 * delta, p4 = p3 * delta;    \
+    const double cp0 = c * p3, cp1 = c * p2, cp2 = c * p1, cp3 = c * 1.0;          \
+    const __m256d pv = _mm256_setr_pd(1.0, p1, p2, p3), cv = _mm256_set1_pd(c);    \
+    const __m256d pA = _mm256_setr_pd(1.0, p1, 1.0, p2);  /* K10 K20 K21 K30 */    \
+    const __m256d pB = _mm256_setr_pd(p1, 1.0, 1.0, 1.0); /* K31 K32 - - */        \
+    const __m256d fbv = _mm256_set1_pd(fb), p4v = _mm256_set1_pd(p4);             \
+    const __m256d z = _mm256_setzero_pd();                                        \
+    double r0, r1, r2, r3, K10, K20, K21, K30, K31, K32, cr, s;                   \
+    Py_ssize_t i, q, u, k, kk[4];                                                 \
+    __m256d wv[4], a[4][4], acc[4], P[6], Q, R, KA, KB, yv, g0, g1, g2, g3, v;    \
+    __m128d h;                                                                    \
     for (q = 0; q < nv; q++)                                                      \
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
-    for (i = 0; i + GDFAST_SGD_B <= n; i += GDFAST_SGD_B) {                       \
-        for (u = 0; u < GDFAST_SGD_B; u++) {                                      \
-            kk = idx ? (Py_ssize_t)idx[i + u] : i + u;                            \
+    for (i = 0; i + 4 <= n; i += 4) {                                             \
+        for (u = 0; u < 4; u++) {                                                 \
+            kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
             for (q = 0; q < nv; q++)                                              \
-                a[u][q] = q < nf ? LD(X + kk * d + 4 * q) : LDM(X + kk * d + 4 * q, m, m32); \
-            r[u] = p[u] * gdfast_vdot_##XY(a[u], wv, nv) + b - (double)y[kk];     \
-            for (k = 0; k < u; k++)                                               \
-                K[u][k] = c * (p[u - 1 - k] * gdfast_vdot_##XY(a[u], a[k], nv) + fb); \
+                a[u][q] = q < nf ? LD(X + kk[u] * d + 4 * q) : LDM(X + kk[u] * d + 4 * q, m, m32); \
         }                                                                         \
-        for (u = 1; u < GDFAST_SGD_B; u++)                                        \
-            for (k = 0; k < u; k++) r[u] = r[u] - r[k] * K[u][k];                 \
-        for (u = 0; u < GDFAST_SGD_B; u++)                                        \
-            gv[u] = _mm256_set1_pd(c * p[GDFAST_SGD_B - 1 - u] * r[u]);           \
+        /* the Gram entries (no w: off the chain) */                              \
+        for (k = 0; k < 6; k++) P[k] = z;                                         \
         for (q = 0; q < nv; q++) {                                                \
-            v = _mm256_mul_pd(_mm256_set1_pd(p[GDFAST_SGD_B]), wv[q]);            \
-            for (u = 0; u < GDFAST_SGD_B; u++)                                    \
-                v = _mm256_sub_pd(v, _mm256_mul_pd(gv[u], a[u][q]));              \
-            wv[q] = v;                                                            \
+            P[0] = _mm256_add_pd(P[0], _mm256_mul_pd(a[1][q], a[0][q]));          \
+            P[1] = _mm256_add_pd(P[1], _mm256_mul_pd(a[2][q], a[0][q]));          \
+            P[2] = _mm256_add_pd(P[2], _mm256_mul_pd(a[2][q], a[1][q]));          \
+            P[3] = _mm256_add_pd(P[3], _mm256_mul_pd(a[3][q], a[0][q]));          \
+            P[4] = _mm256_add_pd(P[4], _mm256_mul_pd(a[3][q], a[1][q]));          \
+            P[5] = _mm256_add_pd(P[5], _mm256_mul_pd(a[3][q], a[2][q]));          \
         }                                                                         \
-        s = r[0];                                                                 \
-        for (u = 1; u < GDFAST_SGD_B; u++) s = s + r[u];                          \
+        KA = _mm256_mul_pd(cv, _mm256_add_pd(_mm256_mul_pd(pA, gdfast_red4(P[0], P[1], P[2], P[3])), fbv)); \
+        KB = _mm256_mul_pd(cv, _mm256_add_pd(_mm256_mul_pd(pB, gdfast_red4(P[4], P[5], P[5], P[5])), fbv)); \
+        K10 = _mm256_cvtsd_f64(KA);                                               \
+        K20 = _mm256_cvtsd_f64(_mm256_permute_pd(KA, 1));                         \
+        h = _mm256_extractf128_pd(KA, 1);                                         \
+        K21 = _mm_cvtsd_f64(h); K30 = _mm_cvtsd_f64(_mm_unpackhi_pd(h, h));       \
+        K31 = _mm256_cvtsd_f64(KB);                                               \
+        K32 = _mm256_cvtsd_f64(_mm256_permute_pd(KB, 1));                         \
+        /* the chain: x_u.w, the residuals, the triangle, the update */           \
+        for (u = 0; u < 4; u++) acc[u] = z;                                       \
+        for (q = 0; q < nv; q++)                                                  \
+            for (u = 0; u < 4; u++)                                               \
+                acc[u] = _mm256_add_pd(acc[u], _mm256_mul_pd(a[u][q], wv[q]));    \
+        Q = gdfast_red4(acc[0], acc[1], acc[2], acc[3]);                          \
+        yv = _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
+                            (double)y[kk[3]]);                                    \
+        R = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(pv, Q), _mm256_set1_pd(b)), yv); \
+        r0 = _mm256_cvtsd_f64(R);                                                 \
+        r1 = _mm256_cvtsd_f64(_mm256_permute_pd(R, 1));                           \
+        h = _mm256_extractf128_pd(R, 1);                                          \
+        r2 = _mm_cvtsd_f64(h); r3 = _mm_cvtsd_f64(_mm_unpackhi_pd(h, h));         \
+        r1 = r1 - r0 * K10;                                                       \
+        r2 = r2 - r0 * K20; r2 = r2 - r1 * K21;                                   \
+        r3 = r3 - r0 * K30; r3 = r3 - r1 * K31; r3 = r3 - r2 * K32;               \
+        g0 = _mm256_set1_pd(cp0 * r0); g1 = _mm256_set1_pd(cp1 * r1);             \
+        g2 = _mm256_set1_pd(cp2 * r2); g3 = _mm256_set1_pd(cp3 * r3);             \
+        for (q = 0; q < nv; q++) {                                                \
+            v = _mm256_mul_pd(p4v, wv[q]);                                        \
+            v = _mm256_sub_pd(v, _mm256_mul_pd(g0, a[0][q]));                     \
+            v = _mm256_sub_pd(v, _mm256_mul_pd(g1, a[1][q]));                     \
+            v = _mm256_sub_pd(v, _mm256_mul_pd(g2, a[2][q]));                     \
+            wv[q] = _mm256_sub_pd(v, _mm256_mul_pd(g3, a[3][q]));                 \
+        }                                                                         \
+        s = ((r0 + r1) + r2) + r3;                                                \
         b = b - fb * (c * s);                                                     \
     }                                                                             \
     for (; i < n; i++) {                                                          \
-        kk = idx ? (Py_ssize_t)idx[i] : i;                                        \
+        k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         for (q = 0; q < nv; q++)                                                  \
-            a[0][q] = q < nf ? LD(X + kk * d + 4 * q) : LDM(X + kk * d + 4 * q, m, m32); \
-        cr = c * (gdfast_vdot_##XY(a[0], wv, nv) + b - (double)y[kk]);            \
+            a[0][q] = q < nf ? LD(X + k * d + 4 * q) : LDM(X + k * d + 4 * q, m, m32); \
+        acc[0] = z;                                                               \
+        for (q = 0; q < nv; q++) acc[0] = _mm256_add_pd(acc[0], _mm256_mul_pd(a[0][q], wv[q])); \
+        cr = c * (gdfast_hsum4(acc[0]) + b - (double)y[k]);                       \
         for (q = 0; q < nv; q++)                                                  \
             wv[q] = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(delta), wv[q]),    \
                                   _mm256_mul_pd(_mm256_set1_pd(cr), a[0][q]));    \
