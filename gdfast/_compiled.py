@@ -556,8 +556,8 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         dependent operations per row is short. Both equal "plain" in real
         arithmetic, within documented rounding. "auto" (default): from
         STATS_MIN_N samples on, "affine" where it applies and a certificate
-        holds, "blocks" up to 16 features (_plan.BLOCKS_MAX_D), "lanes"
-        beyond; "plain" below STATS_MIN_N.
+        holds, "blocks" up to 16 features (_plan.BLOCKS_MAX_D) in order,
+        "lanes" beyond 16 or shuffled; "plain" below STATS_MIN_N.
         Overflow: all follow the one divergence rule (an epoch whose
         coefficients, intercept or recorded loss are not finite raises
         DivergenceError). "plain" overflows where ``x*w``, the residual or
@@ -576,7 +576,8 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     pair = _tutorial_model(p)
     method = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None,
                               lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr,
-                                                          p.epochs, _rows.max_abs_pair))
+                                                          p.epochs, _rows.max_abs_pair),
+                              shuffled=bool(shuffle))
     refill, order, blocks = _order(shuffle, seed, p.data.n, generate=True)
     signals, lr = _signals(), p.lr
     rows_, group = _shuffle.BLOCK_ROWS, _shuffle.GROUP

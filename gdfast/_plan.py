@@ -99,7 +99,7 @@ def batch_method(method, n, d, epochs, one_feature):
 BLOCKS_MAX_D = 16
 
 
-def sgd_method(method, n, d, one_feature, certified=None):
+def sgd_method(method, n, d, one_feature, certified=None, shuffled=False):
     """"plain" (the update as written, the reference's order), "affine" (1-D
     data without intercept or penalty only: each step as a map
     w -> a*w + c, folded four segments at a time), "lanes" (any data: the
@@ -107,8 +107,10 @@ def sgd_method(method, n, d, one_feature, certified=None):
     data, four rows at a time through their Gram matrix; fastest for
     d <= BLOCKS_MAX_D). auto, from STATS_MIN_N samples on: "affine" where it
     applies and ``certified()`` (see the module docstring) is true, "blocks"
-    up to BLOCKS_MAX_D features, else "lanes"; "plain" below STATS_MIN_N
-    and for one feature without a certificate."""
+    up to BLOCKS_MAX_D features unshuffled, else "lanes" (through a shuffled
+    order the rows come from cache misses, and the four-row blocks lose to
+    the shorter row-at-a-time body: bench/bench_sklearn.py's shuffled rows);
+    "plain" below STATS_MIN_N and for one feature without a certificate."""
     method = _validate.choice(method, "method",
                               ("auto", "plain", "affine", "lanes", "blocks"))
     if method == "affine" and not one_feature:
@@ -120,7 +122,7 @@ def sgd_method(method, n, d, one_feature, certified=None):
             return "plain"
         if one_feature:
             return "affine" if (certified is None or certified()) else "plain"
-        return "blocks" if d <= BLOCKS_MAX_D else "lanes"
+        return "blocks" if d <= BLOCKS_MAX_D and not shuffled else "lanes"
     return method
 
 
