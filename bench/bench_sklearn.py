@@ -14,7 +14,7 @@ Table 1, one epoch of ``solver="sgd"`` at d = 10 (n = 2e6) and d = 100
 SGDRegressor's (exact) shuffle:
 
 * ``GDRegressor(solver="sgd", lr=lr, max_iter=1, tol=None, shuffle=s)``.fit:
-  what a user waits for (validation, the epoch, the loss pass);
+  what a user waits for (validation, the epoch with its running loss);
 * ``gdfast.sgd(X, y, w=0.0, lr=lr, epochs=1, fit_intercept=True, shuffle=s)``:
   the core epoch alone;
 * ``SGDRegressor(penalty=None, learning_rate="constant", eta0=2*lr,

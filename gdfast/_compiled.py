@@ -334,9 +334,9 @@ def loss(X, y, w, b=0.0, *, alpha=0.0):
 
 def _tutorial_model(p):
     """One feature, no intercept, no penalty: the whole-run SIMD kernels."""
-    if p.fit_intercept or p.alpha != 0.0:
+    if not _validate.tutorial_model(p):
         return None
-    return _one_feature(p.data, p.b)
+    return _one_feature(p.data)
 
 
 def _order(shuffle, seed, n, generate=False):

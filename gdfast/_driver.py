@@ -26,8 +26,8 @@ from .errors import DivergenceError
 __all__ = ["epochs", "rounds"]
 
 
-def _finish(trainer, method, p, hist, w, b):
-    return TrainResult(hist.rows(), w, b, p.data.flat, trainer, method)
+def _finish(trainer, method, p, hist, w, b, means=None):
+    return TrainResult(hist.rows(), w, b, p.data.flat, trainer, method, means)
 
 
 def _last_state(p, hist):
@@ -43,12 +43,16 @@ def _check_data(p):
 
 
 def epochs(trainer, method, p, epoch):
-    """Run ``epoch(w, b) -> (b, loss)`` (updates the float64 array w in
-    place) up to p.epochs times; returns the TrainResult. (The kernels add
-    no penalty term without alpha, as the reference does, so a loss is NaN
-    only when the model's numbers overflow.)"""
+    """Run ``epoch(w, b) -> (b, loss)`` or ``(b, loss, rss)`` (updates the
+    float64 array w in place) up to p.epochs times; returns the TrainResult.
+    ``rss``, the epoch's sum of pre-update squared residuals, becomes its
+    ``epoch_loss_history`` entry ``rss/n + alpha*|w|**2`` (except for the
+    tutorial's model: see TrainResult). (The kernels add no penalty term
+    without alpha, as the reference does, so a loss is NaN only when the
+    model's numbers overflow.)"""
     w, b = p.w.copy(), p.b
     hist = History(p.data.d, p.epochs)
+    means = None if trainer == "batch_gd" or _validate.tutorial_model(p) else []
     hook = make_hook(p.callback, p.progress, p.epochs, trainer)
     flat = p.data.flat
     try:
@@ -56,19 +60,22 @@ def epochs(trainer, method, p, epoch):
             _check_data(p)
         e = 0
         while e < p.epochs:
-            b, loss = epoch(w, b)
+            out = epoch(w, b)
+            b, loss = out[0], out[1]
             if not (math.isfinite(loss) and math.isfinite(b) and np.isfinite(w).all()):
                 _check_data(p)
                 raise DivergenceError(e, p.lr, _finish(trainer, method, p, hist,
-                                                       *_last_state(p, hist)))
+                                                       *_last_state(p, hist), means))
             hist.append(w, b, loss)
+            if means is not None:
+                means.append(_validate.epoch_mean(out[2], p, w))
             if hook is not None and hook(e, float(w[0]) if flat else w.copy(), loss):
                 break
             e += 1
     finally:
         if hook is not None:
             hook.close()
-    return _finish(trainer, method, p, hist, w, b)
+    return _finish(trainer, method, p, hist, w, b, means)
 
 
 def rounds(trainer, method, p, kernel, status_diverged, status_stopped):

@@ -66,6 +66,16 @@ class TrainResult:
     loss_history : numpy.ndarray, shape (epochs,), read-only
         The loss each epoch records (see each trainer), in squared units of
         ``y``, plus the L2 term ``alpha * |coef|**2`` when ``alpha > 0``.
+    epoch_loss_history : numpy.ndarray of shape (epochs,), read-only, or None
+        ``sgd`` and ``minibatch_gd``: per epoch, the mean over its samples of
+        the squared residual ``(x·w + b - y)**2`` each sample had at the
+        weights its update started from (every row of a mini-batch at the
+        batch's weights), plus ``alpha * |coef|**2`` at the epoch's end: the
+        running loss an epoch computes anyway, which scikit-learn's
+        ``SGDRegressor`` stops on. ``None`` for ``batch_gd`` (its
+        ``loss_history`` already is the cost before each update) and for the
+        tutorial's model (one feature, no intercept, no penalty), whose
+        whole-run kernels do not track it.
     epochs : int
         Number of epochs that ran (the length of the histories).
     trainer : str
@@ -85,9 +95,10 @@ class TrainResult:
     True
     """
 
-    __slots__ = ("_hist", "_coef", "_intercept", "_flat", "_trainer", "_method")
+    __slots__ = ("_hist", "_coef", "_intercept", "_flat", "_trainer", "_method",
+                 "_epoch_loss")
 
-    def __init__(self, rows, coef, intercept, flat, trainer, method):
+    def __init__(self, rows, coef, intercept, flat, trainer, method, epoch_loss=None):
         hist = np.ascontiguousarray(rows, dtype=np.float64)
         if hist.ndim != 2 or hist.shape[1] < 3:
             raise ValueError("rows must have shape (epochs, d + 2)")
@@ -101,6 +112,10 @@ class TrainResult:
             self._coef = c
         self._intercept = float(intercept)
         self._flat, self._trainer, self._method = bool(flat), trainer, method
+        if epoch_loss is not None:
+            epoch_loss = np.array(epoch_loss, dtype=np.float64).reshape(hist.shape[0])
+            epoch_loss.setflags(write=False)
+        self._epoch_loss = epoch_loss
 
     @property
     def coef(self):
@@ -128,6 +143,10 @@ class TrainResult:
     @property
     def loss_history(self):
         return self._hist[:, -1]
+
+    @property
+    def epoch_loss_history(self):
+        return self._epoch_loss
 
     @property
     def loss(self):

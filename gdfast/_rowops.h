@@ -367,6 +367,10 @@ GDFAST_BLOCK_SUMS(ff, float, float)
  * "lanes" (any d): x.w by dot8, the update loop vectorised. Only the order
  * of the dot product differs from the plain loop.
  *
+ * Every form also adds to *rss the sum of r*r over its rows, each row's r
+ * before its update (the epoch's running loss, as scikit-learn's SGD
+ * tracks it), summed in row order in a local and added once at the end.
+ *
  * ------------------------------------------------------------------------- */
 /* Software prefetch of row i + AHEAD of the visiting order (its x, and its y
  * through an order), for reading, into every cache level. The SGD chain keeps
@@ -403,7 +407,7 @@ GDFAST_BLOCK_SUMS(ff, float, float)
     const double fb = fit_b ? 1.0 : 0.0;                                          \
     double wl[16];                                                                \
     Py_ssize_t j;                                                                 \
-    if (d > 16) return BIG(X, y, idx, n, d, w, b, c, delta, fb);                  \
+    if (d > 16) return BIG(X, y, idx, n, d, w, b, c, delta, fb, rss);             \
     for (j = 0; j < d; j++) wl[j] = w[j];                                         \
     switch (d) {                                                                  \
     CASE(SUFFIX, 1) CASE(SUFFIX, 2) CASE(SUFFIX, 3) CASE(SUFFIX, 4)               \
@@ -419,29 +423,32 @@ GDFAST_BLOCK_SUMS(ff, float, float)
 ATTR static inline __attribute__((always_inline)) double                          \
 sgd_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     \
                   const Py_ssize_t d, double *w, double b, double c, double delta,  \
-                  double fb) {                                                    \
+                  double fb, double *rss) {                                       \
     Py_ssize_t i, j, k;                                                           \
     const TX *xi;                                                                 \
-    double cr;                                                                    \
+    double r, cr, sq = 0.0;                                                       \
     for (i = 0; i < n; i++) {                                                     \
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         xi = X + k * d;                                                           \
         GDFAST_PREFETCH(X, y, idx, i, n, d, idx ? GDFAST_PF_FAR : 2);                                 \
-        cr = c * (DOTX(xi, w, d) + b - (double)y[k]);                             \
+        r = DOTX(xi, w, d) + b - (double)y[k];                                    \
+        sq = sq + r * r;                                                          \
+        cr = c * r;                                                               \
         for (j = 0; j < d; j++) w[j] = delta * w[j] - cr * (double)xi[j];         \
         b = b - fb * cr;                                                          \
     }                                                                             \
+    *rss = *rss + sq;                                                             \
     return b;                                                                     \
 }                                                                                 \
 ATTR static double sgd_lanes_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
                                        Py_ssize_t n, Py_ssize_t d, double *w,     \
                                        double b, double lr, double alpha,         \
-                                       int fit_b) {                               \
+                                       int fit_b, double *rss) {                  \
     GDFAST_SGD_ENTRY_BODY(sgd_lanes, SUFFIX, sgd_body_##SUFFIX, GDFAST_SGD_CASE)   \
 }
 
 #define GDFAST_SGD_CASE(SUFFIX, D)                                                \
-    case D: b = sgd_body_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb); break;
+    case D: b = sgd_body_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb, rss); break;
 
 GDFAST_SGD(dd_base, double, double, , dotl_d_base, dotl_d_base)
 GDFAST_SGD(df_base, double, float, , dotl_d_base, dotl_d_base)
@@ -471,9 +478,9 @@ GDFAST_SGD(ff_avx2, float, float, __attribute__((target("avx2"))), dotl_f_avx2, 
 ATTR static inline __attribute__((always_inline)) double                          \
 sgd4_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,    \
                    const Py_ssize_t d, double *w, double b, double c, double delta, \
-                   double fb) {                                                   \
+                   double fb, double *rss) {                                      \
     double p[GDFAST_SGD_B + 1], r[GDFAST_SGD_B], g[GDFAST_SGD_B], K[GDFAST_SGD_B][GDFAST_SGD_B]; \
-    double s;                                                                     \
+    double s, sq = 0.0;                                                           \
     const TX *xr[GDFAST_SGD_B];                                                   \
     Py_ssize_t i, j, k, u, kk;                                                    \
     p[0] = 1.0;                                                                   \
@@ -488,6 +495,7 @@ sgd4_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,  
         }                                                                         \
         for (u = 1; u < GDFAST_SGD_B; u++)                                        \
             for (k = 0; k < u; k++) r[u] = r[u] - r[k] * K[u][k];                 \
+        for (u = 0; u < GDFAST_SGD_B; u++) sq = sq + r[u] * r[u];                 \
         for (u = 0; u < GDFAST_SGD_B; u++) g[u] = c * p[GDFAST_SGD_B - 1 - u] * r[u]; \
         for (j = 0; j < d; j++) {                                                 \
             s = p[GDFAST_SGD_B] * w[j];                                           \
@@ -498,20 +506,21 @@ sgd4_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,  
         for (u = 1; u < GDFAST_SGD_B; u++) s = s + r[u];                          \
         b = b - fb * (c * s);                                                     \
     }                                                                             \
+    *rss = *rss + sq;                                                             \
     if (i == n) return b;                                                         \
     /* the n mod B last rows: the "lanes" step */                                 \
     return sgd_body_##SUFFIX(idx ? X : X + i * d, idx ? y : y + i, idx ? idx + i : NULL, \
-                             n - i, d, w, b, c, delta, fb);                       \
+                             n - i, d, w, b, c, delta, fb, rss);                  \
 }                                                                                 \
 ATTR static double sgd_blocks_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, \
                                         Py_ssize_t n, Py_ssize_t d, double *w,    \
                                         double b, double lr, double alpha,        \
-                                        int fit_b) {                              \
+                                        int fit_b, double *rss) {                 \
     GDFAST_SGD_ENTRY_BODY(sgd_blocks, SUFFIX, sgd4_body_##SUFFIX, GDFAST_SGD4_CASE) \
 }
 
 #define GDFAST_SGD4_CASE(SUFFIX, D)                                               \
-    case D: b = GDFAST_SMALL_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb); break;
+    case D: b = GDFAST_SMALL_##SUFFIX(X, y, idx, n, D, wl, b, c, delta, fb, rss); break;
 #define GDFAST_SMALL_dd_base sgd4_body_dd_base
 #define GDFAST_SMALL_df_base sgd4_body_df_base
 #define GDFAST_SMALL_fd_base sgd4_body_fd_base
@@ -555,12 +564,13 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
 sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,        \
                 const Py_ssize_t d, double *w, double b, double c, double delta,   \
-                double fb) {                                                      \
+                double fb, double *rss) {                                         \
     const Py_ssize_t nf = d / 4, t = d % 4, nv = nf + (t ? 1 : 0);                \
     const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
                                          t > 2 ? -1 : 0, 0);                      \
     const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
                                        t > 2 ? -1 : 0, 0);                        \
+    double sq = 0.0, rr;                                                          \
     const double p1 = delta, p2 = p1 * delta, p3 = p2 * delta, p4 = p3 * delta;    \
     const double cp0 = c * p3, cp1 = c * p2, cp2 = c * p1, cp3 = c * 1.0;          \
     const __m256d pv = _mm256_setr_pd(1.0, p1, p2, p3), cv = _mm256_set1_pd(c);    \
@@ -615,6 +625,7 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
         r1 = r1 - r0 * K10;                                                       \
         r2 = r2 - r0 * K20; r2 = r2 - r1 * K21;                                   \
         r3 = r3 - r0 * K30; r3 = r3 - r1 * K31; r3 = r3 - r2 * K32;               \
+        sq = sq + r0 * r0; sq = sq + r1 * r1; sq = sq + r2 * r2; sq = sq + r3 * r3; \
         g0 = _mm256_set1_pd(cp0 * r0); g1 = _mm256_set1_pd(cp1 * r1);             \
         g2 = _mm256_set1_pd(cp2 * r2); g3 = _mm256_set1_pd(cp3 * r3);             \
         for (q = 0; q < nv; q++) {                                                \
@@ -633,7 +644,9 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
             a[0][q] = q < nf ? LD(X + k * d + 4 * q) : LDM(X + k * d + 4 * q, m, m32); \
         acc[0] = z;                                                               \
         for (q = 0; q < nv; q++) acc[0] = _mm256_add_pd(acc[0], _mm256_mul_pd(a[0][q], wv[q])); \
-        cr = c * (gdfast_hsum4(acc[0]) + b - (double)y[k]);                       \
+        rr = gdfast_hsum4(acc[0]) + b - (double)y[k];                             \
+        sq = sq + rr * rr;                                                        \
+        cr = c * rr;                                                              \
         for (q = 0; q < nv; q++)                                                  \
             wv[q] = _mm256_sub_pd(_mm256_mul_pd(_mm256_set1_pd(delta), wv[q]),    \
                                   _mm256_mul_pd(_mm256_set1_pd(cr), a[0][q]));    \
@@ -641,6 +654,7 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
     }                                                                             \
     for (q = 0; q < nf; q++) _mm256_storeu_pd(w + 4 * q, wv[q]);                  \
     if (t) _mm256_maskstore_pd(w + 4 * nf, m, wv[nf]);                            \
+    *rss = *rss + sq;                                                             \
     return b;                                                                     \
 }
 GDFAST_SGD4V(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
@@ -666,13 +680,13 @@ GDFAST_SGD4(ff_avx2, float, float, __attribute__((target("avx2"))), dotq_f, dotq
 #define GDFAST_SGD_ENTRY(XY, TX, TY)                                              \
 static inline double sgd_lanes_##XY(const TX *X, const TY *y, const int64_t *idx,  \
                                     Py_ssize_t n, Py_ssize_t d, double *w, double b, \
-                                    double lr, double alpha, int fit_b) {          \
-    GDFAST_PICK_RET(sgd_lanes, XY, X, y, idx, n, d, w, b, lr, alpha, fit_b)        \
+                                    double lr, double alpha, int fit_b, double *rss) { \
+    GDFAST_PICK_RET(sgd_lanes, XY, X, y, idx, n, d, w, b, lr, alpha, fit_b, rss)   \
 }                                                                                 \
 static inline double sgd_blocks_##XY(const TX *X, const TY *y, const int64_t *idx, \
                                      Py_ssize_t n, Py_ssize_t d, double *w, double b, \
-                                     double lr, double alpha, int fit_b) {         \
-    GDFAST_PICK_RET(sgd_blocks, XY, X, y, idx, n, d, w, b, lr, alpha, fit_b)       \
+                                     double lr, double alpha, int fit_b, double *rss) { \
+    GDFAST_PICK_RET(sgd_blocks, XY, X, y, idx, n, d, w, b, lr, alpha, fit_b, rss)  \
 }
 GDFAST_SGD_ENTRY(dd, double, double)
 GDFAST_SGD_ENTRY(df, double, float)

@@ -43,21 +43,29 @@ cdef extern from "_rowops.h" nogil:
     void max_abs_pair_f(const float* x, const float* y, Py_ssize_t n, double* mx,
                         double* my)
     double sgd_blocks_dd(const double* X, const double* y, const int64_t* idx, Py_ssize_t n,
-                         Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
+                         Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
+                         double* rss)
     double sgd_blocks_df(const double* X, const float* y, const int64_t* idx, Py_ssize_t n,
-                         Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
+                         Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
+                         double* rss)
     double sgd_blocks_fd(const float* X, const double* y, const int64_t* idx, Py_ssize_t n,
-                         Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
+                         Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
+                         double* rss)
     double sgd_blocks_ff(const float* X, const float* y, const int64_t* idx, Py_ssize_t n,
-                         Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
+                         Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
+                         double* rss)
     double sgd_lanes_dd(const double* X, const double* y, const int64_t* idx, Py_ssize_t n,
-                        Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
+                        Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
+                         double* rss)
     double sgd_lanes_df(const double* X, const float* y, const int64_t* idx, Py_ssize_t n,
-                        Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
+                        Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
+                         double* rss)
     double sgd_lanes_fd(const float* X, const double* y, const int64_t* idx, Py_ssize_t n,
-                        Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
+                        Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
+                         double* rss)
     double sgd_lanes_ff(const float* X, const float* y, const int64_t* idx, Py_ssize_t n,
-                        Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b)
+                        Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
+                         double* rss)
     void block_sums_dd(const double* X, const double* y, const int64_t* idx, Py_ssize_t lo,
                        Py_ssize_t hi, Py_ssize_t d, const double* w, double b, double* out)
     void block_sums_df(const double* X, const float* y, const int64_t* idx, Py_ssize_t lo,
@@ -251,10 +259,11 @@ def minibatch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w
     """One mini-batch epoch: per batch of m rows (the last may be shorter),
     the batch's cost, then one step with its mean gradient. Rows are visited
     as X[order[i]] when order is given. Returns (b, cost of the last batch
-    before its update)."""
+    before its update, the sum over the batches of their rows' squared
+    residuals before the batch's update)."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], start = 0, m
     cdef Ticker t = Ticker(0, signals)
-    cdef double c = 0.0
+    cdef double c = 0.0, rss = 0.0
     cdef double* parts
     cdef double* tot
     cdef const int64_t* idx = &order[0] if order is not None else NULL
@@ -267,12 +276,13 @@ def minibatch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w
                 sums(&X[0, 0], &y[0], idx, start, start + m, d, &w[0], b, tot, parts,
                      threads if idx == NULL else 1, &t)
                 c = tot[0] / m + penalty(alpha, &w[0], d)
+                rss = rss + tot[0]
                 b = step(&w[0], tot, d, m, b, lr, alpha, fit_b)
                 start += m
         finally:
             free(parts)
     end_of_call(signals)
-    return b, c
+    return b, c, rss
 
 
 cdef enum Mode:
@@ -286,8 +296,10 @@ PLAIN, LANES, BLOCKS = M_PLAIN, M_LANES, M_BLOCKS
 
 cdef double fast_sgd(const floating* X, const yfloat* y, const int64_t* idx,
                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d, double* w, double b,
-                     double lr, double alpha, bint fit_b, int mode) noexcept nogil:
-    """Rows lo..hi-1 by the "lanes" (mode LANES) or "blocks" (BLOCKS) form."""
+                     double lr, double alpha, bint fit_b, int mode,
+                     double* rss) noexcept nogil:
+    """Rows lo..hi-1 by the "lanes" (mode LANES) or "blocks" (BLOCKS) form;
+    adds the rows' pre-update squared residuals to rss."""
     cdef const int64_t* ix = idx + lo if idx != NULL else NULL
     cdef const floating* Xs = X if idx != NULL else X + lo * d
     cdef const yfloat* ys = y if idx != NULL else y + lo
@@ -295,18 +307,18 @@ cdef double fast_sgd(const floating* X, const yfloat* y, const int64_t* idx,
     if floating is double:
         if yfloat is double:
             if mode == M_BLOCKS:
-                return sgd_blocks_dd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b)
-            return sgd_lanes_dd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b)
+                return sgd_blocks_dd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
+            return sgd_lanes_dd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
         if mode == M_BLOCKS:
-            return sgd_blocks_df(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b)
-        return sgd_lanes_df(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b)
+            return sgd_blocks_df(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
+        return sgd_lanes_df(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
     if yfloat is double:
         if mode == M_BLOCKS:
-            return sgd_blocks_fd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b)
-        return sgd_lanes_fd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b)
+            return sgd_blocks_fd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
+        return sgd_lanes_fd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
     if mode == M_BLOCKS:
-        return sgd_blocks_ff(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b)
-    return sgd_lanes_ff(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b)
+        return sgd_blocks_ff(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
+    return sgd_lanes_ff(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
 
 
 def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, double b,
@@ -320,12 +332,14 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
     lanes, w = (1 - 2*lr*alpha)*w - (2*lr*r)*x. BLOCKS: four rows at a time
     through their Gram matrix (_rowops.h), so the chain from row to row is
     short. Both equal PLAIN in real arithmetic. Updates w in place; returns
-    (b, loss of the last row after its update). With ``blocks`` (the block
+    (b, loss of the last row after its update, the sum over the epoch of each
+    row's squared residual r*r before its update -- summed in row order per
+    CHUNK rows, the chunks' sums added in order). With ``blocks`` (the block
     permutation of shuffle="blocks") the order is generated CHUNK rows at a
     time inside the loop (_order.pxd) instead of read from ``order``."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, k = 0, lo, hi, off = 0
     cdef Ticker t = Ticker(0, signals)
-    cdef double r, a2 = 2.0 * alpha
+    cdef double r, a2 = 2.0 * alpha, sq, rss = 0.0
     cdef const floating* xi
     cdef double* wp = &w[0]
     cdef const int64_t* idx = &order[0] if order is not None else NULL
@@ -342,18 +356,21 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
                 bo_fill(&bo, &buf[0], hi - lo)
                 idx = &buf[0]
                 off = lo
+            sq = 0.0
             if mode != M_PLAIN:
                 b = fast_sgd(&X[0, 0], &y[0], idx, lo - off, hi - off, d, wp, b, lr, alpha,
-                             fit_b, mode)
+                             fit_b, mode, &sq)
             else:
                 for i in range(lo, hi):
                     k = idx[i - off] if idx != NULL else i
                     xi = &X[0, 0] + k * d
                     r = dot(xi, wp, d) + b - <double>y[k]
+                    sq = sq + r * r
                     for j in range(d):
                         wp[j] = wp[j] - lr * ((2.0 * xi[j]) * r + a2 * wp[j])
                     if fit_b:
                         b = b - lr * (2.0 * r)
+            rss = rss + sq
             tick(&t, (hi - lo) * d)
             lo = hi
         k = idx[n - 1 - off] if idx != NULL else n - 1
@@ -361,7 +378,7 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
         r = dot(xi, wp, d) + b - <double>y[k]
         r = r * r + penalty(alpha, wp, d)
     end_of_call(signals)
-    return b, r
+    return b, r, rss
 
 
 def forward_into(const floating[:, ::1] X, const double[::1] w, double b, double[::1] out):

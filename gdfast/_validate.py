@@ -36,7 +36,8 @@ import numpy as np
 __all__ = ["Data", "Training", "data", "values", "coef", "intercept", "real",
            "learning_rate", "penalty", "count", "batch_size", "threads", "callback",
            "choice", "flag", "seed", "raise_if_nonfinite", "finite_result",
-           "elementwise_result", "MAX_THREADS", "MAX_COUNT"]
+           "elementwise_result", "tutorial_model", "epoch_mean", "MAX_THREADS",
+           "MAX_COUNT"]
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
@@ -360,6 +361,25 @@ class Training:
         self.fit_intercept = flag(fit_intercept, "fit_intercept")
         self.callback = _callback(callback)
         self.progress = bool(progress)
+
+
+def tutorial_model(p):
+    """The tutorial's model: one feature, no intercept (fitted or given), no
+    penalty -- where the compiled side runs its whole-run 1-D kernels (and
+    neither implementation tracks ``epoch_loss_history``)."""
+    return p.data.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
+
+
+def epoch_mean(rss, p, w):
+    """An ``epoch_loss_history`` entry: ``rss / n + alpha * |w|**2``, from
+    the epoch's sum ``rss`` of pre-update squared residuals and the weights
+    ``w`` at its end (a float or a sequence of floats)."""
+    pen = 0.0
+    if p.alpha:
+        for v in np.ravel(w).tolist():
+            pen += v * v
+        pen = p.alpha * pen
+    return rss / p.data.n + pen
 
 
 def seed(value):

@@ -518,8 +518,8 @@ def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
     w, b, _ = state
     w = w.copy()
     order = None if key is None else _perm(key, X.shape[0])
-    b, loss = _rows.sgd_epoch(X, np.ascontiguousarray(yk), w, b, lr, alpha, fit_b, order,
-                              False, mode)
+    b, loss, _ = _rows.sgd_epoch(X, np.ascontiguousarray(yk), w, b, lr, alpha, fit_b,
+                                 order, False, mode)
     return w, b, loss
 
 
@@ -647,7 +647,9 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 # ------------------------------------------------------------ minibatch_gd
 
 def _mb_epoch(X, y, w, b, lr, alpha, fit_b, size, threads):
-    return _rows.minibatch_epoch(X, y, w, b, lr, alpha, fit_b, size, None, threads, False)
+    """(b, the last batch's cost) of mini-batch steps over X's rows."""
+    return _rows.minibatch_epoch(X, y, w, b, lr, alpha, fit_b, size, None, threads,
+                                 False)[:2]
 
 
 def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):

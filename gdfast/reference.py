@@ -191,23 +191,30 @@ class _Run:
         self.w = float(p.w[0]) if self.flat else p.w.tolist()
         self.b = p.b
         self.rows = []
+        # epoch_loss_history (see TrainResult): sgd and minibatch_gd only
+        tracked = trainer != "batch_gd" and not _validate.tutorial_model(p)
+        self.means = [] if tracked else None
         self.hook = make_hook(p.callback, p.progress, p.epochs, trainer)
 
-    def end_epoch(self, epoch, w, b, loss_val):
-        """Record an epoch; raise DivergenceError if w, b or the loss is not
-        finite; return True to stop."""
+    def end_epoch(self, epoch, w, b, loss_val, rss=None):
+        """Record an epoch (``rss``: its sum of pre-update squared
+        residuals); raise DivergenceError if w, b or the loss is not finite;
+        return True to stop."""
         row = ([w] if self.flat else list(w)) + [b, loss_val]
         if not np.all(np.isfinite(row)):
             raise DivergenceError(epoch, self.p.lr, self.result())
         self.w, self.b = w, b
         self.rows.append(row)
+        if self.means is not None:
+            self.means.append(_validate.epoch_mean(rss, self.p, w))
         if self.hook is None:
             return False
         return self.hook(epoch, w if self.flat else np.array(w), loss_val)
 
     def result(self):
         rows = np.array(self.rows, dtype=np.float64).reshape(-1, self.p.data.d + 2)
-        return TrainResult(rows, self.w, self.b, self.flat, self.trainer, self.method)
+        return TrainResult(rows, self.w, self.b, self.flat, self.trainer, self.method,
+                           self.means)
 
     def __enter__(self):
         return self
@@ -259,15 +266,17 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     w, b = run.w, run.b
     with run:
         for epoch, order in enumerate(_orders(len(xs), p.epochs, shuffle, seed)):
+            rss = 0.0                       # the epoch's pre-update squared residuals
             for i in order:
                 x, yi = xs[i], ys[i]
                 r = _predict(x, w, b) - yi
+                rss = rss + r * r
                 w = _step(w, _scaled_add(_zero(w), x, r), p.lr, p.alpha)
                 if p.fit_intercept:
                     b = b - p.lr * (2 * r)
                 r = _predict(x, w, b) - yi
                 l = r * r + _penalty(p.alpha, w)
-            if run.end_epoch(epoch, w, b, l):
+            if run.end_epoch(epoch, w, b, l, rss):
                 break
     return run.result()
 
@@ -288,15 +297,17 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     w, b = run.w, run.b
     with run:
         for epoch, order in enumerate(_orders(n, p.epochs, shuffle, seed)):
+            rss = 0.0                       # the batches' pre-update squared residuals
             for start in range(0, n, size):
                 batch = order[start:start + size]
                 bx = [xs[i] for i in batch]
                 by = [ys[i] for i in batch]
                 cost_sum, grad_sum, grad_b_sum = _sums(bx, by, w, b)
                 cost_val = cost_sum / len(bx) + _penalty(p.alpha, w)
+                rss = rss + cost_sum
                 w = _step(w, _mean2(grad_sum, len(bx)), p.lr, p.alpha)
                 if p.fit_intercept:
                     b = b - p.lr * _mean2(grad_b_sum, len(bx))
-            if run.end_epoch(epoch, w, b, cost_val):
+            if run.end_epoch(epoch, w, b, cost_val, rss):
                 break
     return run.result()

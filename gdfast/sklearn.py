@@ -201,6 +201,17 @@ def _finite_cost(X, y, w, b, alpha):
         return None
 
 
+def _epoch_loss(res, X, y, alpha):
+    """loss_curve_'s entry for the last epoch of ``res`` (see loss_curve_),
+    or None when it is not finite."""
+    means = res.epoch_loss_history
+    if means is None:
+        return _finite_cost(X, y, np.asarray(res.coef, dtype=np.float64), res.intercept,
+                            alpha)
+    loss = float(means[-1])
+    return loss if math.isfinite(loss) else None
+
+
 @contextlib.contextmanager
 def _finite_inputs(X):
     """fit validates X without scikit-learn's finiteness pass (one read of X
@@ -307,10 +318,16 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     n_iter_ : int
         Epochs run by the last ``fit``; each ``partial_fit`` adds one.
     loss_curve_ : list of float
-        The cost ``mean((X @ coef + b - y)**2) + alpha*|coef|**2`` on the
-        training data after each epoch ("sgd", "minibatch": one extra pass per
-        epoch; "batch": free, from the next epoch's pass). After
-        ``partial_fit``, the cost on that chunk after its update.
+        Per epoch: "sgd", "minibatch": the epoch's running loss, the mean over
+        its samples of the squared residual ``(x·coef + b - y)**2`` each had
+        just before its update, plus ``alpha*|coef|**2`` at the epoch's end
+        (``TrainResult.epoch_loss_history``: the epoch computes it as it
+        goes, like the loss ``SGDRegressor``'s ``tol`` watches; only for one
+        feature with ``fit_intercept=False`` and ``alpha=0``, where the
+        tutorial's kernels run, is it the cost after the epoch, one extra
+        pass). "batch": the cost ``mean((X @ coef + b - y)**2) +
+        alpha*|coef|**2`` after each epoch (free, from the next epoch's
+        pass). After ``partial_fit``, the same for that chunk.
     lr_ : float
         The step size used (``lr``, or what ``"auto"`` derived).
     t_ : int
@@ -533,8 +550,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                     raise DivergenceError(epoch, lr, self._result(rows, w, b)) from exc
                 self._last_method = res.method
                 w_new, b_new = np.array(res.coef, dtype=np.float64), float(res.intercept)
-                loss = _finite_cost(X, y, w_new, b_new, alpha)
-                if loss is None:        # finite coefficients, overflowing cost
+                loss = _epoch_loss(res, X, y, alpha)
+                if loss is None:        # finite coefficients, overflowing loss
                     raise DivergenceError(epoch, lr, self._result(rows, w, b))
                 w, b = w_new, b_new
                 curve.append(loss)
@@ -598,7 +615,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             raise DivergenceError(epoch, lr, self._result([], w, b)) from exc
         w2, b2 = np.array(res.coef, dtype=np.float64), float(res.intercept)
         self._last_method = res.method
-        loss = _finite_cost(X, y, w2, b2, alpha)
+        loss = _epoch_loss(res, X, y, alpha)
         if loss is None:
             raise DivergenceError(epoch, lr, self._result([], w, b))
         self.coef_, self.intercept_ = w2, b2

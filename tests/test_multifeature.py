@@ -341,3 +341,62 @@ def test_readme_many_features_example_runs_and_recovers_the_model():
     r = scope["r"]
     assert r.method == "stats" and r.coef_history.shape == (200, 3)
     assert np.allclose(r.coef, [1.0, -2.0, 0.5], atol=2e-3) and abs(r.intercept - 5.0) < 2e-3
+
+
+# ------------------------------------------------------- epoch_loss_history
+
+def _replayed_epoch_losses(X, y, lr, epochs, alpha, batch):
+    """The running loss of each epoch, from the update rule itself: plain
+    numpy, one batch (``batch`` rows; 1 = SGD) at a time, each batch's
+    squared residuals taken at the weights its update starts from."""
+    w, b, out = np.zeros(X.shape[1]), 0.0, []
+    for _ in range(epochs):
+        total = 0.0
+        for lo in range(0, len(y), batch):
+            xb, yb = X[lo:lo + batch], y[lo:lo + batch]
+            r = xb @ w + b - yb
+            total += float(r @ r)
+            w = w - lr * (2 * (xb.T @ r) / len(yb) + 2 * alpha * w)
+            b = b - lr * 2 * float(r.sum()) / len(yb)
+        out.append(total / len(y) + alpha * float(w @ w))
+    return out
+
+
+@pytest.mark.parametrize("trainer, method", [("sgd", "auto"), ("sgd", "plain"),
+                                             ("sgd", "lanes"), ("sgd", "blocks"),
+                                             ("minibatch_gd", "auto")])
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_epoch_loss_history_is_the_mean_pre_update_loss(impl, trainer, method, alpha):
+    X, y, _ = linear_data(203, 3, seed=5)
+    batch = 1 if trainer == "sgd" else 16
+    kw = dict(w=0.0, lr=0.01, epochs=3, fit_intercept=True, alpha=alpha)
+    if trainer == "minibatch_gd":
+        kw["batch_size"] = batch
+    if impl is compiled:
+        kw["method"] = method
+    elif method != "auto":
+        pytest.skip("the reference has one method")
+    r = getattr(impl, trainer)(X, y, **kw)
+    want = _replayed_epoch_losses(X, y, 0.01, 3, alpha, batch)
+    assert r.epoch_loss_history.shape == (3,) and not r.epoch_loss_history.flags.writeable
+    np.testing.assert_allclose(r.epoch_loss_history, want, rtol=1e-10)
+
+
+def test_epoch_loss_history_is_none_for_batch_gd_and_the_tutorial_model(impl):
+    X, y, _ = linear_data(100, 2, seed=6)
+    assert impl.batch_gd(X, y, epochs=2, fit_intercept=True).epoch_loss_history is None
+    assert impl.sgd(X[:, 0], y, lr=0.001, epochs=2).epoch_loss_history is None
+    assert impl.sgd(X[:, :1], y, lr=0.001, epochs=2).epoch_loss_history is None
+    assert impl.sgd(X[:, 0], y, lr=0.001, epochs=2, b=1.0).epoch_loss_history is not None
+
+
+def test_epoch_loss_history_compiled_matches_reference_shuffled():
+    X, y, _ = linear_data(10_000, 5, seed=7)
+    for trainer in ("sgd", "minibatch_gd"):
+        for shuffle in (True, "blocks"):
+            kw = dict(w=0.0, lr=0.002, epochs=2, fit_intercept=True, alpha=0.01,
+                      shuffle=shuffle, seed=3)
+            ours = _call(compiled, trainer, X, y, **kw)
+            ref = _call(reference, trainer, X, y, **kw)
+            np.testing.assert_allclose(ours.epoch_loss_history, ref.epoch_loss_history,
+                                       rtol=1e-9)

@@ -77,10 +77,10 @@ def test_sgd_epoch_over_chunks_equals_one_pass():
     X = rng.standard_normal((1000, 5))
     y = rng.standard_normal(1000)
     w1, w2 = np.zeros(5), np.zeros(5)
-    b1, _ = _rows.sgd_epoch(X, y, w1, 0.0, 0.01, 0.1, True)
+    b1 = _rows.sgd_epoch(X, y, w1, 0.0, 0.01, 0.1, True)[0]
     b2 = 0.0
     for lo in range(0, 1000, 333):
-        b2, _ = _rows.sgd_epoch(X[lo:lo + 333], y[lo:lo + 333], w2, b2, 0.01, 0.1, True)
+        b2 = _rows.sgd_epoch(X[lo:lo + 333], y[lo:lo + 333], w2, b2, 0.01, 0.1, True)[0]
     assert np.array_equal(w1, w2) and b1 == b2
 
 

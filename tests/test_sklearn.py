@@ -156,9 +156,18 @@ def test_same_as_reference_trainer(solver):
                                      fit_intercept=True, alpha=0.1)
     assert_allclose(ours.coef_, ref.coef, rtol=1e-12)
     assert_allclose(ours.intercept_, ref.intercept, rtol=1e-12)
-    # loss_curve_: the cost on the training data after each epoch
-    want = [reference.cost(X, y, w, b, alpha=0.1)
-            for w, b in zip(ref.coef_history, ref.intercept_history)]
+    # loss_curve_: each epoch's running loss (pre-update squared residuals)
+    assert_allclose(ours.loss_curve_, ref.epoch_loss_history, rtol=1e-12)
+
+
+def test_one_feature_without_intercept_loss_curve_is_cost_after_each_epoch():
+    # the tutorial's model: its whole-run kernels track no running loss
+    X, y = _data(100, 1, seed=8)
+    ours = GDRegressor(solver="sgd", lr=0.01, shuffle=False, max_iter=3, tol=None,
+                       fit_intercept=False).fit(X, y)
+    ref = reference.sgd(X, y, w=0.0, lr=0.01, epochs=3)
+    assert ref.epoch_loss_history is None
+    want = [reference.cost(X, y, w) for w in ref.coef_history]
     assert_allclose(ours.loss_curve_, want, rtol=1e-12)
 
 
@@ -347,13 +356,17 @@ def test_divergence_names_the_epoch_and_keeps_no_nan(solver):
                "minibatch": lambda *a, **k: reference.minibatch_gd(*a, batch_size=8, **k)}
     with pytest.raises(DivergenceError) as ref:
         trainer[solver](X, y, w=0.0, lr=50.0, epochs=100, fit_intercept=True)
-    # the first epoch whose coefficients or cost after it are not finite: the
-    # reference's divergence, or earlier when the cost of its last finite
-    # coefficients already overflows (numpy's float64 evaluation)
+    # the first epoch whose coefficients or loss_curve_ entry are not
+    # finite: the reference's divergence, or earlier when the loss of one of
+    # its finite epochs already overflows ("batch": the cost after the epoch,
+    # in numpy's float64; "sgd", "minibatch": the epoch's running loss)
     hist = ref.value.result
-    with np.errstate(over="ignore", invalid="ignore"):
-        costs = [np.mean((X @ w + b - y) ** 2) for w, b in zip(hist.coef_history,
-                                                              hist.intercept_history)]
+    if solver == "batch":
+        with np.errstate(over="ignore", invalid="ignore"):
+            costs = [np.mean((X @ w + b - y) ** 2)
+                     for w, b in zip(hist.coef_history, hist.intercept_history)]
+    else:
+        costs = hist.epoch_loss_history
     bad = [e for e, c in enumerate(costs) if not np.isfinite(c)]
     want = bad[0] if bad else ref.value.epoch
     assert info.value.epoch == want
