@@ -56,6 +56,8 @@ extensions = [
               extra_compile_args=cflags, extra_link_args=lflags),
     Extension("gdfast._chunks", ["gdfast/_chunks.pyx"],
               extra_compile_args=[f for f in cflags if "openmp" not in f]),
+    Extension("gdfast._permute", ["gdfast/_permute.pyx"],
+              extra_compile_args=[f for f in cflags if "openmp" not in f]),
     Extension("gdfast._seq", ["gdfast/_seq.pyx"], include_dirs=["gdfast"],
               depends=["gdfast/_blocks.h", "gdfast/_blocks.pxd"],
               extra_compile_args=[f for f in cflags if "openmp" not in f]),

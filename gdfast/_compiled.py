@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from . import _driver, _kernels, _plan, _rows, _shuffle, _stats, _validate
+from . import _driver, _kernels, _permute, _plan, _rows, _shuffle, _stats, _validate
 from ._plan import STATS_MIN_N
 from ._seq import seq_cost, seq_forward, seq_gradient, seq_loss
 
@@ -367,7 +367,7 @@ def _order(shuffle, seed, n, generate=False):
 
     def refill():
         _rows.iota(order)
-        rng.shuffle(order)
+        _permute.shuffle_like_numpy(order, rng)     # rng.shuffle(order), prefetched
     return refill, order, None
 
 

@@ -97,3 +97,52 @@ def test_generated_block_order_gives_the_bits_of_the_written_one(n):
         r2 = _rows.sgd_epoch(X, yy, w2, 0.0, 0.001, 0.1, True, None, False, mode, perm,
                              _shuffle.BLOCK_ROWS, _shuffle.GROUP)
         assert np.array_equal(w1, w2) and r1 == r2
+
+
+# ------------------------------------- shuffle=True: numpy's permutation, prefetched
+
+BIT_GENERATORS = [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
+                  np.random.Philox, np.random.SFC64]
+
+
+@pytest.mark.parametrize("kind", BIT_GENERATORS)
+@pytest.mark.parametrize("n", [0, 1, 2, 63, 64, 65, 129, 5000, 300_000])
+def test_prefetched_shuffle_is_numpys_bit_for_bit(kind, n):
+    from gdfast import _permute
+    for seed in (0, 3):
+        ours, theirs = np.random.Generator(kind(seed)), np.random.Generator(kind(seed))
+        a = np.arange(n, dtype=np.int64)
+        b = a.copy()
+        _permute.shuffle(a, ours)
+        theirs.shuffle(b)
+        assert np.array_equal(a, b)
+        # the same draws consumed: the streams continue identically
+        assert ours.integers(1 << 62) == theirs.integers(1 << 62)
+
+
+def test_shuffle_like_numpy_falls_back_where_it_cannot_check(monkeypatch):
+    from gdfast import _permute
+
+    class Unbuildable(np.random.PCG64):        # no constructor from a seed alone
+        def __init__(self, state, extra):
+            super().__init__(state)
+    calls = []
+    real = np.random.Generator.shuffle
+    rng = np.random.Generator(Unbuildable(5, None))
+    ref = np.random.Generator(np.random.PCG64(5))
+    a = np.arange(1000, dtype=np.int64)
+    b = a.copy()
+    monkeypatch.setattr(_permute, "shuffle", lambda *args: calls.append(args))
+    _permute.shuffle_like_numpy(a, rng)       # numpy's own shuffle, not ours
+    real(ref, b)
+    assert not calls and np.array_equal(a, b)
+
+
+def test_exact_shuffle_orders_equal_the_references_permutations():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((70_000, 2))
+    y = X @ [1.0, -1.0] + 0.5
+    kw = dict(w=0.0, lr=0.001, epochs=2, fit_intercept=True, shuffle=True, seed=9)
+    ours = compiled.sgd(X, y, method="plain", **kw)
+    ref = reference.sgd(X, y, **kw)
+    assert np.array_equal(ours.coef_history, ref.coef_history)
