@@ -560,7 +560,7 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
     __m256d t0 = _mm256_hadd_pd(m0, m1), t1 = _mm256_hadd_pd(m2, m3);
     return _mm256_add_pd(_mm256_blend_pd(t0, t1, 0xC), _mm256_permute2f128_pd(t0, t1, 0x21));
 }
-#define GDFAST_SGD4V(XY, TX, TY, LD, LDM)                                          \
+#define GDFAST_SGD4V(XY, TX, TY, LD, LDM, LDY)                                        \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
 sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,        \
                 const Py_ssize_t d, double *w, double b, double c, double delta,   \
@@ -571,6 +571,7 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
     const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
                                        t > 2 ? -1 : 0, 0);                        \
     double sq = 0.0, rr;                                                          \
+    const int decay = delta != 1.0;                                               \
     const double p1 = delta, p2 = p1 * delta, p3 = p2 * delta, p4 = p3 * delta;    \
     const double cp0 = c * p3, cp1 = c * p2, cp2 = c * p1, cp3 = c * 1.0;          \
     const __m256d pv = _mm256_setr_pd(1.0, p1, p2, p3), cv = _mm256_set1_pd(c);    \
@@ -601,8 +602,15 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
             P[4] = _mm256_add_pd(P[4], _mm256_mul_pd(a[3][q], a[1][q]));          \
             P[5] = _mm256_add_pd(P[5], _mm256_mul_pd(a[3][q], a[2][q]));          \
         }                                                                         \
-        KA = _mm256_mul_pd(cv, _mm256_add_pd(_mm256_mul_pd(pA, gdfast_red4(P[0], P[1], P[2], P[3])), fbv)); \
-        KB = _mm256_mul_pd(cv, _mm256_add_pd(_mm256_mul_pd(pB, gdfast_red4(P[4], P[5], P[5], P[5])), fbv)); \
+        /* K = c*(p*G + fb); without a penalty p = 1 and p*G is G exactly */   \
+        KA = gdfast_red4(P[0], P[1], P[2], P[3]);                                 \
+        KB = gdfast_red4(P[4], P[5], P[5], P[5]);                                 \
+        if (decay) {                                                              \
+            KA = _mm256_mul_pd(pA, KA);                                           \
+            KB = _mm256_mul_pd(pB, KB);                                           \
+        }                                                                         \
+        KA = _mm256_mul_pd(cv, _mm256_add_pd(KA, fbv));                           \
+        KB = _mm256_mul_pd(cv, _mm256_add_pd(KB, fbv));                           \
         K10 = _mm256_cvtsd_f64(KA);                                               \
         K20 = _mm256_cvtsd_f64(_mm256_permute_pd(KA, 1));                         \
         h = _mm256_extractf128_pd(KA, 1);                                         \
@@ -615,9 +623,11 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
             for (u = 0; u < 4; u++)                                               \
                 acc[u] = _mm256_add_pd(acc[u], _mm256_mul_pd(a[u][q], wv[q]));    \
         Q = gdfast_red4(acc[0], acc[1], acc[2], acc[3]);                          \
-        yv = _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
-                            (double)y[kk[3]]);                                    \
-        R = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(pv, Q), _mm256_set1_pd(b)), yv); \
+        yv = idx ? _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
+                                  (double)y[kk[3]])                               \
+                 : LDY(y + i);                                                    \
+        if (decay) Q = _mm256_mul_pd(pv, Q);                                      \
+        R = _mm256_sub_pd(_mm256_add_pd(Q, _mm256_set1_pd(b)), yv);               \
         r0 = _mm256_cvtsd_f64(R);                                                 \
         r1 = _mm256_cvtsd_f64(_mm256_permute_pd(R, 1));                           \
         h = _mm256_extractf128_pd(R, 1);                                          \
@@ -629,7 +639,7 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
         g0 = _mm256_set1_pd(cp0 * r0); g1 = _mm256_set1_pd(cp1 * r1);             \
         g2 = _mm256_set1_pd(cp2 * r2); g3 = _mm256_set1_pd(cp3 * r3);             \
         for (q = 0; q < nv; q++) {                                                \
-            v = _mm256_mul_pd(p4v, wv[q]);                                        \
+            v = decay ? _mm256_mul_pd(p4v, wv[q]) : wv[q];   /* 1*w is w */       \
             v = _mm256_sub_pd(v, _mm256_mul_pd(g0, a[0][q]));                     \
             v = _mm256_sub_pd(v, _mm256_mul_pd(g1, a[1][q]));                     \
             v = _mm256_sub_pd(v, _mm256_mul_pd(g2, a[2][q]));                     \
@@ -657,10 +667,10 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
     *rss = *rss + sq;                                                             \
     return b;                                                                     \
 }
-GDFAST_SGD4V(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
-GDFAST_SGD4V(df, double, float, GDFAST_LD_d, GDFAST_LDM_d)
-GDFAST_SGD4V(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f)
-GDFAST_SGD4V(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
+GDFAST_SGD4V(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d, GDFAST_LD_d)
+GDFAST_SGD4V(df, double, float, GDFAST_LD_d, GDFAST_LDM_d, GDFAST_LD_f)
+GDFAST_SGD4V(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f, GDFAST_LD_d)
+GDFAST_SGD4V(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f, GDFAST_LD_f)
 #endif
 #ifdef GDFAST_AVX2
 GDFAST_SGD4(dd_avx2, double, double, __attribute__((target("avx2"))), dotq_d, dotqx_d)
