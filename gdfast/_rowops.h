@@ -221,6 +221,37 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
 #endif
 
 
+/* Software prefetch of row i + AHEAD of the visiting order (its x, and its y
+ * through an order), for reading, into every cache level. The SGD chain keeps
+ * the out-of-order window within a row or two, too few for the memory to stay
+ * busy on wide rows; through a shuffled order it is the only way a row's
+ * address is known early. A prefetch is only a hint: it cannot change a
+ * result or fault. Distances: 2 rows ahead in order (the "lanes" form),
+ * 8 (two "blocks" of four), GDFAST_PF_FAR = 32 through an order (the
+ * shuffled rows of bench/bench_sklearn.py show the effect: about 2x at
+ * d = 10). -DGDFAST_PF_AHEAD=0 builds without. */
+#ifndef GDFAST_PF_AHEAD
+#define GDFAST_PF_AHEAD 1
+#endif
+#ifndef GDFAST_PF_FAR
+#define GDFAST_PF_FAR 32
+#endif
+/* in order: about 1 KiB ahead, at least two rows */
+#define GDFAST_PF_NEAR(d, size) ((Py_ssize_t)(1024 / ((d) * (size))) > 2              \
+                                 ? (Py_ssize_t)(1024 / ((d) * (size))) : 2)
+#define GDFAST_PREFETCH(X, y, idx, i, n, d, AHEAD)                                \
+    do {                                                                          \
+        if (GDFAST_PF_AHEAD && (i) + (AHEAD) < (n)) {                             \
+            const Py_ssize_t k_ = idx ? (Py_ssize_t)idx[(i) + (AHEAD)] : (i) + (AHEAD); \
+            const char *p_ = (const char *)((X) + k_ * (d));                      \
+            const Py_ssize_t s_ = (d) * (Py_ssize_t)sizeof(*(X));                 \
+            Py_ssize_t o_;                                                        \
+            for (o_ = 0; o_ < s_; o_ += 64) __builtin_prefetch(p_ + o_, 0, 3);    \
+            __builtin_prefetch(p_ + s_ - 1, 0, 3);                                \
+            if (idx) __builtin_prefetch((y) + k_, 0, 3);                          \
+        }                                                                         \
+    } while (0)
+
 #ifdef GDFAST_AVX2
 /* AVX2: the same four lanes in one register; a short last group is loaded
  * with a mask (zeros in the missing lanes, nothing read past the row). */
@@ -229,7 +260,20 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
 #define GDFAST_LD_f(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define GDFAST_LDM_f(p, m, m32) _mm256_cvtps_pd(_mm_maskload_ps((p), (m32)))
 
-#define GDFAST_BLOCK_AVX2(XY, TX, TY, LD, LDM)                                     \
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) double
+gdfast_hsum4(__m256d v) {
+    __m128d h = _mm_hadd_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(h) + _mm_cvtsd_f64(_mm_unpackhi_pd(h, h));
+}
+/* [(l0 + l1) + (l2 + l3) of m_u] for u = 0..3: dot4p's combination of the
+ * lanes, four at a time (x + y == y + x exactly, so the order inside each
+ * pair does not matter). */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) __m256d
+gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
+    __m256d t0 = _mm256_hadd_pd(m0, m1), t1 = _mm256_hadd_pd(m2, m3);
+    return _mm256_add_pd(_mm256_blend_pd(t0, t1, 0xC), _mm256_permute2f128_pd(t0, t1, 0x21));
+}
+#define GDFAST_BLOCK_AVX2(XY, TX, TY, LD, LDM, LDY)                                  \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
 block_vbody_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,      \
                  Py_ssize_t hi, const Py_ssize_t d, const double *w, double b,      \
@@ -248,6 +292,8 @@ block_vbody_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,   
     for (j = 0; j < d; j++) g[j] = 0.0;                                           \
     for (i = lo; i < hi; i++) {                                                   \
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
+        GDFAST_PREFETCH(X, y, idx, i, hi, d,                                      \
+                        idx ? GDFAST_PF_FAR : GDFAST_PF_NEAR(d, sizeof(TX)));     \
         xi = X + k * d;                                                           \
         a0 = _mm256_setzero_pd();                                                 \
         a1 = _mm256_setzero_pd();                                                 \
@@ -290,21 +336,50 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
                   Py_ssize_t hi, const Py_ssize_t d, const double *w, double b,     \
                   double *out) {                                                  \
     /* d <= 16, a compile-time constant here: the partial sums of g stay in     \
-     * registers (the last group's padded lanes collect r*0 and are dropped). */ \
+     * registers (the last group's padded lanes collect r*0 and are dropped).   \
+     * Four rows at a time: their four x.w reduced together (gdfast_red4, the  \
+     * same lanes and order as one at a time), then the sums in row order.      \
+     * Rows are prefetched (GDFAST_PREFETCH). */                                 \
     const Py_ssize_t nf = d / 4, t = d % 4, nv = nf + (t ? 1 : 0);                \
     const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
                                          t > 2 ? -1 : 0, 0);                      \
     const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
                                        t > 2 ? -1 : 0, 0);                        \
-    Py_ssize_t i, k, q;                                                           \
-    double r, rr = 0.0, rs = 0.0, lanes[4];                                       \
+    const __m256d z = _mm256_setzero_pd(), bv = _mm256_set1_pd(b);                \
+    Py_ssize_t i, k, q, u, kk[4];                                                 \
+    double r, rr = 0.0, rs = 0.0, rl[4], lanes[4];                                \
     const TX *xi;                                                                 \
-    __m256d acc, rv, xv[4], wv[4], gv[4];                                         \
+    __m256d acc, ac[4], rv, R, yv, xv[4], xw[4][4], wv[4], gv[4];                 \
     for (q = 0; q < nv; q++) {                                                    \
         gv[q] = _mm256_setzero_pd();                                              \
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
     }                                                                             \
-    for (i = lo; i < hi; i++) {                                                   \
+    for (i = lo; i + 4 <= hi; i += 4) {                                           \
+        for (u = 0; u < 4; u++) {                                                 \
+            kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
+            GDFAST_PREFETCH(X, y, idx, i + u, hi, d,                              \
+                            idx ? GDFAST_PF_FAR : GDFAST_PF_NEAR(d, sizeof(TX))); \
+            xi = X + kk[u] * d;                                                   \
+            for (q = 0; q < nv; q++)                                              \
+                xw[u][q] = q < nf ? LD(xi + 4 * q) : LDM(xi + 4 * q, m, m32);     \
+            ac[u] = _mm256_add_pd(z, _mm256_mul_pd(xw[u][0], wv[0]));             \
+            for (q = 1; q < nv; q++)                                              \
+                ac[u] = _mm256_add_pd(ac[u], _mm256_mul_pd(xw[u][q], wv[q]));     \
+        }                                                                         \
+        yv = idx ? _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
+                                  (double)y[kk[3]])                               \
+                 : LDY(y + i);                                                    \
+        R = _mm256_sub_pd(_mm256_add_pd(gdfast_red4(ac[0], ac[1], ac[2], ac[3]), bv), yv); \
+        _mm256_storeu_pd(rl, R);                                                  \
+        for (u = 0; u < 4; u++) {                                                 \
+            r = rl[u];                                                            \
+            rr = rr + r * r;                                                      \
+            rs = rs + r;                                                          \
+            rv = _mm256_set1_pd(r);                                               \
+            for (q = 0; q < nv; q++) gv[q] = _mm256_add_pd(gv[q], _mm256_mul_pd(rv, xw[u][q])); \
+        }                                                                         \
+    }                                                                             \
+    for (; i < hi; i++) {                                                         \
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         xi = X + k * d;                                                           \
         for (q = 0; q < nv; q++)                                                  \
@@ -342,10 +417,10 @@ block_sums_##XY##_avx2(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t 
 #define GDFAST_VCASE(XY, D)                                                       \
     case D: block_vsmall_##XY(X, y, idx, lo, hi, D, w, b, out); break;
 
-GDFAST_BLOCK_AVX2(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
-GDFAST_BLOCK_AVX2(df, double, float, GDFAST_LD_d, GDFAST_LDM_d)
-GDFAST_BLOCK_AVX2(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f)
-GDFAST_BLOCK_AVX2(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
+GDFAST_BLOCK_AVX2(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d, GDFAST_LD_d)
+GDFAST_BLOCK_AVX2(df, double, float, GDFAST_LD_d, GDFAST_LDM_d, GDFAST_LD_f)
+GDFAST_BLOCK_AVX2(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f, GDFAST_LD_d)
+GDFAST_BLOCK_AVX2(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f, GDFAST_LD_f)
 #endif
 
 #define GDFAST_BLOCK_SUMS(XY, TX, TY)                                              \
@@ -372,34 +447,6 @@ GDFAST_BLOCK_SUMS(ff, float, float)
  * tracks it), summed in row order in a local and added once at the end.
  *
  * ------------------------------------------------------------------------- */
-/* Software prefetch of row i + AHEAD of the visiting order (its x, and its y
- * through an order), for reading, into every cache level. The SGD chain keeps
- * the out-of-order window within a row or two, too few for the memory to stay
- * busy on wide rows; through a shuffled order it is the only way a row's
- * address is known early. A prefetch is only a hint: it cannot change a
- * result or fault. Distances: 2 rows ahead in order (the "lanes" form),
- * 8 (two "blocks" of four), GDFAST_PF_FAR = 32 through an order (the
- * shuffled rows of bench/bench_sklearn.py show the effect: about 2x at
- * d = 10). -DGDFAST_PF_AHEAD=0 builds without. */
-#ifndef GDFAST_PF_AHEAD
-#define GDFAST_PF_AHEAD 1
-#endif
-#ifndef GDFAST_PF_FAR
-#define GDFAST_PF_FAR 32
-#endif
-#define GDFAST_PREFETCH(X, y, idx, i, n, d, AHEAD)                                \
-    do {                                                                          \
-        if (GDFAST_PF_AHEAD && (i) + (AHEAD) < (n)) {                             \
-            const Py_ssize_t k_ = idx ? (Py_ssize_t)idx[(i) + (AHEAD)] : (i) + (AHEAD); \
-            const char *p_ = (const char *)((X) + k_ * (d));                      \
-            const Py_ssize_t s_ = (d) * (Py_ssize_t)sizeof(*(X));                 \
-            Py_ssize_t o_;                                                        \
-            for (o_ = 0; o_ < s_; o_ += 64) __builtin_prefetch(p_ + o_, 0, 3);    \
-            __builtin_prefetch(p_ + s_ - 1, 0, 3);                                \
-            if (idx) __builtin_prefetch((y) + k_, 0, 3);                          \
-        }                                                                         \
-    } while (0)
-
 /* The entry point of an SGD form: w copied into registers for d <= 16 (a
  * switch gives the body a constant d), the body on w itself beyond. */
 #define GDFAST_SGD_ENTRY_BODY(NAME, SUFFIX, BIG, CASE)                            \
@@ -547,19 +594,6 @@ GDFAST_SGD4(ff_base, float, float, , dotq_f, dotqx_f)
  * Gram entries) are reduced four at a time (gdfast_red4), and the block's
  * scalars (residuals, K) stay in registers: the chain from block to block
  * is x.w -> residuals -> the triangle -> the update, nothing through memory. */
-__attribute__((target("avx2"))) static inline __attribute__((always_inline)) double
-gdfast_hsum4(__m256d v) {
-    __m128d h = _mm_hadd_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(h) + _mm_cvtsd_f64(_mm_unpackhi_pd(h, h));
-}
-/* [(l0 + l1) + (l2 + l3) of m_u] for u = 0..3: dot4p's combination of the
- * lanes, four at a time (x + y == y + x exactly, so the order inside each
- * pair does not matter). */
-__attribute__((target("avx2"))) static inline __attribute__((always_inline)) __m256d
-gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
-    __m256d t0 = _mm256_hadd_pd(m0, m1), t1 = _mm256_hadd_pd(m2, m3);
-    return _mm256_add_pd(_mm256_blend_pd(t0, t1, 0xC), _mm256_permute2f128_pd(t0, t1, 0x21));
-}
 #define GDFAST_SGD4V(XY, TX, TY, LD, LDM, LDY)                                        \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
 sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,        \
