@@ -273,53 +273,82 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
     __m256d t0 = _mm256_hadd_pd(m0, m1), t1 = _mm256_hadd_pd(m2, m3);
     return _mm256_add_pd(_mm256_blend_pd(t0, t1, 0xC), _mm256_permute2f128_pd(t0, t1, 0x21));
 }
+/* x.w of one row for d > 16 in the two registers A0 (lanes 0-3) and A1 (4-7) */
+#define GDFAST_VDOT8(XI, A0, A1, LD, LDM)                                          \
+    A0 = _mm256_setzero_pd();                                                     \
+    A1 = _mm256_setzero_pd();                                                     \
+    for (q = 0; q < n8; q++) {                                                    \
+        A0 = _mm256_add_pd(A0, _mm256_mul_pd(LD(XI + 8 * q), _mm256_loadu_pd(w + 8 * q))); \
+        A1 = _mm256_add_pd(A1, _mm256_mul_pd(LD(XI + 8 * q + 4),                 \
+                                             _mm256_loadu_pd(w + 8 * q + 4)));    \
+    }                                                                             \
+    if (t8) {                                                                     \
+        j = 8 * n8;                                                               \
+        if (t8 >= 4) {                                                            \
+            A0 = _mm256_add_pd(A0, _mm256_mul_pd(LD(XI + j), _mm256_loadu_pd(w + j))); \
+            if (t)                                                                \
+                A1 = _mm256_add_pd(A1, _mm256_mul_pd(LDM(XI + j + 4, m, m32),     \
+                                                     _mm256_maskload_pd(w + j + 4, m))); \
+        } else {                                                                  \
+            A0 = _mm256_add_pd(A0, _mm256_mul_pd(LDM(XI + j, m, m32),             \
+                                                 _mm256_maskload_pd(w + j, m)));  \
+        }                                                                         \
+    }
+/* dot8p's combination of the lanes of A0, A1, + b - y */
+#define GDFAST_VRES8(A0, A1, YK)                                                  \
+    (_mm256_storeu_pd(l0, A0), _mm256_storeu_pd(l1, A1),                          \
+     (((l0[0] + l0[1]) + (l0[2] + l0[3])) + ((l1[0] + l1[1]) + (l1[2] + l1[3])))  \
+     + b - (double)(YK))
+
 #define GDFAST_BLOCK_AVX2(XY, TX, TY, LD, LDM, LDY)                                  \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
 block_vbody_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,      \
                  Py_ssize_t hi, const Py_ssize_t d, const double *w, double b,      \
                  double *out, double *g) {                                        \
-    /* d > 16: eight lanes (dot8p) in two registers, g in memory */              \
+    /* d > 16: eight lanes (dot8p) in two registers, g in memory, updated     \
+     * once per two rows (g + r0*x0 + r1*x1, left to right: the row order). */  \
     const Py_ssize_t n8 = d / 8, t8 = d % 8, t = t8 % 4;                          \
     const Py_ssize_t nf = d / 4;                                                  \
     const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
                                          t > 2 ? -1 : 0, 0);                      \
     const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
                                        t > 2 ? -1 : 0, 0);                        \
-    Py_ssize_t i, j, k, q;                                                        \
-    double r, rr = 0.0, rs = 0.0, l0[4], l1[4];                                   \
-    const TX *xi;                                                                 \
-    __m256d a0, a1, rv, tail;                                                     \
+    Py_ssize_t i, j, k, k1, q;                                                    \
+    double r, r1, rr = 0.0, rs = 0.0, l0[4], l1[4];                               \
+    const TX *xi, *x1;                                                            \
+    __m256d a0, a1, c0, c1, rv, rv1;                                              \
     for (j = 0; j < d; j++) g[j] = 0.0;                                           \
-    for (i = lo; i < hi; i++) {                                                   \
+    for (i = lo; i + 2 <= hi; i += 2) {                                           \
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
+        k1 = idx ? (Py_ssize_t)idx[i + 1] : i + 1;                                \
         GDFAST_PREFETCH(X, y, idx, i, hi, d,                                      \
-                        idx ? GDFAST_PF_FAR : GDFAST_PF_NEAR(d, sizeof(TX)));     \
+                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX))); \
+        GDFAST_PREFETCH(X, y, idx, i + 1, hi, d,                                  \
+                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX))); \
         xi = X + k * d;                                                           \
-        a0 = _mm256_setzero_pd();                                                 \
-        a1 = _mm256_setzero_pd();                                                 \
-        for (q = 0; q < n8; q++) {                                                \
-            a0 = _mm256_add_pd(a0, _mm256_mul_pd(LD(xi + 8 * q), _mm256_loadu_pd(w + 8 * q))); \
-            a1 = _mm256_add_pd(a1, _mm256_mul_pd(LD(xi + 8 * q + 4),             \
-                                                 _mm256_loadu_pd(w + 8 * q + 4))); \
-        }                                                                         \
-        if (t8) {                                                                 \
-            j = 8 * n8;                                                           \
-            if (t8 >= 4) {                                                        \
-                a0 = _mm256_add_pd(a0, _mm256_mul_pd(LD(xi + j), _mm256_loadu_pd(w + j))); \
-                if (t) {                                                          \
-                    tail = _mm256_mul_pd(LDM(xi + j + 4, m, m32),                 \
-                                         _mm256_maskload_pd(w + j + 4, m));       \
-                    a1 = _mm256_add_pd(a1, tail);                                 \
-                }                                                                 \
-            } else {                                                              \
-                a0 = _mm256_add_pd(a0, _mm256_mul_pd(LDM(xi + j, m, m32),         \
-                                                     _mm256_maskload_pd(w + j, m))); \
-            }                                                                     \
-        }                                                                         \
-        _mm256_storeu_pd(l0, a0);                                                 \
-        _mm256_storeu_pd(l1, a1);                                                 \
-        r = (((l0[0] + l0[1]) + (l0[2] + l0[3])) + ((l1[0] + l1[1]) + (l1[2] + l1[3])))    \
-            + b - (double)y[k];                                                   \
+        x1 = X + k1 * d;                                                          \
+        GDFAST_VDOT8(xi, a0, a1, LD, LDM)                                         \
+        GDFAST_VDOT8(x1, c0, c1, LD, LDM)                                         \
+        r = GDFAST_VRES8(a0, a1, y[k]);                                           \
+        r1 = GDFAST_VRES8(c0, c1, y[k1]);                                         \
+        rr = rr + r * r;                                                          \
+        rs = rs + r;                                                              \
+        rr = rr + r1 * r1;                                                        \
+        rs = rs + r1;                                                             \
+        rv = _mm256_set1_pd(r);                                                   \
+        rv1 = _mm256_set1_pd(r1);                                                 \
+        for (q = 0; q < nf; q++)                                                  \
+            _mm256_storeu_pd(g + 4 * q, _mm256_add_pd(_mm256_add_pd(              \
+                _mm256_loadu_pd(g + 4 * q), _mm256_mul_pd(rv, LD(xi + 4 * q))),   \
+                _mm256_mul_pd(rv1, LD(x1 + 4 * q))));                             \
+        for (j = 4 * nf; j < d; j++)                                              \
+            g[j] = (g[j] + r * (double)xi[j]) + r1 * (double)x1[j];               \
+    }                                                                             \
+    for (; i < hi; i++) {                                                         \
+        k = idx ? (Py_ssize_t)idx[i] : i;                                         \
+        xi = X + k * d;                                                           \
+        GDFAST_VDOT8(xi, a0, a1, LD, LDM)                                         \
+        r = GDFAST_VRES8(a0, a1, y[k]);                                           \
         rr = rr + r * r;                                                          \
         rs = rs + r;                                                              \
         rv = _mm256_set1_pd(r);                                                   \
