@@ -241,13 +241,16 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
                                  ? (Py_ssize_t)(1024 / ((d) * (size))) : 2)
 #define GDFAST_PREFETCH(X, y, idx, i, n, d, AHEAD)                                \
     do {                                                                          \
-        if (GDFAST_PF_AHEAD && (i) + (AHEAD) < (n)) {                             \
+        if (GDFAST_PF_AHEAD && (!(idx) || (i) + (AHEAD) < (n))) {                 \
+            /* in order the row may lie past this call's rows (the next call's) \
+             * or past the array: a prefetch never faults, and the address is   \
+             * formed as an integer, not by pointer arithmetic past the end */  \
             const Py_ssize_t k_ = idx ? (Py_ssize_t)idx[(i) + (AHEAD)] : (i) + (AHEAD); \
-            const char *p_ = (const char *)((X) + k_ * (d));                      \
             const Py_ssize_t s_ = (d) * (Py_ssize_t)sizeof(*(X));                 \
+            const uintptr_t p_ = (uintptr_t)(X) + (uintptr_t)k_ * (uintptr_t)s_;  \
             Py_ssize_t o_;                                                        \
-            for (o_ = 0; o_ < s_; o_ += 64) __builtin_prefetch(p_ + o_, 0, 3);    \
-            __builtin_prefetch(p_ + s_ - 1, 0, 3);                                \
+            for (o_ = 0; o_ < s_; o_ += 64) __builtin_prefetch((const void *)(p_ + o_), 0, 3); \
+            __builtin_prefetch((const void *)(p_ + s_ - 1), 0, 3);                \
             if (idx) __builtin_prefetch((y) + k_, 0, 3);                          \
         }                                                                         \
     } while (0)
