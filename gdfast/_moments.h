@@ -303,6 +303,8 @@ res_vsmall_##XY(const TX *X, const TY *y, Py_ssize_t n, const Py_ssize_t d,     
     }                                                                             \
     for (i = 0; i < n; i++) {                                                     \
         xi = X + i * d;                                                           \
+        GDFAST_PREFETCH(X, y, (const int64_t *)NULL, i, n, d,                     \
+                        GDFAST_PF_NEAR(d, sizeof(TX)));                           \
         for (q = 0; q < nv; q++)                                                  \
             u[q] = _mm256_sub_pd(q < nf ? LD(xi + 4 * q) : LDM(xi + 4 * q, m, m32), xb[q]); \
         acc = _mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(u[0], wv[0]));     \
@@ -356,6 +358,10 @@ mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,   
     }                                                                             \
     for (i = 0; i + 1 < m; i += 2) {                                              \
         const TX *xa = X + i * d, *xb = xa + d;                                   \
+        GDFAST_PREFETCH(X, y, (const int64_t *)NULL, i, m, d,                     \
+                        2 + GDFAST_PF_NEAR(d, sizeof(TX)));                       \
+        GDFAST_PREFETCH(X, y, (const int64_t *)NULL, i + 1, m, d,                 \
+                        2 + GDFAST_PF_NEAR(d, sizeof(TX)));                       \
         for (q = 0; q < nv; q++) {                                                \
             s0[q] = _mm256_add_pd(s0[q], _mm256_sub_pd(q < nf ? LD(xa + 4 * q)      \
                                                   : LDM(xa + 4 * q, mk, m32), kv[q])); \

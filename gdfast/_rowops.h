@@ -245,7 +245,7 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
             /* in order the row may lie past this call's rows (the next call's) \
              * or past the array: a prefetch never faults, and the address is   \
              * formed as an integer, not by pointer arithmetic past the end */  \
-            const Py_ssize_t k_ = idx ? (Py_ssize_t)idx[(i) + (AHEAD)] : (i) + (AHEAD); \
+            const Py_ssize_t k_ = (idx) ? (Py_ssize_t)(idx)[(i) + (AHEAD)] : (i) + (AHEAD); \
             const Py_ssize_t s_ = (d) * (Py_ssize_t)sizeof(*(X));                 \
             const uintptr_t p_ = (uintptr_t)(X) + (uintptr_t)k_ * (uintptr_t)s_;  \
             Py_ssize_t o_;                                                        \
