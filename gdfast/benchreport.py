@@ -139,6 +139,31 @@ def median_time(fn, repeats, budget=1.0):
     return statistics.median(samples)
 
 
+def median_pair(fn, ref, repeats):
+    """(median time of fn(), median time of ref()) with the two timed back to
+    back in every repeat, so a ratio of them compares runs made under the same
+    load (this shared machine's speed drifts by tens of percent within
+    seconds); fast calls are batched as in median_time."""
+    def inner_of(f):
+        f()
+        t0 = time.perf_counter()
+        f()
+        return max(1, int(1e-3 / max(time.perf_counter() - t0, 1e-9)))
+    ki, kr = inner_of(fn), inner_of(ref)
+    a, b = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(kr):
+            ref()
+        t1 = time.perf_counter()
+        for _ in range(ki):
+            fn()
+        t2 = time.perf_counter()
+        b.append((t1 - t0) / kr)
+        a.append((t2 - t1) / ki)
+    return statistics.median(a), statistics.median(b)
+
+
 def blas_threads(n):
     """Context limiting numpy's BLAS (not OpenMP: gdfast's threads= stays free)
     to n threads. Idle OpenBLAS threads spin for a while after each call and
@@ -419,20 +444,27 @@ def _feature_sizes(d, big):
 
 def _features(features, big, reps, md):
     """Time the many-feature operations; print the table and the targets."""
-    times, floors = {}, {}
+    times, floors, paired = {}, {}, {}
     rows = []
     for d in features:
         for n in _feature_sizes(d, big):
             X, y = make_rows(n, d)
             half = np.ones((n * (d + 1)) // 2)
-            floors[d, n] = floor(half, half[::-1].copy(), reps)
+            other = half[::-1].copy()
+            floors[d, n] = floor(half, other, reps)
             for op, (epochs, impls) in FEATURE_OPS.items():
                 for impl, make in impls.items():
                     fn = make(X, y)
                     if fn is None:
                         continue
                     with blas_threads(1):
-                        times[op, impl, d, n] = median_time(fn, reps) / epochs
+                        if impl == "gdfast":    # timed alternately with the floor
+                            t, paired[op, d, n] = median_pair(
+                                fn, lambda: np.dot(half, other), reps)
+                            ours = fn
+                        else:                   # ... and a peer with gdfast
+                            t, paired[op, impl, d, n] = median_pair(fn, ours, reps)
+                        times[op, impl, d, n] = t / epochs
             X32 = X.astype(np.float32)
             with blas_threads(1):
                 times["bgd_epoch", "gdfast float32", d, n] = median_time(
@@ -442,23 +474,26 @@ def _features(features, big, reps, md):
         for d in features:
             for n in _feature_sizes(d, big):
                 g = times[op, "gdfast", d, n]
-                others = [f"{impl} {times[op, impl, d, n] / g:.1f}× slower"
-                          for impl in impls if impl != "gdfast" and (op, impl, d, n) in times]
+                others = [f"{impl} {times[op, impl, d, n] * epochs / paired[op, impl, d, n]:.1f}"
+                          "× slower" for impl in impls
+                          if impl != "gdfast" and (op, impl, d, n) in times]
                 rows.append([op, d, f"{n:.0e}", _fmt(g / n * 1e9, ".3f"),
-                             _fmt(g * epochs / floors[d, n]), ", ".join(others) or "—",
+                             _fmt(g * epochs / paired[op, d, n]), ", ".join(others) or "—",
                              _fmt(floors[d, n] / n * 1e9, ".3f")])
     print("\nmany features: X (N, d) float64, fit_intercept=True, one thread "
           "(sgd: lr = 0.01/d); floor = single-threaded np.dot over the same number of bytes "
-          "as X and y")
+          "as X and y; ×floor against the floor timed alternately with each operation "
+          "(the floor column: timed alone)")
     print(_table(["operation", "d", "N", "gdfast ns/sample", "×floor", "peers", "floor"],
                  rows, md))
     print("\ntargets for many features (at the largest N of each d)")
-    print(_table(["target", "measured", "met"], _feature_targets(times, floors, features, big),
+    print(_table(["target", "measured", "met"], _feature_targets(times, paired, features, big),
                  md))
     return times
 
 
-def _feature_targets(times, floors, features, big):
+def _feature_targets(times, paired, features, big):
+    """The targets; each ×floor against the floor timed alternately with it."""
     rows = []
 
     def row(text, value, ok):
@@ -467,18 +502,21 @@ def _feature_targets(times, floors, features, big):
 
     for d in features:
         n = max(_feature_sizes(d, big))
-        fl = floors[d, n]
         t = {op: times[op, "gdfast", d, n] for op in FEATURE_OPS}
-        row(f"d={d}: bgd_epoch ≤ 1.5× floor", t["bgd_epoch"] / fl, lambda v: v <= 1.5)
-        row(f"d={d}: sgd_epoch ≤ 2.5× floor", t["sgd_epoch"] / fl, lambda v: v <= 2.5)
-        sk = times.get(("sgd_epoch", "sklearn", d, n))
-        row(f"d={d}: sgd_epoch ≥ 5× faster than SGDRegressor",
-            None if sk is None else sk / t["sgd_epoch"], lambda v: v >= 5)
-        row(f"d={d}: minibatch32_epoch ≤ 1.5× floor", t["minibatch32_epoch"] / fl,
+        fl = {op: paired[op, d, n] for op in FEATURE_OPS}
+        row(f"d={d}: bgd_epoch ≤ 1.5× floor", t["bgd_epoch"] / fl["bgd_epoch"],
             lambda v: v <= 1.5)
+        row(f"d={d}: sgd_epoch ≤ 2.5× floor", t["sgd_epoch"] / fl["sgd_epoch"],
+            lambda v: v <= 2.5)
+        sk = times.get(("sgd_epoch", "sklearn", d, n))     # timed alternately with gdfast
+        row(f"d={d}: sgd_epoch ≥ 5× faster than SGDRegressor",
+            None if sk is None else sk / paired["sgd_epoch", "sklearn", d, n],
+            lambda v: v >= 5)
+        row(f"d={d}: minibatch32_epoch ≤ 1.5× floor",
+            t["minibatch32_epoch"] / fl["minibatch32_epoch"], lambda v: v <= 1.5)
         limit = 4 if d <= 10 else 20
         row(f"d={d}: batch_gd_100 (auto), all 100 epochs ≤ {limit}× floor",
-            100 * t["batch_gd_100"] / fl, lambda v, limit=limit: v <= limit)
+            100 * t["batch_gd_100"] / fl["batch_gd_100"], lambda v, limit=limit: v <= limit)
         row(f"d={d}: bgd_epoch float32 time / float64 time ≤ 1",
             times["bgd_epoch", "gdfast float32", d, n] / t["bgd_epoch"], lambda v: v <= 1)
     return rows
