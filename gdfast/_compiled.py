@@ -334,7 +334,7 @@ def loss(X, y, w, b=0.0, *, alpha=0.0):
 
 def _tutorial_model(p):
     """One feature, no intercept, no penalty: the whole-run SIMD kernels."""
-    if not _validate.tutorial_model(p):
+    if not _validate.tutorial_model(p.data.d, p.fit_intercept, p.alpha, p.b):
         return None
     return _one_feature(p.data)
 

@@ -52,7 +52,8 @@ def epochs(trainer, method, p, epoch):
     model's numbers overflow.)"""
     w, b = p.w.copy(), p.b
     hist = History(p.data.d, p.epochs)
-    means = None if trainer == "batch_gd" or _validate.tutorial_model(p) else []
+    tutorial = _validate.tutorial_model(p.data.d, p.fit_intercept, p.alpha, p.b)
+    means = None if trainer == "batch_gd" or tutorial else []
     hook = make_hook(p.callback, p.progress, p.epochs, trainer)
     flat = p.data.flat
     try:
@@ -68,7 +69,7 @@ def epochs(trainer, method, p, epoch):
                                                        *_last_state(p, hist), means))
             hist.append(w, b, loss)
             if means is not None:
-                means.append(_validate.epoch_mean(out[2], p, w))
+                means.append(_validate.epoch_mean(out[2], p.data.n, p.alpha, w))
             if hook is not None and hook(e, float(w[0]) if flat else w.copy(), loss):
                 break
             e += 1

@@ -93,6 +93,18 @@ def shuffle(int64_t[::1] a, object rng):
 _CHECKED = {}                   # bit generator class -> this module agrees with numpy
 
 
+def _same_state(a, b):
+    """Whether two bit generator states (nested dicts of numbers and arrays)
+    are equal."""
+    import numpy as np
+    if isinstance(a, dict):
+        return (isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_state(a[k], b[k]) for k in a))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
 def _agrees(kind):
     """Whether shuffle() gives rng.shuffle's permutation and leaves the bit
     generator in the same state, for bit generators of class ``kind``."""
@@ -104,7 +116,8 @@ def _agrees(kind):
             b = a.copy()
             shuffle(a, mine)
             theirs.shuffle(b)
-            if not (a == b).all() or mine.integers(1 << 62) != theirs.integers(1 << 62):
+            if not ((a == b).all()
+                    and _same_state(mine.bit_generator.state, theirs.bit_generator.state)):
                 return False
     except Exception:           # a bit generator that needs more than a seed
         return False
@@ -123,3 +136,19 @@ def shuffle_like_numpy(a, rng):
         shuffle(a, rng)
     else:
         rng.shuffle(a)
+
+
+def interval_draws(rng, uint64_t mx, Py_ssize_t count):
+    """``count`` draws of random_interval(mx) from rng's bit generator (for
+    the tests: the 64-bit branch, mx >= 2**32, cannot be reached by shuffling
+    an array that fits in memory)."""
+    cdef bitgen_t* bg
+    cdef Py_ssize_t k
+    bit = rng.bit_generator
+    capsule = bit.capsule
+    bg = <bitgen_t*>PyCapsule_GetPointer(capsule, "BitGenerator")
+    out = []
+    with bit.lock:
+        for k in range(count):
+            out.append(random_interval(bg, mx))
+    return out

@@ -72,10 +72,13 @@ class TrainResult:
         weights its update started from (every row of a mini-batch at the
         batch's weights), plus ``alpha * |coef|**2`` at the epoch's end: the
         running loss an epoch computes anyway, which scikit-learn's
-        ``SGDRegressor`` stops on. ``None`` for ``batch_gd`` (its
+        ``SGDRegressor`` stops on (gdfast.dask's trainers too, the sums
+        carried from chunk to chunk). ``None`` for ``batch_gd`` (its
         ``loss_history`` already is the cost before each update) and for the
         tutorial's model (one feature, no intercept, no penalty), whose
-        whole-run kernels do not track it.
+        whole-run kernels do not track it. Not part of the divergence rule:
+        an entry can be inf when squared residuals overflow within an epoch
+        that ends finite (``GDRegressor`` treats that as divergence).
     epochs : int
         Number of epochs that ran (the length of the histories).
     trainer : str

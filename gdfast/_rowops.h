@@ -714,6 +714,9 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
         s = ((r0 + r1) + r2) + r3;                                                \
         b = b - fb * (c * s);                                                     \
     }                                                                             \
+    /* as the C body: the blocks' sum added, then the tail rows' own sum */      \
+    *rss = *rss + sq;                                                             \
+    sq = 0.0;                                                                     \
     for (; i < n; i++) {                                                          \
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         for (q = 0; q < nv; q++)                                                  \
@@ -730,7 +733,7 @@ sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
     }                                                                             \
     for (q = 0; q < nf; q++) _mm256_storeu_pd(w + 4 * q, wv[q]);                  \
     if (t) _mm256_maskstore_pd(w + 4 * nf, m, wv[nf]);                            \
-    *rss = *rss + sq;                                                             \
+    if (n % 4) *rss = *rss + sq;                                                  \
     return b;                                                                     \
 }
 GDFAST_SGD4V(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d, GDFAST_LD_d)

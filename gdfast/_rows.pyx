@@ -333,8 +333,9 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
     through their Gram matrix (_rowops.h), so the chain from row to row is
     short. Both equal PLAIN in real arithmetic. Updates w in place; returns
     (b, loss of the last row after its update, the sum over the epoch of each
-    row's squared residual r*r before its update -- summed in row order per
-    CHUNK rows, the chunks' sums added in order). With ``blocks`` (the block
+    row's squared residual r*r before its update: PLAIN adds them row by row,
+    as the reference does; the fast forms sum each CHUNK rows apart and add
+    the chunks' sums in order). With ``blocks`` (the block
     permutation of shuffle="blocks") the order is generated CHUNK rows at a
     time inside the loop (_order.pxd) instead of read from ``order``."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j, k = 0, lo, hi, off = 0
@@ -365,12 +366,13 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
                     k = idx[i - off] if idx != NULL else i
                     xi = &X[0, 0] + k * d
                     r = dot(xi, wp, d) + b - <double>y[k]
-                    sq = sq + r * r
+                    rss = rss + r * r   # row by row: the reference's sum, bit for bit
                     for j in range(d):
                         wp[j] = wp[j] - lr * ((2.0 * xi[j]) * r + a2 * wp[j])
                     if fit_b:
                         b = b - lr * (2.0 * r)
-            rss = rss + sq
+            if mode != M_PLAIN:
+                rss = rss + sq
             tick(&t, (hi - lo) * d)
             lo = hi
         k = idx[n - 1 - off] if idx != NULL else n - 1

@@ -363,23 +363,23 @@ class Training:
         self.progress = bool(progress)
 
 
-def tutorial_model(p):
+def tutorial_model(d, fit_intercept, alpha, b):
     """The tutorial's model: one feature, no intercept (fitted or given), no
     penalty -- where the compiled side runs its whole-run 1-D kernels (and
-    neither implementation tracks ``epoch_loss_history``)."""
-    return p.data.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
+    no trainer tracks ``epoch_loss_history``)."""
+    return d == 1 and not fit_intercept and alpha == 0.0 and b == 0.0
 
 
-def epoch_mean(rss, p, w):
+def epoch_mean(rss, n, alpha, w):
     """An ``epoch_loss_history`` entry: ``rss / n + alpha * |w|**2``, from
-    the epoch's sum ``rss`` of pre-update squared residuals and the weights
-    ``w`` at its end (a float or a sequence of floats)."""
+    the epoch's sum ``rss`` of pre-update squared residuals over n samples
+    and the weights ``w`` at its end (a float or a sequence of floats)."""
     pen = 0.0
-    if p.alpha:
+    if alpha:
         for v in np.ravel(w).tolist():
             pen += v * v
-        pen = p.alpha * pen
-    return rss / p.data.n + pen
+        pen = alpha * pen
+    return rss / n + pen
 
 
 def seed(value):

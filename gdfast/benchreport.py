@@ -139,29 +139,39 @@ def median_time(fn, repeats, budget=1.0):
     return statistics.median(samples)
 
 
-def median_pair(fn, ref, repeats):
-    """(median time of fn(), median time of ref()) with the two timed back to
-    back in every repeat, so a ratio of them compares runs made under the same
-    load (this shared machine's speed drifts by tens of percent within
-    seconds); fast calls are batched as in median_time."""
+def median_pair(fn, ref, repeats, budget=1.0):
+    """Time fn() and ref() alternately (which goes first alternates too), so
+    that their ratio compares runs made under the same load: this shared
+    machine's speed drifts by tens of percent within seconds. Returns
+    (median time of fn, t_ref) with ``median time / t_ref`` the median of the
+    per-repeat ratios fn/ref. Fast calls are batched and slow ones repeated
+    at least 3 times, as in median_time."""
     def inner_of(f):
         f()
         t0 = time.perf_counter()
         f()
-        return max(1, int(1e-3 / max(time.perf_counter() - t0, 1e-9)))
-    ki, kr = inner_of(fn), inner_of(ref)
-    a, b = [], []
-    for _ in range(repeats):
+        once = time.perf_counter() - t0
+        return max(1, int(1e-3 / max(once, 1e-9))), once
+    (ki, once_f), (kr, once_r) = inner_of(fn), inner_of(ref)
+    reps = repeats if max(once_f, once_r) <= budget else 3
+
+    def timed(f, k):
         t0 = time.perf_counter()
-        for _ in range(kr):
-            ref()
-        t1 = time.perf_counter()
-        for _ in range(ki):
-            fn()
-        t2 = time.perf_counter()
-        b.append((t1 - t0) / kr)
-        a.append((t2 - t1) / ki)
-    return statistics.median(a), statistics.median(b)
+        for _ in range(k):
+            f()
+        return (time.perf_counter() - t0) / k
+    a, ratios = [], []
+    for i in range(reps):
+        if i % 2:
+            tf = timed(fn, ki)
+            tr = timed(ref, kr)
+        else:
+            tr = timed(ref, kr)
+            tf = timed(fn, ki)
+        a.append(tf)
+        ratios.append(tf / tr)
+    t = statistics.median(a)
+    return t, t / statistics.median(ratios)
 
 
 def blas_threads(n):
@@ -478,9 +488,9 @@ def _features(features, big, reps, md):
                         if impl == "gdfast":    # timed alternately with the floor
                             t, paired[op, d, n] = median_pair(
                                 fn, lambda: np.dot(half, other), reps)
-                            ours = fn
-                        else:                   # ... and a peer with gdfast
-                            t, paired[op, impl, d, n] = median_pair(fn, ours, reps)
+                        else:                   # ... and a peer with gdfast's op
+                            t, paired[op, impl, d, n] = median_pair(
+                                fn, impls["gdfast"](X, y), reps)
                         times[op, impl, d, n] = t / epochs
             X32 = X.astype(np.float32)
             with blas_threads(1):

@@ -240,23 +240,30 @@ def _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
 
 def _run(trainer, method, p, dd, epoch):
     """The in-memory driver's loop (gdfast._driver.epochs) with a distributed
-    data check: ``epoch(e, w, b) -> (w, b, loss)`` returns new values."""
+    data check: ``epoch(e, w, b) -> (w, b, loss)`` or ``(w, b, loss, rss)``
+    returns new values (rss: the epoch's pre-update squared residuals, for
+    ``epoch_loss_history``)."""
     w, b = p.w.copy(), p.b
     hist = History(p.d, p.epochs)
     hook = make_hook(p.callback, p.progress, p.epochs, trainer)
+    tutorial = _validate.tutorial_model(p.d, p.fit_intercept, p.alpha, p.b)
+    means = None if trainer == "batch_gd" or tutorial else []
 
     def done(w, b):
-        return TrainResult(hist.rows(), w, b, p.flat, trainer, method)
+        return TrainResult(hist.rows(), w, b, p.flat, trainer, method, means)
     try:
         e = 0
         while e < p.epochs:
-            w_new, b_new, loss = epoch(e, w, b)
+            out = epoch(e, w, b)
+            w_new, b_new, loss = out[:3]
             if not (math.isfinite(loss) and math.isfinite(b_new)
                     and np.isfinite(w_new).all()):
                 _raise_if_nonfinite(dd)
                 raise DivergenceError(e, p.lr, done(w, b))
             w, b = np.array(w_new, dtype=np.float64), float(b_new)
             hist.append(w, b, loss)
+            if means is not None:
+                means.append(_validate.epoch_mean(out[3], dd.n, p.alpha, w))
             if hook is not None and hook(e, float(w[0]) if p.flat else w.copy(), loss):
                 break
             e += 1
@@ -515,12 +522,12 @@ def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
     X = _rows_of(Xk)
     if X.shape[0] == 0:
         return state
-    w, b, _ = state
+    w, b, _, rss = state
     w = w.copy()
     order = None if key is None else _perm(key, X.shape[0])
-    b, loss, _ = _rows.sgd_epoch(X, np.ascontiguousarray(yk), w, b, lr, alpha, fit_b,
-                                 order, False, mode)
-    return w, b, loss
+    b, loss, sq = _rows.sgd_epoch(X, np.ascontiguousarray(yk), w, b, lr, alpha, fit_b,
+                                  order, False, mode)
+    return w, b, loss, rss + sq
 
 
 def _affine_task(Xk, yk, key, lr):
@@ -636,7 +643,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     def epoch(e, w, b):
         visit, keys = plan(e)
         g = dd.graph("sgd")
-        state = g.task(_tuple, w, b, math.nan)
+        state = g.task(_tuple, w, b, math.nan, 0.0)
         for k in visit:
             state = g.task(_sgd_task, dd.xkeys[k], dd.ykeys[k], state,
                            None if keys is None else keys[k], lr, alpha, fit_b, mode)
@@ -647,16 +654,16 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 # ------------------------------------------------------------ minibatch_gd
 
 def _mb_epoch(X, y, w, b, lr, alpha, fit_b, size, threads):
-    """(b, the last batch's cost) of mini-batch steps over X's rows."""
-    return _rows.minibatch_epoch(X, y, w, b, lr, alpha, fit_b, size, None, threads,
-                                 False)[:2]
+    """(b, the last batch's cost, the batches' pre-update squared residuals)
+    of mini-batch steps over X's rows."""
+    return _rows.minibatch_epoch(X, y, w, b, lr, alpha, fit_b, size, None, threads, False)
 
 
 def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):
     """Mini-batches over one chunk: the unfinished batch from the previous
     chunk (its rows travel in ``state``) is completed with this chunk's
     first rows, so batches are those of the concatenated rows."""
-    w, b, loss, cx, cy = state
+    w, b, loss, rss, cx, cy = state
     X, yv = _rows_of(Xk), np.ascontiguousarray(yk)
     if key is not None and X.shape[0]:
         order = _perm(key, X.shape[0])
@@ -669,18 +676,21 @@ def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):
         cy = np.concatenate([cy, yv[:head]])
         X, yv = X[head:], yv[head:]
         if cx.shape[0] == size:
-            b, loss = _mb_epoch(cx, cy, w, b, lr, alpha, fit_b, size, threads)
+            b, loss, sq = _mb_epoch(cx, cy, w, b, lr, alpha, fit_b, size, threads)
+            rss += sq
             cx, cy = cx[:0], cy[:0]
     if X.shape[0]:
         q = (X.shape[0] // size) * size
         if q:
-            b, loss = _mb_epoch(X[:q], yv[:q], w, b, lr, alpha, fit_b, size, threads)
+            b, loss, sq = _mb_epoch(X[:q], yv[:q], w, b, lr, alpha, fit_b, size, threads)
+            rss += sq
         cx, cy = X[q:].copy(), yv[q:].copy()
     if last and cx.shape[0]:
-        b, loss = _mb_epoch(np.ascontiguousarray(cx), np.ascontiguousarray(cy), w, b, lr,
-                            alpha, fit_b, size, threads)
+        b, loss, sq = _mb_epoch(np.ascontiguousarray(cx), np.ascontiguousarray(cy), w, b,
+                                lr, alpha, fit_b, size, threads)
+        rss += sq
         cx, cy = cx[:0], cy[:0]
-    return w, b, loss, cx, cy
+    return w, b, loss, rss, cx, cy
 
 
 def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
@@ -750,12 +760,13 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     def epoch(e, w, b):
         visit, keys = plan(e)
         g = dd.graph("minibatch")
-        state = g.task(_tuple, w, b, math.nan, np.zeros((0, dd.d), xdt), np.zeros(0, ydt))
+        state = g.task(_tuple, w, b, math.nan, 0.0, np.zeros((0, dd.d), xdt),
+                       np.zeros(0, ydt))
         for i, k in enumerate(visit):
             state = g.task(_mb_task, dd.xkeys[k], dd.ykeys[k], state,
                            None if keys is None else keys[k], i == len(visit) - 1,
                            lr, alpha, fit_b, size, nthreads)
-        w, b, loss, _, _ = g.compute(state)
-        return w, b, loss
+        w, b, loss, rss, _, _ = g.compute(state)
+        return w, b, loss, rss
     return _run("minibatch_gd", "batches", p, dd, epoch)
 

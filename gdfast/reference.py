@@ -192,7 +192,8 @@ class _Run:
         self.b = p.b
         self.rows = []
         # epoch_loss_history (see TrainResult): sgd and minibatch_gd only
-        tracked = trainer != "batch_gd" and not _validate.tutorial_model(p)
+        tracked = trainer != "batch_gd" and not _validate.tutorial_model(
+            p.data.d, p.fit_intercept, p.alpha, p.b)
         self.means = [] if tracked else None
         self.hook = make_hook(p.callback, p.progress, p.epochs, trainer)
 
@@ -206,7 +207,7 @@ class _Run:
         self.w, self.b = w, b
         self.rows.append(row)
         if self.means is not None:
-            self.means.append(_validate.epoch_mean(rss, self.p, w))
+            self.means.append(_validate.epoch_mean(rss, self.p.data.n, self.p.alpha, w))
         if self.hook is None:
             return False
         return self.hook(epoch, w if self.flat else np.array(w), loss_val)

@@ -327,7 +327,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         tutorial's kernels run, is it the cost after the epoch, one extra
         pass). "batch": the cost ``mean((X @ coef + b - y)**2) +
         alpha*|coef|**2`` after each epoch (free, from the next epoch's
-        pass). After ``partial_fit``, the same for that chunk.
+        pass). After ``partial_fit``, the same for that chunk. On Dask
+        arrays: the trainer's ``loss_history`` (see ``_fit_dask``).
     lr_ : float
         The step size used (``lr``, or what ``"auto"`` derived).
     t_ : int

@@ -594,3 +594,21 @@ def test_persist_auto_only_on_a_distributed_client(scheduler):
     with pytest.raises(TypeError, match="persist must be 'auto', True or False"):
         gdd.sgd(Xd, yd, persist=1)
     same_bits(gdd.sgd(Xd, yd, epochs=3, persist=True), gdfast.sgd(X, y, epochs=3))
+
+
+@pytest.mark.parametrize("trainer", ["sgd", "minibatch_gd"])
+def test_epoch_loss_history_matches_in_memory(scheduler, trainer):
+    """The running loss travels with the weights from chunk to chunk: the
+    in-memory trainer's epoch_loss_history on X.compute(), up to the order of
+    the chunks' partial sums."""
+    rng = np.random.default_rng(4)
+    Xn = rng.standard_normal((2_000, 3))
+    yn = Xn @ [1.0, -2.0, 0.5] + 1.0 + 0.1 * rng.standard_normal(2_000)
+    X, y = da.from_array(Xn, chunks=(333, 3)), da.from_array(yn, chunks=333)
+    kw = dict(w=0.0, lr=0.01, epochs=3, fit_intercept=True, alpha=0.01)
+    if trainer == "minibatch_gd":
+        kw["batch_size"] = 16
+    got = getattr(gdd, trainer)(X, y, **kw)
+    want = getattr(gdfast, trainer)(Xn, yn, **kw)
+    np.testing.assert_allclose(got.epoch_loss_history, want.epoch_loss_history, rtol=1e-12)
+    assert gdd.batch_gd(X, y, epochs=2, fit_intercept=True).epoch_loss_history is None

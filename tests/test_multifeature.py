@@ -164,13 +164,15 @@ def test_stats_method_matches_reference_on_10k_by_5(fi, alpha):
 
 @pytest.mark.parametrize("d", [1, 4, 13])
 def test_plain_sgd_is_bit_identical_to_the_reference(d):
-    """Per-sample SGD runs the reference's expressions in the reference's order."""
-    X, y, _ = linear_data(3000, d, seed=10)
+    """Per-sample SGD runs the reference's expressions in the reference's order,
+    the running loss too (over more rows than one of the kernel's chunks)."""
+    X, y, _ = linear_data(9000, d, seed=10)
     kw = dict(lr=0.01, epochs=2, fit_intercept=True, alpha=0.01, shuffle=True, seed=3)
     ref = reference.sgd(X, y, **kw)
     got = compiled.sgd(X, y, method="plain", **kw)
     assert np.array_equal(got.coef_history, ref.coef_history)
     assert np.array_equal(got.loss_history, ref.loss_history)
+    assert np.array_equal(got.epoch_loss_history, ref.epoch_loss_history)
 
 
 # ---------------------------------------------------------------- semantics
@@ -390,13 +392,16 @@ def test_epoch_loss_history_is_none_for_batch_gd_and_the_tutorial_model(impl):
     assert impl.sgd(X[:, 0], y, lr=0.001, epochs=2, b=1.0).epoch_loss_history is not None
 
 
-def test_epoch_loss_history_compiled_matches_reference_shuffled():
-    X, y, _ = linear_data(10_000, 5, seed=7)
-    for trainer in ("sgd", "minibatch_gd"):
-        for shuffle in (True, "blocks"):
-            kw = dict(w=0.0, lr=0.002, epochs=2, fit_intercept=True, alpha=0.01,
-                      shuffle=shuffle, seed=3)
-            ours = _call(compiled, trainer, X, y, **kw)
-            ref = _call(reference, trainer, X, y, **kw)
-            np.testing.assert_allclose(ours.epoch_loss_history, ref.epoch_loss_history,
-                                       rtol=1e-9)
+@pytest.mark.parametrize("trainer, method", [("sgd", "lanes"), ("sgd", "blocks"),
+                                             ("sgd", "plain"), ("minibatch_gd", "batches")])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_epoch_loss_history_compiled_matches_reference_shuffled(trainer, method, dtype):
+    X, y, _ = linear_data(10_001, 5, seed=7, dtype=dtype)
+    for shuffle in (True, "blocks"):
+        kw = dict(w=0.0, lr=0.002, epochs=2, fit_intercept=True, alpha=0.01,
+                  shuffle=shuffle, seed=3)
+        ours = _call(compiled, trainer, X, y, method=method, **kw)
+        assert ours.method == method
+        ref = _call(reference, trainer, X, y, **kw)
+        np.testing.assert_allclose(ours.epoch_loss_history, ref.epoch_loss_history,
+                                   rtol=1e-9)

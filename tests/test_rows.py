@@ -85,19 +85,31 @@ def test_sgd_epoch_over_chunks_equals_one_pass():
 
 
 def test_simd_paths_give_identical_bits(tmp_path):
-    """AVX2 where the CPU has it, SSE2 with GDFAST_NO_AVX2=1: the same bits."""
+    """AVX2 where the CPU has it, SSE2 with GDFAST_NO_AVX2=1: the same bits --
+    the pass sums, every SGD form's weights, intercept, last loss and running
+    loss, and mini-batch epochs, in order and through an order, for every
+    n mod 4 (the blocks' tails), with and without a penalty, both dtypes."""
     code = ("import numpy as np\n"
             "from gdfast import _rows, _kernels\n"
             "rng = np.random.default_rng(5)\n"
             "out = [_kernels.simd()]\n"
-            "for n, d in ((3, 1), (700, 7), (1001, 10), (300, 100)):\n"
-            "    for dt in (np.float64, np.float32):\n"
-            "        X = rng.standard_normal((n, d)).astype(dt); y = X.sum(1) + 1\n"
+            "for n, d in ((3, 1), (700, 7), (1001, 10), (1002, 10), (1003, 5), (998, 16),\n"
+            "             (41, 17), (300, 100)):\n"
+            "    for dx, dy in ((np.float64, np.float64), (np.float32, np.float32),\n"
+            "                   (np.float32, np.float64)):\n"
+            "        X = rng.standard_normal((n, d)).astype(dx); y = (X.sum(1) + 1).astype(dy)\n"
+            "        order = rng.permutation(n).astype(np.int64)\n"
             "        o = np.empty(d + 2); _rows.pass_sums(X, y, np.linspace(0, 1, d), 0.5, o)\n"
             "        out.append(repr(o.tolist()))\n"
-            "        for mode in (_rows.LANES, _rows.BLOCKS):\n"
-            "            w = np.zeros(d); b = _rows.sgd_epoch(X, y, w, 0.0, 0.001, 0.1, True, mode=mode)\n"
-            "            out.append(repr((w.tolist(), b)))\n"
+            "        for od in (None, order):\n"
+            "            for alpha in (0.0, 0.1):\n"
+            "                for mode in (_rows.LANES, _rows.BLOCKS):\n"
+            "                    w = np.zeros(d)\n"
+            "                    r = _rows.sgd_epoch(X, y, w, 0.0, 0.001, alpha, True, od, False, mode)\n"
+            "                    out.append(repr((w.tolist(), r)))\n"
+            "                w = np.zeros(d)\n"
+            "                r = _rows.minibatch_epoch(X, y, w, 0.0, 0.001, alpha, True, 8, od)\n"
+            "                out.append(repr((w.tolist(), r)))\n"
             "print('\\n'.join(out))\n")
     runs = with_and_without_avx2(code, tmp_path, timeout=60)
     assert runs["1"][0] == "sse2" or runs["1"][0] == "scalar"
