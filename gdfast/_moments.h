@@ -204,11 +204,7 @@ ATTR static void moments_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_ssi
                                   const double *K, double *N, double *M, double *C, \
                                   double *U) {                                    \
     switch (d) {                                                                  \
-    GDFAST_MOM_CASE(SUFFIX, 1) GDFAST_MOM_CASE(SUFFIX, 2) GDFAST_MOM_CASE(SUFFIX, 3) \
-    GDFAST_MOM_CASE(SUFFIX, 4) GDFAST_MOM_CASE(SUFFIX, 5) GDFAST_MOM_CASE(SUFFIX, 6) \
-    GDFAST_MOM_CASE(SUFFIX, 7) GDFAST_MOM_CASE(SUFFIX, 8) GDFAST_MOM_CASE(SUFFIX, 9) \
-    GDFAST_MOM_CASE(SUFFIX, 10) GDFAST_MOM_CASE(SUFFIX, 11) GDFAST_MOM_CASE(SUFFIX, 12) \
-    GDFAST_MOM_CASE(SUFFIX, 13) GDFAST_MOM_CASE(SUFFIX, 14) GDFAST_MOM_CASE(SUFFIX, 15) \
+    GDFAST_CASES15(GDFAST_MOM_CASE, SUFFIX)                                       \
     default: mom_body_##SUFFIX(X, y, n, 16, K, N, M, C, U); break;               \
     }                                                                             \
 }                                                                                 \
@@ -251,12 +247,7 @@ ATTR static void residuals_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_s
                                     const double *xbar, double ybar, const double *ws, \
                                     double *out) {                                \
     switch (d) {                                                                  \
-    GDFAST_RES_CASE(RSMALL, 1) GDFAST_RES_CASE(RSMALL, 2) GDFAST_RES_CASE(RSMALL, 3) \
-    GDFAST_RES_CASE(RSMALL, 4) GDFAST_RES_CASE(RSMALL, 5) GDFAST_RES_CASE(RSMALL, 6) \
-    GDFAST_RES_CASE(RSMALL, 7) GDFAST_RES_CASE(RSMALL, 8) GDFAST_RES_CASE(RSMALL, 9) \
-    GDFAST_RES_CASE(RSMALL, 10) GDFAST_RES_CASE(RSMALL, 11) GDFAST_RES_CASE(RSMALL, 12) \
-    GDFAST_RES_CASE(RSMALL, 13) GDFAST_RES_CASE(RSMALL, 14) GDFAST_RES_CASE(RSMALL, 15) \
-    GDFAST_RES_CASE(RSMALL, 16)                                                   \
+    GDFAST_CASES16(GDFAST_RES_CASE, RSMALL)                                       \
     default: res_body_##SUFFIX(X, y, n, d, xbar, ybar, ws, out, out + 2, out + 2 + d); break; \
     }                                                                             \
 }

@@ -65,6 +65,11 @@ cdef inline uint64_t random_interval(bitgen_t* bg, uint64_t mx) noexcept nogil:
             return value
 
 
+cdef bitgen_t* _bitgen(object bit) except NULL:
+    """The C interface of a numpy BitGenerator (its ``capsule``)."""
+    return <bitgen_t*>PyCapsule_GetPointer(bit.capsule, "BitGenerator")
+
+
 def shuffle(int64_t[::1] a, object rng):
     """Shuffle ``a`` in place exactly as ``rng.shuffle(a)`` does (rng: a
     numpy Generator)."""
@@ -72,10 +77,8 @@ def shuffle(int64_t[::1] a, object rng):
     cdef int64_t* p = &a[0] if n else NULL
     cdef int64_t t
     cdef int64_t js[AHEAD]
-    cdef bitgen_t* bg
     bit = rng.bit_generator
-    capsule = bit.capsule
-    bg = <bitgen_t*>PyCapsule_GetPointer(capsule, "BitGenerator")
+    cdef bitgen_t* bg = _bitgen(bit)
     with bit.lock, nogil:
         i = n - 1
         while i >= 1:
@@ -142,11 +145,9 @@ def interval_draws(rng, uint64_t mx, Py_ssize_t count):
     """``count`` draws of random_interval(mx) from rng's bit generator (for
     the tests: the 64-bit branch, mx >= 2**32, cannot be reached by shuffling
     an array that fits in memory)."""
-    cdef bitgen_t* bg
     cdef Py_ssize_t k
     bit = rng.bit_generator
-    capsule = bit.capsule
-    bg = <bitgen_t*>PyCapsule_GetPointer(capsule, "BitGenerator")
+    cdef bitgen_t* bg = _bitgen(bit)
     out = []
     with bit.lock:
         for k in range(count):

@@ -171,6 +171,15 @@ GDFAST_DOT4PX(f, float)
  * intrinsics (the compiler does not vectorise these reductions by itself):
  * same expressions, same order, for every d and instruction set -- the
  * same bits. */
+/* The switches over d = 1..16 that give a body a compile-time constant d
+ * (its loops unroll, its partial sums stay in registers): CASE(A, D) for
+ * each D. */
+#define GDFAST_CASES15(CASE, A)                                                   \
+    CASE(A, 1) CASE(A, 2) CASE(A, 3) CASE(A, 4) CASE(A, 5) CASE(A, 6) CASE(A, 7)  \
+    CASE(A, 8) CASE(A, 9) CASE(A, 10) CASE(A, 11) CASE(A, 12) CASE(A, 13)         \
+    CASE(A, 14) CASE(A, 15)
+#define GDFAST_CASES16(CASE, A) GDFAST_CASES15(CASE, A) CASE(A, 16)
+
 #define GDFAST_BLOCK(SUFFIX, TX, TY, ATTR, DOT)                                    \
 ATTR static inline __attribute__((always_inline)) void                            \
 block_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  \
@@ -197,12 +206,7 @@ ATTR static void block_sums_##SUFFIX(const TX *X, const TY *y, const int64_t *id
     double g[16];                                                                 \
     Py_ssize_t j;                                                                 \
     switch (d) {                                                                  \
-    GDFAST_CASE(SUFFIX, 1) GDFAST_CASE(SUFFIX, 2) GDFAST_CASE(SUFFIX, 3)          \
-    GDFAST_CASE(SUFFIX, 4) GDFAST_CASE(SUFFIX, 5) GDFAST_CASE(SUFFIX, 6)          \
-    GDFAST_CASE(SUFFIX, 7) GDFAST_CASE(SUFFIX, 8) GDFAST_CASE(SUFFIX, 9)          \
-    GDFAST_CASE(SUFFIX, 10) GDFAST_CASE(SUFFIX, 11) GDFAST_CASE(SUFFIX, 12)       \
-    GDFAST_CASE(SUFFIX, 13) GDFAST_CASE(SUFFIX, 14) GDFAST_CASE(SUFFIX, 15)       \
-    GDFAST_CASE(SUFFIX, 16)                                                       \
+    GDFAST_CASES16(GDFAST_CASE, SUFFIX)                                          \
     default:                                                                      \
         block_body_##SUFFIX(X, y, idx, lo, hi, d, w, b, out, out + 2);            \
         return;                                                                   \
@@ -436,12 +440,7 @@ block_sums_##XY##_avx2(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t 
                        Py_ssize_t hi, Py_ssize_t d, const double *w, double b,     \
                        double *out) {                                             \
     switch (d) {                                                                  \
-    GDFAST_VCASE(XY, 1) GDFAST_VCASE(XY, 2) GDFAST_VCASE(XY, 3)                   \
-    GDFAST_VCASE(XY, 4) GDFAST_VCASE(XY, 5) GDFAST_VCASE(XY, 6)                   \
-    GDFAST_VCASE(XY, 7) GDFAST_VCASE(XY, 8) GDFAST_VCASE(XY, 9)                   \
-    GDFAST_VCASE(XY, 10) GDFAST_VCASE(XY, 11) GDFAST_VCASE(XY, 12)                \
-    GDFAST_VCASE(XY, 13) GDFAST_VCASE(XY, 14) GDFAST_VCASE(XY, 15)                \
-    GDFAST_VCASE(XY, 16)                                                          \
+    GDFAST_CASES16(GDFAST_VCASE, XY)                                              \
     default:                                                                      \
         block_vbody_##XY(X, y, idx, lo, hi, d, w, b, out, out + 2);               \
     }                                                                             \
@@ -489,10 +488,7 @@ GDFAST_BLOCK_SUMS(ff, float, float)
     if (d > 16) return BIG(X, y, idx, n, d, w, b, c, delta, fb, rss);             \
     for (j = 0; j < d; j++) wl[j] = w[j];                                         \
     switch (d) {                                                                  \
-    CASE(SUFFIX, 1) CASE(SUFFIX, 2) CASE(SUFFIX, 3) CASE(SUFFIX, 4)               \
-    CASE(SUFFIX, 5) CASE(SUFFIX, 6) CASE(SUFFIX, 7) CASE(SUFFIX, 8)               \
-    CASE(SUFFIX, 9) CASE(SUFFIX, 10) CASE(SUFFIX, 11) CASE(SUFFIX, 12)            \
-    CASE(SUFFIX, 13) CASE(SUFFIX, 14) CASE(SUFFIX, 15) CASE(SUFFIX, 16)           \
+    GDFAST_CASES16(CASE, SUFFIX)                                                  \
     default: break;                                                               \
     }                                                                             \
     for (j = 0; j < d; j++) w[j] = wl[j];                                         \
