@@ -191,6 +191,94 @@ static inline void block_sums_f(const float *x, const float *y, Py_ssize_t m,
 static inline int gdfast_simd_level(void) { return 0; }
 #endif
 
+/* The overflow certificate's maxima (gdfast._plan): *mx = max(*mx, max |x_i|),
+ * *my = max(*my, max |y_i|) over n samples -- so a pass can call it block by
+ * block, on samples still in cache. Eight running maxima per array, SIMD
+ * where the compiler maps them (a NaN may be skipped: NaN data are reported
+ * by the training pass itself). Maxima are exact: no rounding, any order. */
+#include <math.h>
+#define GDFAST_MAXABS(NAME, T, ATTR)                                              \
+ATTR static void NAME(const T *x, const T *y, Py_ssize_t n, double *mx,          \
+                      double *my) {                                               \
+    double a[8], b[8], v;                                                         \
+    Py_ssize_t i = 0;                                                             \
+    int k;                                                                        \
+    for (k = 0; k < 8; k++) { a[k] = *mx; b[k] = *my; }                           \
+    for (; i + 8 <= n; i += 8)                                                    \
+        for (k = 0; k < 8; k++) {                                                 \
+            v = fabs((double)x[i + k]); a[k] = v > a[k] ? v : a[k];               \
+            v = fabs((double)y[i + k]); b[k] = v > b[k] ? v : b[k];               \
+        }                                                                         \
+    for (; i < n; i++) {                                                          \
+        v = fabs((double)x[i]); a[0] = v > a[0] ? v : a[0];                       \
+        v = fabs((double)y[i]); b[0] = v > b[0] ? v : b[0];                       \
+    }                                                                             \
+    for (k = 1; k < 8; k++) {                                                     \
+        a[0] = a[k] > a[0] ? a[k] : a[0];                                         \
+        b[0] = b[k] > b[0] ? b[k] : b[0];                                         \
+    }                                                                             \
+    *mx = a[0]; *my = b[0];                                                       \
+}
+GDFAST_MAXABS(max_abs_pair_d_base, double, )
+GDFAST_MAXABS(max_abs_pair_f_base, float, )
+#ifdef GDFAST_AVX2
+/* AVX2: two vectors of running maxima per array; _mm256_max_pd(v, a) is
+ * (v > a ? v : a) lane by lane, as above. float maxima are taken in float
+ * (exact) and widened at the end. */
+#define GDFAST_MAXABS_AVX2(NAME, T, VT, W, LD, ABS, MAX, SET1, HMAX)              \
+__attribute__((target("avx2"))) static void NAME(const T *x, const T *y,          \
+                                                 Py_ssize_t n, double *mx,        \
+                                                 double *my) {                    \
+    VT a0 = SET1((T)0), a1 = a0, b0 = a0, b1 = a0;                                \
+    double ax, by;                                                                \
+    Py_ssize_t i = 0;                                                             \
+    for (; i + 2 * W <= n; i += 2 * W) {                                          \
+        a0 = MAX(ABS(LD(x + i)), a0); a1 = MAX(ABS(LD(x + i + W)), a1);           \
+        b0 = MAX(ABS(LD(y + i)), b0); b1 = MAX(ABS(LD(y + i + W)), b1);           \
+    }                                                                             \
+    ax = HMAX(MAX(a0, a1)); by = HMAX(MAX(b0, b1));                               \
+    ax = *mx > ax ? *mx : ax; by = *my > by ? *my : by;                           \
+    max_abs_pair_##T##_tail(x + i, y + i, n - i, &ax, &by);                       \
+    *mx = ax; *my = by;                                                           \
+}
+GDFAST_MAXABS(max_abs_pair_double_tail, double, )
+GDFAST_MAXABS(max_abs_pair_float_tail, float, )
+__attribute__((target("avx2"))) static inline double gdfast_hmax_pd(__m256d v) {
+    double l[4];
+    _mm256_storeu_pd(l, v);
+    l[0] = l[1] > l[0] ? l[1] : l[0];
+    l[2] = l[3] > l[2] ? l[3] : l[2];
+    return l[2] > l[0] ? l[2] : l[0];
+}
+__attribute__((target("avx2"))) static inline double gdfast_hmax_ps(__m256 v) {
+    float l[8];
+    int k;
+    _mm256_storeu_ps(l, v);
+    for (k = 1; k < 8; k++) l[0] = l[k] > l[0] ? l[k] : l[0];
+    return (double)l[0];
+}
+#define GDFAST_ABS_PD(v) _mm256_andnot_pd(_mm256_set1_pd(-0.0), (v))
+#define GDFAST_ABS_PS(v) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (v))
+GDFAST_MAXABS_AVX2(max_abs_pair_d_avx2, double, __m256d, 4, _mm256_loadu_pd, GDFAST_ABS_PD,
+                   _mm256_max_pd, _mm256_set1_pd, gdfast_hmax_pd)
+GDFAST_MAXABS_AVX2(max_abs_pair_f_avx2, float, __m256, 8, _mm256_loadu_ps, GDFAST_ABS_PS,
+                   _mm256_max_ps, _mm256_set1_ps, gdfast_hmax_ps)
+#define GDFAST_MAXABS_ENTRY(S, T)                                                 \
+static inline void max_abs_pair_##S(const T *x, const T *y, Py_ssize_t n,         \
+                                    double *mx, double *my) {                     \
+    if (gdfast_use_avx2()) max_abs_pair_##S##_avx2(x, y, n, mx, my);               \
+    else max_abs_pair_##S##_base(x, y, n, mx, my);                                 \
+}
+#else
+#define GDFAST_MAXABS_ENTRY(S, T)                                                 \
+static inline void max_abs_pair_##S(const T *x, const T *y, Py_ssize_t n,         \
+                                    double *mx, double *my) {                     \
+    max_abs_pair_##S##_base(x, y, n, mx, my);                                      \
+}
+#endif
+GDFAST_MAXABS_ENTRY(d, double)
+GDFAST_MAXABS_ENTRY(f, float)
+
 /* Mini-batch GD over consecutive batches of `size` samples (the last may be
  * shorter), as affine steps (minibatch_epochs' affine form):
  *   w <- w - lr * (2 * (w * S_xx - S_xy) / m)
@@ -198,10 +286,11 @@ static inline int gdfast_simd_level(void) { return 0; }
  * the very lanes and order of block_sums, so the bits are those of calling
  * block_sums per batch. Inlined in one loop, the sums of the next batches
  * (which do not depend on w) overlap the short chain of updates. */
-#define GDFAST_MB_AFFINE(NAME, T, ATTR, ...)                                      \
+#define GDFAST_MB_AFFINE(NAME, T, ATTR, DECL, TAILMAX, FINISH, ...)               \
 ATTR static double NAME(const T *xs, const T *ys, Py_ssize_t n, Py_ssize_t size,  \
-                        double wt, double lr) {                                   \
+                        double wt, double lr, double *mxy) {                      \
     Py_ssize_t start;                                                             \
+    DECL                                                                          \
     for (start = 0; start < n; start += size) {                                   \
         const Py_ssize_t m = n - start < size ? n - start : size;                 \
         const T *x = xs + start, *y = ys + start;                                 \
@@ -209,42 +298,86 @@ ATTR static double NAME(const T *xs, const T *ys, Py_ssize_t n, Py_ssize_t size,
         const int want_xx = 1;                                                    \
         double out[3];                                                            \
         { __VA_ARGS__ }                                                           \
+        TAILMAX                                                                   \
         wt = wt - lr * (2.0 * (wt * out[2] + out[1]) / (double)m);                \
     }                                                                             \
+    FINISH                                                                        \
     return wt;                                                                    \
 }
 #ifdef GDFAST_SSE2
-GDFAST_MB_AFFINE(mb_affine_d_sse2, double, ,
+GDFAST_MB_AFFINE(mb_affine_d_sse2, double, , , , ,
     GDFAST_BLOCK_BODY(x0 = _mm_loadu_pd(x + i); x1 = _mm_loadu_pd(x + i + 2);
                       y0 = _mm_loadu_pd(y + i); y1 = _mm_loadu_pd(y + i + 2);))
-GDFAST_MB_AFFINE(mb_affine_f_sse2, float, ,
+GDFAST_MB_AFFINE(mb_affine_f_sse2, float, , , , ,
     __m128 xf, yf;
     GDFAST_BLOCK_BODY(xf = _mm_loadu_ps(x + i); yf = _mm_loadu_ps(y + i);
                       x0 = _mm_cvtps_pd(xf); x1 = _mm_cvtps_pd(_mm_movehl_ps(xf, xf));
                       y0 = _mm_cvtps_pd(yf); y1 = _mm_cvtps_pd(_mm_movehl_ps(yf, yf));))
 #ifdef GDFAST_AVX2
-GDFAST_MB_AFFINE(mb_affine_d_avx2, double, __attribute__((target("avx2"))),
+GDFAST_MB_AFFINE(mb_affine_d_avx2, double, __attribute__((target("avx2"))), , , ,
     GDFAST_BLOCK_BODY_AVX2(xv = _mm256_loadu_pd(x + i); yv = _mm256_loadu_pd(y + i);))
-GDFAST_MB_AFFINE(mb_affine_f_avx2, float, __attribute__((target("avx2"))),
+GDFAST_MB_AFFINE(mb_affine_f_avx2, float, __attribute__((target("avx2"))), , , ,
     GDFAST_BLOCK_BODY_AVX2(xv = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
                            yv = _mm256_cvtps_pd(_mm_loadu_ps(y + i));))
+/* ... and with the certificate's maxima taken from the same loads (the same
+ * w: the maxima do not touch the sums) */
+#define GDFAST_MB_MAX_DECL                                                        \
+    const __m256d sg = _mm256_set1_pd(-0.0);                                      \
+    __m256d mxv = _mm256_setzero_pd(), myv = mxv;                                 \
+    double tx = 0.0, ty = 0.0;
+#define GDFAST_MB_MAX_STEP                                                        \
+    mxv = _mm256_max_pd(_mm256_andnot_pd(sg, xv), mxv);                           \
+    myv = _mm256_max_pd(_mm256_andnot_pd(sg, yv), myv);
+#define GDFAST_MB_MAX_TAIL(F)                                                     \
+    if (m % 4) F(x + m - m % 4, y + m - m % 4, m % 4, &tx, &ty);
+#define GDFAST_MB_MAX_FINISH                                                      \
+    tx = gdfast_hmax_pd(mxv) > tx ? gdfast_hmax_pd(mxv) : tx;                     \
+    ty = gdfast_hmax_pd(myv) > ty ? gdfast_hmax_pd(myv) : ty;                     \
+    mxy[0] = tx > mxy[0] ? tx : mxy[0];                                           \
+    mxy[1] = ty > mxy[1] ? ty : mxy[1];
+GDFAST_MB_AFFINE(mb_affine_max_d_avx2, double, __attribute__((target("avx2"))),
+    GDFAST_MB_MAX_DECL, GDFAST_MB_MAX_TAIL(max_abs_pair_double_tail), GDFAST_MB_MAX_FINISH,
+    GDFAST_BLOCK_BODY_AVX2(xv = _mm256_loadu_pd(x + i); yv = _mm256_loadu_pd(y + i);
+                           GDFAST_MB_MAX_STEP))
+GDFAST_MB_AFFINE(mb_affine_max_f_avx2, float, __attribute__((target("avx2"))),
+    GDFAST_MB_MAX_DECL, GDFAST_MB_MAX_TAIL(max_abs_pair_float_tail), GDFAST_MB_MAX_FINISH,
+    GDFAST_BLOCK_BODY_AVX2(xv = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+                           yv = _mm256_cvtps_pd(_mm_loadu_ps(y + i));
+                           GDFAST_MB_MAX_STEP))
 #endif
 #ifdef GDFAST_AVX2
-#define GDFAST_MB_PICK(S) if (gdfast_use_avx2()) return mb_affine_##S##_avx2(x, y, n, size, w, lr);
+#define GDFAST_MB_PICK(S)                                                         \
+    if (gdfast_use_avx2()) {                                                      \
+        if (mxy) return mb_affine_max_##S##_avx2(x, y, n, size, w, lr, mxy);       \
+        return mb_affine_##S##_avx2(x, y, n, size, w, lr, NULL);                   \
+    }
 #else
 #define GDFAST_MB_PICK(S)
 #endif
 #define GDFAST_MB_ENTRY(S, T)                                                     \
 static inline double mb_affine_##S(const T *x, const T *y, Py_ssize_t n,         \
-                                   Py_ssize_t size, double w, double lr) {        \
+                                   Py_ssize_t size, double w, double lr,          \
+                                   double *mxy) {                                 \
     GDFAST_MB_PICK(S)                                                             \
-    return mb_affine_##S##_sse2(x, y, n, size, w, lr);                            \
+    w = mb_affine_##S##_sse2(x, y, n, size, w, lr, NULL);                         \
+    if (mxy) max_abs_pair_##S(x, y, n, mxy, mxy + 1);                             \
+    return w;                                                                     \
 }
 GDFAST_MB_ENTRY(d, double)
 GDFAST_MB_ENTRY(f, float)
 #else
-GDFAST_MB_AFFINE(mb_affine_d, double, , GDFAST_SCALAR_BODY)
-GDFAST_MB_AFFINE(mb_affine_f, float, , GDFAST_SCALAR_BODY)
+GDFAST_MB_AFFINE(mb_affine_d_plain, double, , , , , GDFAST_SCALAR_BODY)
+GDFAST_MB_AFFINE(mb_affine_f_plain, float, , , , , GDFAST_SCALAR_BODY)
+#define GDFAST_MB_ENTRY(S, T)                                                     \
+static inline double mb_affine_##S(const T *x, const T *y, Py_ssize_t n,         \
+                                   Py_ssize_t size, double w, double lr,          \
+                                   double *mxy) {                                 \
+    w = mb_affine_##S##_plain(x, y, n, size, w, lr, NULL);                        \
+    if (mxy) max_abs_pair_##S(x, y, n, mxy, mxy + 1);                             \
+    return w;                                                                     \
+}
+GDFAST_MB_ENTRY(d, double)
+GDFAST_MB_ENTRY(f, float)
 #endif
 
 /* SGD over a run of m samples, as composed affine maps.
@@ -257,26 +390,47 @@ GDFAST_MB_AFFINE(mb_affine_f, float, , GDFAST_SCALAR_BODY)
  * one. Exact in real arithmetic; in floating point it differs from the
  * step-by-step loop by rounding (tests bound it). idx, when not NULL, maps
  * positions to samples (a shuffled epoch). */
-#define GDFAST_SGD_TAIL                                                           \
+#define GDFAST_SGD_TAIL(KEEP)                                                         \
     for (j = 0; j < 4; j++) w = A[j] * w + B[j];                                  \
     for (i = 4 * q; i < m; i++) {                                                 \
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         u = (double)x[k]; v = (double)y[k];                                       \
+        if (KEEP) {                                                               \
+            tx = fabs(u) > tx ? fabs(u) : tx;                                     \
+            ty = fabs(v) > ty ? fabs(v) : ty;                                     \
+        }                                                                         \
         w = (1.0 - c2 * u * u) * w + c2 * u * v;                                  \
+    }                                                                             \
+    if (KEEP) {                                                                   \
+        mxy[0] = tx > mxy[0] ? tx : mxy[0];                                       \
+        mxy[1] = ty > mxy[1] ? ty : mxy[1];                                       \
     }                                                                             \
     return w;
 
+/* KEEP = 1: also raise mxy[0], mxy[1] to the run's max |x|, max |y| (the
+ * overflow certificate's maxima, gdfast._plan) from the same loads; the
+ * fold's arithmetic, hence w, is the same either way. */
 #ifdef GDFAST_SSE2
 /* lanes (0,1) and (2,3) in two registers; same operations, same order */
 #define GDFAST_AT(p, kk) ((double)(p)[idx ? (Py_ssize_t)idx[kk] : (kk)])
-#define GDFAST_SGD_FOLD(NAME, T)                                                  \
+#ifndef GDFAST_FOLD_PF
+#define GDFAST_FOLD_PF 2
+#endif
+#define GDFAST_MAX2(acc, v) acc = _mm_max_pd(_mm_andnot_pd(sg, (v)), acc)
+#define GDFAST_HMAX2(a, b, t)                                                     \
+    { double l_[4]; int k_;                                                       \
+      _mm_storeu_pd(l_, a); _mm_storeu_pd(l_ + 2, b);                             \
+      for (k_ = 0; k_ < 4; k_++) t = l_[k_] > t ? l_[k_] : t; }
+#define GDFAST_SGD_FOLD(NAME, T, KEEP)                                            \
 static inline double NAME(const T *x, const T *y, const int64_t *idx,             \
-                          Py_ssize_t m, double w, double c2) {                    \
+                          Py_ssize_t m, double w, double c2, double *mxy) {       \
     const Py_ssize_t q = m / 4;                                                   \
     const __m128d one = _mm_set1_pd(1.0), cv = _mm_set1_pd(c2);                   \
+    const __m128d sg = _mm_set1_pd(-0.0);                                         \
     __m128d A01 = one, A23 = one, B01 = _mm_setzero_pd(), B23 = B01;              \
+    __m128d mx01 = B01, mx23 = B01, my01 = B01, my23 = B01;                       \
     __m128d u01, u23, v01, v23, cu01, cu23, a01, a23;                             \
-    double A[4], B[4], u, v;                                                      \
+    double A[4], B[4], u, v, tx = 0.0, ty = 0.0;                                  \
     Py_ssize_t i, k;                                                              \
     int j;                                                                        \
     for (i = 0; i < q; i++) {                                                     \
@@ -284,6 +438,18 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
         u23 = _mm_set_pd(GDFAST_AT(x, 3 * q + i), GDFAST_AT(x, 2 * q + i));       \
         v01 = _mm_set_pd(GDFAST_AT(y, q + i), GDFAST_AT(y, i));                   \
         v23 = _mm_set_pd(GDFAST_AT(y, 3 * q + i), GDFAST_AT(y, 2 * q + i));       \
+        if (GDFAST_FOLD_PF && !idx && !(i & 1)) {                                 \
+            /* the next run's samples (the four streams of a run are too many \
+             * for the hardware prefetcher); a prefetch never faults, and    \
+             * the address is formed as an integer */                        \
+            const uintptr_t o_ = (uintptr_t)(m + 4 * i) * sizeof(T);              \
+            __builtin_prefetch((const void *)((uintptr_t)x + o_), 0, GDFAST_FOLD_PF); \
+            __builtin_prefetch((const void *)((uintptr_t)y + o_), 0, GDFAST_FOLD_PF); \
+        }                                                                         \
+        if (KEEP) {                                                               \
+            GDFAST_MAX2(mx01, u01); GDFAST_MAX2(mx23, u23);                       \
+            GDFAST_MAX2(my01, v01); GDFAST_MAX2(my23, v23);                       \
+        }                                                                         \
         cu01 = _mm_mul_pd(cv, u01);                                               \
         cu23 = _mm_mul_pd(cv, u23);                                               \
         a01 = _mm_sub_pd(one, _mm_mul_pd(cu01, u01));                             \
@@ -293,17 +459,18 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
         B01 = _mm_add_pd(_mm_mul_pd(a01, B01), _mm_mul_pd(cu01, v01));            \
         B23 = _mm_add_pd(_mm_mul_pd(a23, B23), _mm_mul_pd(cu23, v23));            \
     }                                                                             \
+    if (KEEP) { GDFAST_HMAX2(mx01, mx23, tx) GDFAST_HMAX2(my01, my23, ty) }       \
     _mm_storeu_pd(A, A01); _mm_storeu_pd(A + 2, A23);                             \
     _mm_storeu_pd(B, B01); _mm_storeu_pd(B + 2, B23);                             \
-    GDFAST_SGD_TAIL                                                               \
+    GDFAST_SGD_TAIL(KEEP)                                                         \
 }
 #else
-#define GDFAST_SGD_FOLD(NAME, T)                                                  \
+#define GDFAST_SGD_FOLD(NAME, T, KEEP)                                            \
 static inline double NAME(const T *x, const T *y, const int64_t *idx,             \
-                          Py_ssize_t m, double w, double c2) {                    \
+                          Py_ssize_t m, double w, double c2, double *mxy) {       \
     const Py_ssize_t q = m / 4;                                                   \
     double A[4] = {1.0, 1.0, 1.0, 1.0}, B[4] = {0.0, 0.0, 0.0, 0.0};              \
-    double u, v, a;                                                               \
+    double u, v, a, tx = 0.0, ty = 0.0;                                           \
     Py_ssize_t i, k;                                                              \
     int j;                                                                        \
     for (i = 0; i < q; i++) {                                                     \
@@ -311,16 +478,34 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
             k = j * q + i;                                                        \
             if (idx) k = (Py_ssize_t)idx[k];                                      \
             u = (double)x[k]; v = (double)y[k];                                   \
+            if (KEEP) {                                                           \
+                tx = fabs(u) > tx ? fabs(u) : tx;                                 \
+                ty = fabs(v) > ty ? fabs(v) : ty;                                 \
+            }                                                                     \
             a = 1.0 - c2 * u * u;                                                 \
             A[j] = a * A[j];                                                      \
             B[j] = a * B[j] + c2 * u * v;                                         \
         }                                                                         \
     }                                                                             \
-    GDFAST_SGD_TAIL                                                               \
+    GDFAST_SGD_TAIL(KEEP)                                                         \
 }
 #endif
 
-GDFAST_SGD_FOLD(sgd_fold_d, double)
-GDFAST_SGD_FOLD(sgd_fold_f, float)
+GDFAST_SGD_FOLD(sgd_fold_only_d, double, 0)
+GDFAST_SGD_FOLD(sgd_fold_only_f, float, 0)
+GDFAST_SGD_FOLD(sgd_fold_max_d, double, 1)
+GDFAST_SGD_FOLD(sgd_fold_max_f, float, 1)
+
+/* The fold, and with mxy (not NULL) the certificate's maxima too. */
+static inline double sgd_fold_d(const double *x, const double *y, const int64_t *idx,
+                                Py_ssize_t m, double w, double c2, double *mxy) {
+    return mxy ? sgd_fold_max_d(x, y, idx, m, w, c2, mxy)
+               : sgd_fold_only_d(x, y, idx, m, w, c2, mxy);
+}
+static inline double sgd_fold_f(const float *x, const float *y, const int64_t *idx,
+                                Py_ssize_t m, double w, double c2, double *mxy) {
+    return mxy ? sgd_fold_max_f(x, y, idx, m, w, c2, mxy)
+               : sgd_fold_only_f(x, y, idx, m, w, c2, mxy);
+}
 
 #endif  /* GDFAST_BLOCKS_H */

@@ -22,17 +22,21 @@ from libc.stdint cimport int64_t
 cdef extern from "_blocks.h" nogil:
     int gdfast_simd_level()
     double sgd_fold_d(const double* x, const double* y, const int64_t* idx,
-                      Py_ssize_t m, double w, double c2)
+                      Py_ssize_t m, double w, double c2, double* mxy)
     double sgd_fold_f(const float* x, const float* y, const int64_t* idx,
-                      Py_ssize_t m, double w, double c2)
+                      Py_ssize_t m, double w, double c2, double* mxy)
     void block_sums_d(const double* x, const double* y, Py_ssize_t m, double w,
                       double* out, bint want_xx)
     void block_sums_f(const float* x, const float* y, Py_ssize_t m, double w,
                       double* out, bint want_xx)
     double mb_affine_d(const double* x, const double* y, Py_ssize_t n, Py_ssize_t size,
-                       double w, double lr)
+                       double w, double lr, double* mxy)
     double mb_affine_f(const float* x, const float* y, Py_ssize_t n, Py_ssize_t size,
-                       double w, double lr)
+                       double w, double lr, double* mxy)
+    void max_abs_pair_d(const double* x, const double* y, Py_ssize_t n, double* mx,
+                        double* my)
+    void max_abs_pair_f(const float* x, const float* y, Py_ssize_t n, double* mx,
+                        double* my)
 
 
 cdef inline void block_sums(const floating* x, const floating* y, Py_ssize_t m,
@@ -44,19 +48,31 @@ cdef inline void block_sums(const floating* x, const floating* y, Py_ssize_t m,
 
 
 cdef inline double sgd_fold(const floating* x, const floating* y, const int64_t* idx,
-                            Py_ssize_t m, double w, double c2) noexcept nogil:
-    """SGD over m samples as four folded affine segments (see _blocks.h)."""
+                            Py_ssize_t m, double w, double c2,
+                            double* mxy=NULL) noexcept nogil:
+    """SGD over m samples as four folded affine segments (see _blocks.h);
+    with mxy, also mxy[0] = max(mxy[0], max |x|), mxy[1] likewise for y."""
     if floating is double:
-        return sgd_fold_d(x, y, idx, m, w, c2)
+        return sgd_fold_d(x, y, idx, m, w, c2, mxy)
     else:
-        return sgd_fold_f(x, y, idx, m, w, c2)
+        return sgd_fold_f(x, y, idx, m, w, c2, mxy)
 
 
 cdef inline double mb_affine(const floating* x, const floating* y, Py_ssize_t n,
-                             Py_ssize_t size, double w, double lr) noexcept nogil:
+                             Py_ssize_t size, double w, double lr,
+                             double* mxy=NULL) noexcept nogil:
     """Mini-batch steps over n samples in batches of size, affine form (see
-    _blocks.h); returns w."""
+    _blocks.h); returns w. With mxy, also the maxima as sgd_fold."""
     if floating is double:
-        return mb_affine_d(x, y, n, size, w, lr)
+        return mb_affine_d(x, y, n, size, w, lr, mxy)
     else:
-        return mb_affine_f(x, y, n, size, w, lr)
+        return mb_affine_f(x, y, n, size, w, lr, mxy)
+
+
+cdef inline void max_abs_pair(const floating* x, const floating* y, Py_ssize_t n,
+                              double* mx, double* my) noexcept nogil:
+    """*mx = max(*mx, max |x_i|), *my = max(*my, max |y_i|) (see _blocks.h)."""
+    if floating is double:
+        max_abs_pair_d(x, y, n, mx, my)
+    else:
+        max_abs_pair_f(x, y, n, mx, my)

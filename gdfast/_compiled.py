@@ -371,6 +371,45 @@ def _order(shuffle, seed, n, generate=False):
     return refill, order, None
 
 
+class _Uncertified(Exception):
+    """The first epoch's maxima gave no overflow certificate (gdfast._plan)."""
+
+
+def _certified_run(trainer, p, run, batch):
+    """"auto"'s "affine" run of the tutorial's model, unshuffled, with its
+    overflow certificate from the first epoch's own read: that epoch runs
+    affine while the kernel collects (max|x|, max|y|), before the hook sees
+    it; it counts only if ``_plan.sgd_certified_maxima`` then holds, and
+    the later epochs follow from it. Otherwise the call starts over with
+    the per-epoch method ("plain" / "batches"), the outcome "auto" promises
+    (nothing of the discarded epoch reached the caller). ``run(affine)``
+    gives the kernel for ``_driver.rounds``; ``batch`` is the largest step's
+    samples (1 for sgd)."""
+    n, w0, kernel = p.data.n, float(p.w[0]), run(True)
+
+    def first(rows, e0, w, hook):
+        if e0:
+            return kernel(rows, e0, w, hook)
+        maxima = np.zeros(2)
+        done, status = kernel(rows[:1], 0, w, None, maxima)
+        if not _plan.sgd_certified_maxima(n, maxima[0], maxima[1], w0, p.lr, p.epochs,
+                                          batch):
+            raise _Uncertified
+        if status == _DIVERGED:    # NaN data (a certified run cannot overflow)
+            return done, status
+        if hook is not None and hook(0, float(rows[0, 0]), float(rows[0, 2])):
+            return 1, _STOPPED
+        if rows.shape[0] == 1:
+            return 1, status
+        more, status = kernel(rows[1:], 1, float(rows[0, 0]), hook)
+        return 1 + more, status
+    try:
+        return _driver.rounds(trainer, "affine", p, first, _DIVERGED, _STOPPED)
+    except _Uncertified:
+        slow = "plain" if trainer == "sgd" else "batches"
+        return _driver.rounds(trainer, slow, p, run(False), _DIVERGED, _STOPPED)
+
+
 def _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
     return _validate.Training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback,
                               progress)
@@ -565,8 +604,10 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         products or the folded maps do -- earlier or later than "plain".
         "auto" takes "affine" only with a certificate that neither can
         overflow in this run (``lr * max x**2 <= 1`` and a bound on ``|w|``
-        from ``max|x|`` and ``max|y|``: one reduction over the data per
-        call), so its outcome (result or DivergenceError) is always that of
+        from ``max|x|`` and ``max|y|``, which an unshuffled first epoch
+        collects from its own loads -- it counts only if the certificate
+        holds, else the call reruns as "plain" -- and a shuffled call reads
+        first), so its outcome (result or DivergenceError) is always that of
         "plain"; an explicit ``method="affine"`` may differ near overflow
         (docs/hardening.md). "lanes" and "blocks" have intermediates of the
         plain update's size; within a few binades of float64's range their
@@ -574,21 +615,27 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     pair = _tutorial_model(p)
-    method = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None,
-                              lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr,
-                                                          p.epochs, _rows.max_abs_pair),
+    later = pair is not None and not shuffle    # certified from the first epoch's read
+    chosen = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None,
+                              None if later else lambda: _plan.sgd_certified(
+                                  *pair, float(p.w[0]), p.lr, p.epochs, _rows.max_abs_pair),
                               shuffled=bool(shuffle))
     refill, order, blocks = _order(shuffle, seed, p.data.n, generate=True)
     signals, lr = _signals(), p.lr
     rows_, group = _shuffle.BLOCK_ROWS, _shuffle.GROUP
-    if pair is not None and method in ("plain", "affine"):
+    if pair is not None and chosen in ("plain", "affine"):
         x, yv = pair
-        affine = method == "affine"
 
-        def kernel(rows, e0, w, hook):
-            return _SGD_EPOCHS[x.dtype](x, yv, w, lr, rows, e0, hook, refill, order,
-                                       affine, signals, blocks, rows_, group)
-        return _driver.rounds("sgd", method, p, kernel, _DIVERGED, _STOPPED)
+        def run(affine):
+            def kernel(rows, e0, w, hook, maxima=None):
+                return _SGD_EPOCHS[x.dtype](x, yv, w, lr, rows, e0, hook, refill, order,
+                                           affine, signals, blocks, rows_, group, maxima)
+            return kernel
+        if later and method == "auto" and chosen == "affine":
+            return _certified_run("sgd", p, run, 1)
+        return _driver.rounds("sgd", chosen, p, run(chosen == "affine"), _DIVERGED,
+                              _STOPPED)
+    method = chosen
 
     Xr, yv = p.data.rows(), p.data.y
     kern = _SGD_EPOCH[Xr.dtype, yv.dtype]
@@ -650,29 +697,39 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
         instead of one after another, equal up to rounding
         (docs/accuracy.md); the overlap comes from unshuffled batches of at
         most 2048 samples. "auto" (default): "affine" from STATS_MIN_N samples
-        and 4 epochs on (_plan.AFFINE_MIN_EPOCHS: its overflow certificate,
-        that of :func:`sgd` scaled by the batch size, reads the data once),
-        for batches of at most 2048 (_plan.AFFINE_MAX_BATCH), where it
-        applies and the certificate holds, else "batches".
+        on, for batches of at most 2048 (_plan.AFFINE_MAX_BATCH), where it
+        applies and its overflow certificate (that of :func:`sgd` scaled by
+        the batch size) holds, else "batches". Unshuffled, the first epoch
+        collects the certificate's maxima itself, as in :func:`sgd`;
+        shuffled, the certificate reads the data first, so "auto" takes
+        "affine" there from 4 epochs on (_plan.AFFINE_MIN_EPOCHS).
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, p.data.n)
     nthreads, signals, lr = _threads(threads), _signals(), p.lr
     pair = _tutorial_model(p)
     m = min(size, p.data.n)               # the largest batch's samples
-    method = _plan.minibatch_method(
+    later = pair is not None and not shuffle    # certified from the first epoch's read
+    chosen = _plan.minibatch_method(
         method, p.data.n, p.epochs, pair is not None,
-        lambda: _plan.sgd_certified(*pair, float(p.w[0]), p.lr, p.epochs,
-                                    _rows.max_abs_pair, batch=m), batch=m)
+        None if later else lambda: _plan.sgd_certified(
+            *pair, float(p.w[0]), p.lr, p.epochs, _rows.max_abs_pair, batch=m),
+        batch=m, shuffled=bool(shuffle))
     refill, order, _ = _order(shuffle, seed, p.data.n)
     if pair is not None:
         x, yv = pair
-        affine = method == "affine"
 
-        def kernel(rows, e0, w, hook):
-            return _MINIBATCH_EPOCHS[x.dtype](x, yv, size, w, lr, rows, e0, hook, refill,
-                                             order, nthreads, signals, affine)
-        return _driver.rounds("minibatch_gd", method, p, kernel, _DIVERGED, _STOPPED)
+        def run(affine):
+            def kernel(rows, e0, w, hook, maxima=None):
+                return _MINIBATCH_EPOCHS[x.dtype](x, yv, size, w, lr, rows, e0, hook,
+                                                 refill, order, nthreads, signals, affine,
+                                                 maxima)
+            return kernel
+        if later and method == "auto" and chosen == "affine":
+            return _certified_run("minibatch_gd", p, run, m)
+        return _driver.rounds("minibatch_gd", chosen, p, run(chosen == "affine"),
+                              _DIVERGED, _STOPPED)
+    method = chosen
 
     Xr, yv = p.data.rows(), p.data.y
     kern = _MINIBATCH_EPOCH[Xr.dtype, yv.dtype]

@@ -34,7 +34,7 @@ from libc.stdlib cimport malloc, free
 from ._order cimport BlockOrder, bo_fill, bo_start
 from ._ticker cimport CHECK_EVERY, Ticker, tick
 
-from ._blocks cimport block_sums, gdfast_simd_level, mb_affine, sgd_fold
+from ._blocks cimport block_sums, gdfast_simd_level, max_abs_pair, mb_affine, sgd_fold
 
 cdef extern from "<math.h>" nogil:
     bint isfinite(double)
@@ -256,7 +256,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
                double[:, ::1] hist, Py_ssize_t e0=0,
                object hook=None, object shuffler=None, int64_t[::1] order=None,
                bint affine=False, bint signals=False, const int64_t[::1] blocks=None,
-               Py_ssize_t block_rows=256, Py_ssize_t group=64):
+               Py_ssize_t block_rows=256, Py_ssize_t group=64, double[::1] maxima=None):
     """SGD, one update per sample: w -= lr * 2*x*(x*w - y).
 
     Plain form (affine=False): the tutorial's expression and order of
@@ -270,6 +270,10 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     samples are visited as x[order[i]]; or, with ``blocks`` (the
     shuffle="blocks" order), it refills the block permutation ``blocks`` and
     the order is generated a BLOCK at a time inside the loop (_order.pxd).
+    With ``maxima`` (2 values, unshuffled affine form only), every epoch
+    also raises maxima[0] to max |x| and maxima[1] to max |y|, from the
+    fold's own loads (the overflow certificate of gdfast._plan, without
+    another read; the same w).
     """
     cdef Py_ssize_t n = x.shape[0], e = 0, i, start, stop, last, epochs = hist.shape[0]
     cdef double c2 = 2.0 * lr, c
@@ -281,6 +285,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     cdef int64_t buf[BLOCK]
     cdef BlockOrder bo
     cdef Ticker t = Ticker(0, signals)
+    cdef double* mxy = &maxima[0] if maxima is not None and not shuffled else NULL
     if shuffled and not gen:
         idx = &order[0]
     with nogil:
@@ -301,7 +306,8 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
                 if affine and shuffled:
                     w = sgd_fold(&x[0], &y[0], cur, stop - start, w, c2)
                 elif affine:
-                    w = sgd_fold(&x[0] + start, &y[0] + start, NULL, stop - start, w, c2)
+                    w = sgd_fold(&x[0] + start, &y[0] + start, NULL, stop - start, w, c2,
+                                 mxy)
                 elif shuffled:
                     for i in range(stop - start):
                         w = w - lr * ((2.0 * x[cur[i]]) * (x[cur[i]] * w - <double>y[cur[i]]))
@@ -325,7 +331,7 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
                      double w, double lr, double[:, ::1] hist, Py_ssize_t e0=0,
                      object hook=None, object shuffler=None,
                      int64_t[::1] order=None, int threads=1, bint signals=False,
-                     bint affine=False):
+                     bint affine=False, double[::1] maxima=None):
     """Mini-batch GD: per batch of m samples, cost = S_rr/m and
     w -= lr * (2 * S_xr / m), with the same block sums as batch_gd_pass (so
     batch_size >= n gives batch_gd_pass's results bit for bit). The recorded
@@ -338,6 +344,10 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
     handful of operations instead of a pass over the batch. Exact in real
     arithmetic, equal up to rounding (bounded in tests). The last batch's
     recorded cost still comes from its sums at the current w.
+
+    With ``maxima`` (2 values, unshuffled only), every epoch also raises
+    maxima[0] to max |x| and maxima[1] to max |y|, from the inlined loop's
+    own loads (AVX2) or right after each span or batch (as sgd_epochs).
     """
     cdef Py_ssize_t n = x.shape[0], e = 0, start, m, epochs = hist.shape[0], last
     cdef Py_ssize_t span = max(batch_size, (BLOCK * 32 // batch_size) * batch_size)
@@ -348,6 +358,7 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
     cdef bint shuffled = shuffler is not None
     cdef const int64_t* idx = NULL
     cdef Ticker t = Ticker(0, signals)
+    cdef double* mxy = &maxima[0] if maxima is not None and not shuffled else NULL
     if shuffled:
         idx = &order[0]
     with nogil:
@@ -362,7 +373,8 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
                 last = ((n - 1) // batch_size) * batch_size
                 while start < last:
                     m = min(last - start, span)
-                    w = mb_affine(&x[0] + start, &y[0] + start, m, batch_size, w, lr)
+                    w = mb_affine(&x[0] + start, &y[0] + start, m, batch_size, w, lr,
+                                  mxy)
                     tick(&t, m)
                     start += m
             while start < n:
@@ -387,6 +399,8 @@ def minibatch_epochs(const floating[::1] x, const floating[::1] y, Py_ssize_t ba
                     c = out[0] / m
                     sxr = out[1]
                 w = w - lr * (2.0 * sxr / m)
+                if mxy != NULL:
+                    max_abs_pair(&x[0] + start, &y[0] + start, m, mxy, mxy + 1)
                 start += m
             status = end_epoch(hist, e, e0, w, c, hook, &t)
             if status != S_DIVERGED:

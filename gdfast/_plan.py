@@ -25,14 +25,16 @@ of "auto" is the per-epoch method's; an explicit ``method="stats"`` or
   factor, so the whole trajectory of ``(w, b)`` is bounded before it runs.
 * ``sgd``: no step may amplify ``w`` (``lr * max x**2 <= 1``) and the
   accumulated steps stay below ``SAFE``; this needs ``max |x|`` and
-  ``max |y|`` (numpy's max and min; not BLAS, whose spinning threads would
-  slow the kernel after it): about two extra reads of the data per call,
-  paid only where "auto" would otherwise pick "affine" (measured at
-  n = 4e6: a 1-epoch call ~2.1x the bare affine epoch, 10 epochs ~1.1x;
-  still 2.5x faster than "plain").
+  ``max |y|``. Unshuffled, the compiled kernel collects them during the
+  first epoch's own read (block by block, from cache: no extra read), runs
+  that epoch in the affine form meanwhile, and the epoch counts only if
+  the certificate then holds -- otherwise the call starts over with
+  "plain" (one wasted epoch, only on data near overflow). Shuffled, one
+  reduction over the data comes first (a shuffled epoch costs tens of
+  reads, so that one is small).
 * ``minibatch_gd`` "affine": the ``sgd`` certificate, with its bound on
   intermediates scaled by the batch size (a batch's sums of ``x*x`` and
-  ``x*y``); same extra read.
+  ``x*y``); collected the same way.
 * ``sgd`` on many features ("blocks", "lanes"): no certificate yet. Their
   intermediates are of the plain update's size (x·w, residuals, and for
   "blocks" the rows' dot products x_i·x_k), so they overflow where the plain
@@ -48,7 +50,8 @@ from . import _validate
 
 __all__ = ["STATS_MIN_N", "AFFINE_MIN_EPOCHS", "AFFINE_MAX_BATCH", "GRAM_SPEEDUP",
            "BLOCKS_MAX_D", "SAFE", "batch_method", "sgd_method", "minibatch_method",
-           "stats_passes", "sgd_certified", "stats_certified", "tutorial_stats_certified"]
+           "stats_passes", "sgd_certified", "sgd_certifiable", "sgd_certified_maxima",
+           "stats_certified", "tutorial_stats_certified"]
 
 #: Magnitude below which the certificates keep every intermediate value.
 SAFE = 2.0 ** 1000
@@ -126,11 +129,11 @@ def sgd_method(method, n, d, one_feature, certified=None, shuffled=False):
     return method
 
 
-#: From this many epochs on ``auto`` may run mini-batch GD in the "affine"
-#: form: its certificate reads the data once (about one epoch of "batches"),
-#: and the form saves about half a read per epoch (``gdfast bench`` at
-#: N = 1e7, batch 32: 1.3 against 1.8 floors), so shorter runs would pay
-#: more than they save.
+#: Shuffled, ``auto`` runs mini-batch GD in the "affine" form from this
+#: many epochs on: its certificate then reads the data once first (about
+#: one epoch of "batches"), and the form saves about half a read per
+#: epoch. Unshuffled, the first epoch collects the certificate's maxima
+#: itself, so "affine" pays from the first epoch.
 AFFINE_MIN_EPOCHS = 4
 
 #: ... and for batches of at most this many samples: only those run in the
@@ -139,21 +142,24 @@ AFFINE_MIN_EPOCHS = 4
 AFFINE_MAX_BATCH = 2048
 
 
-def minibatch_method(method, n, epochs, one_feature, certified=None, batch=1):
+def minibatch_method(method, n, epochs, one_feature, certified=None, batch=1,
+                     shuffled=False):
     """"batches" (each batch's sums at the current weight, the reference's
     expressions) or "affine" (1-D data without intercept or penalty only:
     each batch's sums of x*x and x*y, which do not depend on w, then
     ``w -= lr*2*(w*S_xx - S_xy)/m``). auto: "affine" from STATS_MIN_N
-    samples and AFFINE_MIN_EPOCHS epochs on, for batches of at most
-    AFFINE_MAX_BATCH samples, where it applies and ``certified()`` holds (the
-    sgd certificate scaled by the batch size: see :func:`sgd_certified`),
-    else "batches"."""
+    samples on (shuffled: and AFFINE_MIN_EPOCHS epochs), for batches of at
+    most AFFINE_MAX_BATCH samples, where it applies and ``certified()``
+    holds (the sgd certificate scaled by the batch size: see
+    :func:`sgd_certified`; None: checked later, from the first epoch's
+    read), else "batches"."""
     method = _validate.choice(method, "method", ("auto", "batches", "affine"))
     if method == "affine" and not one_feature:
         raise ValueError("method='affine' needs one feature without intercept or "
                          "penalty (b=0, fit_intercept=False, alpha=0); use 'batches'")
     if method == "auto":
-        if (n >= STATS_MIN_N and epochs >= AFFINE_MIN_EPOCHS and one_feature
+        if (n >= STATS_MIN_N and (epochs >= AFFINE_MIN_EPOCHS or not shuffled)
+                and one_feature
                 and batch <= AFFINE_MAX_BATCH and (certified is None or certified())):
             return "affine"
         return "batches"
@@ -234,12 +240,27 @@ def sgd_certified(x, y, w0, lr, epochs, max_abs_pair=_max_abs_pair, batch=1):
     factor ``1 - 2*lr*mean(x**2)`` lies in [-1, 1] under the same condition
     and its drift is at most the same per sample; a batch's sums are at
     most ``batch`` times a sample's, hence the bound on ``batch * V``."""
-    n = x.shape[0]
-    steps = float(n) * float(epochs)
-    if steps > _MAX_STEPS or lr > SAFE:
+    if not sgd_certifiable(x.shape[0], lr, epochs):
         return False
     with np.errstate(all="ignore"):
         mx, my = max_abs_pair(x, y)
+    return sgd_certified_maxima(x.shape[0], mx, my, w0, lr, epochs, batch)
+
+
+def sgd_certifiable(n, lr, epochs):
+    """False when no data can give a sgd certificate (too many steps for the
+    rounding argument, or lr beyond SAFE): then nothing need be read."""
+    return not (float(n) * float(epochs) > _MAX_STEPS or lr > SAFE)
+
+
+def sgd_certified_maxima(n, mx, my, w0, lr, epochs, batch=1):
+    """:func:`sgd_certified` from ``mx = max|x|`` and ``my = max|y|``
+    already known (the compiled kernels collect them during the first
+    epoch's read, which then counts only if this holds)."""
+    if not sgd_certifiable(n, lr, epochs):
+        return False
+    steps = float(n) * float(epochs)
+    with np.errstate(all="ignore"):
         if not (math.isfinite(mx) and math.isfinite(my)):
             return False                 # NaN/inf data: the plain path reports it
         if lr * mx * mx * (1.0 + 2.0 ** -40) > 1.0:

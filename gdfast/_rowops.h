@@ -768,43 +768,6 @@ GDFAST_SGD_ENTRY(df, double, float)
 GDFAST_SGD_ENTRY(fd, float, double)
 GDFAST_SGD_ENTRY(ff, float, float)
 
-/* (max |x_i|, max |y_i|) for the overflow certificate of gdfast._plan: eight
- * running maxima per array, SIMD where the compiler maps them (a NaN may be
- * skipped: NaN data are reported by the training pass itself). */
-#define GDFAST_MAXABS(SUFFIX, T, ATTR)                                            \
-ATTR static void max_abs_pair_##SUFFIX(const T *x, const T *y, Py_ssize_t n,      \
-                                       double *mx, double *my) {                  \
-    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0}, v;   \
-    Py_ssize_t i = 0;                                                             \
-    int k;                                                                        \
-    for (; i + 8 <= n; i += 8)                                                    \
-        for (k = 0; k < 8; k++) {                                                 \
-            v = fabs((double)x[i + k]); a[k] = v > a[k] ? v : a[k];               \
-            v = fabs((double)y[i + k]); b[k] = v > b[k] ? v : b[k];               \
-        }                                                                         \
-    for (; i < n; i++) {                                                          \
-        v = fabs((double)x[i]); a[0] = v > a[0] ? v : a[0];                       \
-        v = fabs((double)y[i]); b[0] = v > b[0] ? v : b[0];                       \
-    }                                                                             \
-    for (k = 1; k < 8; k++) {                                                     \
-        a[0] = a[k] > a[0] ? a[k] : a[0];                                         \
-        b[0] = b[k] > b[0] ? b[k] : b[0];                                         \
-    }                                                                             \
-    *mx = a[0]; *my = b[0];                                                       \
-}
-GDFAST_MAXABS(d_base, double, )
-GDFAST_MAXABS(f_base, float, )
-#ifdef GDFAST_AVX2
-GDFAST_MAXABS(d_avx2, double, __attribute__((target("avx2"))))
-GDFAST_MAXABS(f_avx2, float, __attribute__((target("avx2"))))
-#endif
-static inline void max_abs_pair_d(const double *x, const double *y, Py_ssize_t n,
-                                  double *mx, double *my) {
-    GDFAST_PICK(max_abs_pair, d, x, y, n, mx, my)
-}
-static inline void max_abs_pair_f(const float *x, const float *y, Py_ssize_t n,
-                                  double *mx, double *my) {
-    GDFAST_PICK(max_abs_pair, f, x, y, n, mx, my)
-}
+/* max_abs_pair_d / _f (the overflow certificate's maxima) are in _blocks.h. */
 
 #endif  /* GDFAST_ROWOPS_H */

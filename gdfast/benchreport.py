@@ -339,14 +339,14 @@ def run(args):
                 for op in ("bgd_epoch", "sgd_epoch", "minibatch32_epoch")
                 for dt, data in (("float64", (x, y)), ("float32", (x32, y32)))
             ]
-            # mini-batch's affine form: alone, and as "auto" picks it (from
-            # _plan.AFFINE_MIN_EPOCHS epochs; per epoch of a 10-epoch call)
+            # mini-batch's affine form: alone, and per epoch of a 10-epoch
+            # "auto" call
             variants += [
                 (MB_AFFINE, lambda: gdfast.minibatch_gd(x, y, BATCH, lr=LR, epochs=1,
                                                         method="affine")),
                 (MB_AUTO10, lambda: gdfast.minibatch_gd(x, y, BATCH, lr=LR, epochs=10)),
-                # the shuffles, epoch for epoch: the affine SGD epoch without the
-                # certificate's read (what auto adds once per call), unshuffled,
+                # the shuffles, epoch for epoch: the affine SGD epoch (without
+                # the maxima auto collects for its certificate), unshuffled,
                 # in the locality-keeping "blocks" order and in the exact one
                 (SGD_AFFINE, lambda: gdfast.sgd(x, y, lr=LR, epochs=1, method="affine")),
                 (SGD_BLOCKS, lambda: gdfast.sgd(x, y, lr=LR, epochs=1, method="affine",

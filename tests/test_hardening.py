@@ -349,6 +349,47 @@ def test_compiled_auto_still_picks_the_fast_methods_on_ordinary_data():
     assert compiled.sgd(x, y, lr=0.5, epochs=1, method="auto").method == "plain"
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("where", [0, 1234, N16 // 2 + 3, -3, -1])
+def test_auto_certificate_from_the_first_epoch_sees_every_sample(dtype, where):
+    """Unshuffled, "auto" runs the first epoch in the affine form while the
+    kernel collects max|x| and max|y|; one sample anywhere (first, inside a
+    run, in the m mod 4 tail, in the last partial mini-batch) that breaks the
+    certificate must send the call back to the per-epoch method, with its
+    exact results."""
+    n = N16 + 7                        # a run tail and a short last batch
+    x, y = synthetic(n, seed=5)
+    x, y = x.astype(dtype), y.astype(dtype)
+    lr = 0.3 / float(np.max(x * x))    # certified as it is
+    assert compiled.sgd(x, y, lr=lr, epochs=2).method == "affine"
+    assert compiled.minibatch_gd(x, y, 5, lr=lr, epochs=2).method == "affine"
+    x = x.copy()
+    x[where] = 2.0 * float(np.max(np.abs(x)))     # now lr * max x**2 > 1
+    for run, slow in ((lambda **k: compiled.sgd(x, y, lr=lr, epochs=2, **k), "plain"),
+                      (lambda **k: compiled.minibatch_gd(x, y, 5, lr=lr, epochs=2, **k),
+                       "batches")):
+        seen = []
+        r = run(callback=lambda e, w, loss: seen.append(e))
+        assert r.method == slow
+        assert seen == [0, 1]                     # the discarded epoch was never shown
+        assert np.array_equal(r.w_history, run(method=slow).w_history)
+
+
+def test_auto_certified_first_epoch_reaches_the_callback_once():
+    x, y = synthetic(N16, seed=6)
+    for run in (lambda **k: compiled.sgd(x, y, epochs=3, **k),
+                lambda **k: compiled.minibatch_gd(x, y, 16, epochs=3, **k)):
+        seen = []
+        r = run(callback=lambda e, w, loss: seen.append((e, w, loss)))
+        assert r.method == "affine"
+        forced = run(method="affine")
+        assert [e for e, _, _ in seen] == [0, 1, 2]
+        assert [w for _, w, _ in seen] == list(forced.w_history)
+        assert [v for _, _, v in seen] == list(forced.loss_history)
+        stopped = run(callback=lambda e, w, loss: True)      # stop after epoch 0
+        assert stopped.epochs == 1 and stopped.w == forced.w_history[0]
+
+
 def test_trainers_document_what_overflow_means():
     for doc in (compiled.sgd.__doc__, compiled.batch_gd.__doc__):
         assert "overflow" in doc and "certificate" in doc

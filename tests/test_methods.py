@@ -109,11 +109,15 @@ def test_auto_methods_switch_at_the_documented_size():
                           compiled.sgd(x, y, epochs=2, method="affine").w_history)
     k = _plan.AFFINE_MIN_EPOCHS
     assert compiled.minibatch_gd(*small, epochs=k).method == "batches"
-    assert compiled.minibatch_gd(x, y, epochs=k - 1).method == "batches"
-    r = compiled.minibatch_gd(x, y, epochs=k)
-    assert r.method == "affine"
-    assert np.array_equal(r.w_history,
-                          compiled.minibatch_gd(x, y, epochs=k, method="affine").w_history)
+    # unshuffled, from the first epoch (it collects its own certificate's maxima)
+    for e in (1, 2, k):
+        r = compiled.minibatch_gd(x, y, epochs=e)
+        assert r.method == "affine"
+        assert np.array_equal(r.w_history,
+                              compiled.minibatch_gd(x, y, epochs=e, method="affine").w_history)
+    # shuffled, from AFFINE_MIN_EPOCHS (its certificate reads the data first)
+    assert compiled.minibatch_gd(x, y, epochs=k - 1, shuffle=True, seed=1).method == "batches"
+    assert compiled.minibatch_gd(x, y, epochs=k, shuffle=True, seed=1).method == "affine"
     assert compiled.minibatch_gd(x, y, epochs=k, fit_intercept=True).method == "batches"
     big = _plan.AFFINE_MAX_BATCH
     assert compiled.minibatch_gd(x, y, big, epochs=k).method == "affine"

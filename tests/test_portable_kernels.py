@@ -8,6 +8,7 @@ import pathlib
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 import gdfast
@@ -33,8 +34,8 @@ int main(void) {
     static float xf[5003], yf[5003];
     static int64_t idx[5003];
     const Py_ssize_t sizes[] = {1, 3, 4, 5, 31, 32, 2048, 5003};
-    double out[3];
-    int k, i;
+    double out[3], mx[8][2];
+    int k, i, j;
     for (i = 0; i < 5003; i++) {
         xd[i] = 3.0 * next(); yd[i] = 2.0 * xd[i] + 0.1 * next();
         xf[i] = (float)xd[i]; yf[i] = (float)yd[i];
@@ -48,15 +49,44 @@ int main(void) {
         block_sums_f(xf, yf, m, 1.37, out, 1);
         printf("f %ld %a %a %a\n", (long)m, out[0], out[1], out[2]);
         printf("sgd %ld %a %a %a %a\n", (long)m,
-               sgd_fold_d(xd, yd, NULL, m, 0.5, 0.02), sgd_fold_f(xf, yf, NULL, m, 0.5, 0.02),
-               sgd_fold_d(xd, yd, idx, m, 0.5, 0.02), sgd_fold_f(xf, yf, idx, m, 0.5, 0.02));
+               sgd_fold_d(xd, yd, NULL, m, 0.5, 0.02, NULL),
+               sgd_fold_f(xf, yf, NULL, m, 0.5, 0.02, NULL),
+               sgd_fold_d(xd, yd, idx, m, 0.5, 0.02, NULL),
+               sgd_fold_f(xf, yf, idx, m, 0.5, 0.02, NULL));
         printf("mb %ld %a %a %a %a\n", (long)m,
-               mb_affine_d(xd, yd, m, 32, 0.5, 0.02), mb_affine_f(xf, yf, m, 32, 0.5, 0.02),
-               mb_affine_d(xd, yd, m, 5, 0.5, 0.02), mb_affine_f(xf, yf, m, 5, 0.5, 0.02));
+               mb_affine_d(xd, yd, m, 32, 0.5, 0.02, NULL),
+               mb_affine_f(xf, yf, m, 32, 0.5, 0.02, NULL),
+               mb_affine_d(xd, yd, m, 5, 0.5, 0.02, NULL),
+               mb_affine_f(xf, yf, m, 5, 0.5, 0.02, NULL));
+        /* the same runs collecting the certificate's maxima (the same w), and
+           max_abs_pair itself: "w... max|x| max|y|" per call */
+        for (j = 0; j < 8; j++) mx[j][0] = mx[j][1] = 0.0;
+        printf("max %ld %a %a %a %a", (long)m,
+               sgd_fold_d(xd, yd, NULL, m, 0.5, 0.02, mx[0]),
+               sgd_fold_f(xf, yf, NULL, m, 0.5, 0.02, mx[1]),
+               mb_affine_d(xd, yd, m, 32, 0.5, 0.02, mx[2]),
+               mb_affine_f(xf, yf, m, 5, 0.5, 0.02, mx[3]));
+        max_abs_pair_d(xd, yd, m, mx[4], mx[4] + 1);
+        max_abs_pair_f(xf, yf, m, mx[5], mx[5] + 1);
+        for (j = 0; j < 6; j++) printf(" %a %a", mx[j][0], mx[j][1]);
+        printf("\n");
     }
     return 0;
 }
 """
+
+
+def _c_data(n):
+    """The harness's xd, yd: its xorshift64 stream, in Python."""
+    s, out = 88172645463325252, []
+    for _ in range(2 * n):
+        s ^= (s << 13) & 0xFFFFFFFFFFFFFFFF
+        s ^= s >> 7
+        s ^= (s << 17) & 0xFFFFFFFFFFFFFFFF
+        out.append((s >> 11) / 9007199254740992.0 - 0.5)
+    u = np.array(out).reshape(n, 2)
+    xd = 3.0 * u[:, 0]
+    return xd, 2.0 * xd + 0.1 * u[:, 1]
 
 
 def _build_and_run(tmp_path, name, defines, env=None):
@@ -81,5 +111,16 @@ def test_scalar_sse2_and_avx2_paths_give_identical_bits(tmp_path):
     sse2 = _build_and_run(tmp_path, "simd", [], env={"GDFAST_NO_AVX2": "1"})
     best = _build_and_run(tmp_path, "simd", [])
     assert (scalar[0], sse2[0]) == ("simd 0", "simd 1") and best[0] in ("simd 1", "simd 2")
-    assert len(scalar) == 1 + 4 * 8
+    assert len(scalar) == 1 + 5 * 8
     assert scalar[1:] == sse2[1:] == best[1:]
+    # collecting the maxima changes no w, and every way finds the true maxima
+    xall, yall = _c_data(5003)
+    for m, lines in zip((1, 3, 4, 5, 31, 32, 2048, 5003), np.reshape(scalar[1:], (8, 5))):
+        sgd, mb, mx = lines[2].split()[2:], lines[3].split()[2:], lines[4].split()[2:]
+        assert mx[:4] == [sgd[0], sgd[1], mb[0], mb[3]], m
+        xd, yd = xall[:m], yall[:m]
+        want = [float(abs(xd).max()), float(abs(yd).max())]
+        want32 = [float(abs(xd.astype(np.float32)).max()),
+                  float(abs(yd.astype(np.float32)).max())]
+        got = [float.fromhex(v) for v in mx[4:]]
+        assert got == want + want32 + want + want32 + want + want32, m
