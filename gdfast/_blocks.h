@@ -390,8 +390,13 @@ GDFAST_MB_ENTRY(f, float)
  * one. Exact in real arithmetic; in floating point it differs from the
  * step-by-step loop by rounding (tests bound it). idx, when not NULL, maps
  * positions to samples (a shuffled epoch). */
-#define GDFAST_SGD_TAIL(KEEP)                                                         \
-    for (j = 0; j < 4; j++) w = A[j] * w + B[j];                                  \
+#define GDFAST_SGD_TAIL(KEEP, MAP)                                                \
+    if (MAP)                                                                      \
+        for (j = 0; j < 4; j++) {                                                 \
+            map[0] = A[j] * map[0]; map[1] = A[j] * map[1] + B[j];                \
+        }                                                                         \
+    else                                                                          \
+        for (j = 0; j < 4; j++) w = A[j] * w + B[j];                              \
     for (i = 4 * q; i < m; i++) {                                                 \
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         u = (double)x[k]; v = (double)y[k];                                       \
@@ -399,7 +404,12 @@ GDFAST_MB_ENTRY(f, float)
             tx = fabs(u) > tx ? fabs(u) : tx;                                     \
             ty = fabs(v) > ty ? fabs(v) : ty;                                     \
         }                                                                         \
-        w = (1.0 - c2 * u * u) * w + c2 * u * v;                                  \
+        if (MAP) {                                                                \
+            const double a_ = 1.0 - c2 * u * u;                                   \
+            map[0] = a_ * map[0]; map[1] = a_ * map[1] + c2 * u * v;              \
+        } else {                                                                  \
+            w = (1.0 - c2 * u * u) * w + c2 * u * v;                              \
+        }                                                                         \
     }                                                                             \
     if (KEEP) {                                                                   \
         mxy[0] = tx > mxy[0] ? tx : mxy[0];                                       \
@@ -409,7 +419,10 @@ GDFAST_MB_ENTRY(f, float)
 
 /* KEEP = 1: also raise mxy[0], mxy[1] to the run's max |x|, max |y| (the
  * overflow certificate's maxima, gdfast._plan) from the same loads; the
- * fold's arithmetic, hence w, is the same either way. */
+ * fold's arithmetic, hence w, is the same either way. MAP = 1: instead of
+ * applying the run to w, compose its map into map[0..1] = (A, B), i.e.
+ * (A, B) <- run o (A, B): the four segment maps, then the tail's steps
+ * (gdfast._chunks, the Dask epoch's per-chunk maps); w is unused. */
 #ifdef GDFAST_SSE2
 /* lanes (0,1) and (2,3) in two registers; same operations, same order */
 #define GDFAST_AT(p, kk) ((double)(p)[idx ? (Py_ssize_t)idx[kk] : (kk)])
@@ -421,9 +434,10 @@ GDFAST_MB_ENTRY(f, float)
     { double l_[4]; int k_;                                                       \
       _mm_storeu_pd(l_, a); _mm_storeu_pd(l_ + 2, b);                             \
       for (k_ = 0; k_ < 4; k_++) t = l_[k_] > t ? l_[k_] : t; }
-#define GDFAST_SGD_FOLD(NAME, T, KEEP)                                            \
+#define GDFAST_SGD_FOLD(NAME, T, KEEP, MAP)                                       \
 static inline double NAME(const T *x, const T *y, const int64_t *idx,             \
-                          Py_ssize_t m, double w, double c2, double *mxy) {       \
+                          Py_ssize_t m, double w, double c2, double *mxy,         \
+                          double *map) {                                          \
     const Py_ssize_t q = m / 4;                                                   \
     const __m128d one = _mm_set1_pd(1.0), cv = _mm_set1_pd(c2);                   \
     const __m128d sg = _mm_set1_pd(-0.0);                                         \
@@ -462,12 +476,13 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
     if (KEEP) { GDFAST_HMAX2(mx01, mx23, tx) GDFAST_HMAX2(my01, my23, ty) }       \
     _mm_storeu_pd(A, A01); _mm_storeu_pd(A + 2, A23);                             \
     _mm_storeu_pd(B, B01); _mm_storeu_pd(B + 2, B23);                             \
-    GDFAST_SGD_TAIL(KEEP)                                                         \
+    GDFAST_SGD_TAIL(KEEP, MAP)                                                    \
 }
 #else
-#define GDFAST_SGD_FOLD(NAME, T, KEEP)                                            \
+#define GDFAST_SGD_FOLD(NAME, T, KEEP, MAP)                                       \
 static inline double NAME(const T *x, const T *y, const int64_t *idx,             \
-                          Py_ssize_t m, double w, double c2, double *mxy) {       \
+                          Py_ssize_t m, double w, double c2, double *mxy,         \
+                          double *map) {                                          \
     const Py_ssize_t q = m / 4;                                                   \
     double A[4] = {1.0, 1.0, 1.0, 1.0}, B[4] = {0.0, 0.0, 0.0, 0.0};              \
     double u, v, a, tx = 0.0, ty = 0.0;                                           \
@@ -487,25 +502,36 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
             B[j] = a * B[j] + c2 * u * v;                                         \
         }                                                                         \
     }                                                                             \
-    GDFAST_SGD_TAIL(KEEP)                                                         \
+    GDFAST_SGD_TAIL(KEEP, MAP)                                                    \
 }
 #endif
 
-GDFAST_SGD_FOLD(sgd_fold_only_d, double, 0)
-GDFAST_SGD_FOLD(sgd_fold_only_f, float, 0)
-GDFAST_SGD_FOLD(sgd_fold_max_d, double, 1)
-GDFAST_SGD_FOLD(sgd_fold_max_f, float, 1)
+GDFAST_SGD_FOLD(sgd_fold_only_d, double, 0, 0)
+GDFAST_SGD_FOLD(sgd_fold_only_f, float, 0, 0)
+GDFAST_SGD_FOLD(sgd_fold_max_d, double, 1, 0)
+GDFAST_SGD_FOLD(sgd_fold_max_f, float, 1, 0)
+GDFAST_SGD_FOLD(sgd_fold_map_d_, double, 0, 1)
+GDFAST_SGD_FOLD(sgd_fold_map_f_, float, 0, 1)
 
 /* The fold, and with mxy (not NULL) the certificate's maxima too. */
 static inline double sgd_fold_d(const double *x, const double *y, const int64_t *idx,
                                 Py_ssize_t m, double w, double c2, double *mxy) {
-    return mxy ? sgd_fold_max_d(x, y, idx, m, w, c2, mxy)
-               : sgd_fold_only_d(x, y, idx, m, w, c2, mxy);
+    return mxy ? sgd_fold_max_d(x, y, idx, m, w, c2, mxy, NULL)
+               : sgd_fold_only_d(x, y, idx, m, w, c2, mxy, NULL);
 }
 static inline double sgd_fold_f(const float *x, const float *y, const int64_t *idx,
                                 Py_ssize_t m, double w, double c2, double *mxy) {
-    return mxy ? sgd_fold_max_f(x, y, idx, m, w, c2, mxy)
-               : sgd_fold_only_f(x, y, idx, m, w, c2, mxy);
+    return mxy ? sgd_fold_max_f(x, y, idx, m, w, c2, mxy, NULL)
+               : sgd_fold_only_f(x, y, idx, m, w, c2, mxy, NULL);
+}
+/* (A, B) = map[0..1] <- the run's map o (A, B) */
+static inline void sgd_fold_map_d(const double *x, const double *y, const int64_t *idx,
+                                  Py_ssize_t m, double c2, double *map) {
+    sgd_fold_map_d_(x, y, idx, m, 0.0, c2, NULL, map);
+}
+static inline void sgd_fold_map_f(const float *x, const float *y, const int64_t *idx,
+                                  Py_ssize_t m, double c2, double *map) {
+    sgd_fold_map_f_(x, y, idx, m, 0.0, c2, NULL, map);
 }
 
 #endif  /* GDFAST_BLOCKS_H */

@@ -33,6 +33,10 @@ cdef extern from "_blocks.h" nogil:
                        double w, double lr, double* mxy)
     double mb_affine_f(const float* x, const float* y, Py_ssize_t n, Py_ssize_t size,
                        double w, double lr, double* mxy)
+    void sgd_fold_map_d(const double* x, const double* y, const int64_t* idx,
+                        Py_ssize_t m, double c2, double* mp)
+    void sgd_fold_map_f(const float* x, const float* y, const int64_t* idx,
+                        Py_ssize_t m, double c2, double* mp)
     void max_abs_pair_d(const double* x, const double* y, Py_ssize_t n, double* mx,
                         double* my)
     void max_abs_pair_f(const float* x, const float* y, Py_ssize_t n, double* mx,
@@ -76,3 +80,13 @@ cdef inline void max_abs_pair(const floating* x, const floating* y, Py_ssize_t n
         max_abs_pair_d(x, y, n, mx, my)
     else:
         max_abs_pair_f(x, y, n, mx, my)
+
+
+cdef inline void sgd_fold_map(const floating* x, const floating* y, const int64_t* idx,
+                              Py_ssize_t m, double c2, double* mp) noexcept nogil:
+    """mp[0..1] = (A, B) <- the map of SGD over the m samples, folded as
+    sgd_fold does, composed after (A, B) (see _blocks.h)."""
+    if floating is double:
+        sgd_fold_map_d(x, y, idx, m, c2, mp)
+    else:
+        sgd_fold_map_f(x, y, idx, m, c2, mp)

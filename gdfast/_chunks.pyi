@@ -7,5 +7,6 @@ from typing import Optional, Tuple
 import numpy as np
 import numpy.typing as npt
 
+# x and y: 1-D C-contiguous, both float32 or both float64
 def sgd_affine_map(x: npt.NDArray[np.floating], y: npt.NDArray[np.floating], lr: float,
                    order: Optional[npt.NDArray[np.int64]] = ...) -> Tuple[float, float]: ...

@@ -56,17 +56,20 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 # ------------------------------------------------------------------- data
 
 class _Data:
-    """Validated Dask data: X as (n, d) with one column chunk, y (n,) with
-    X's row chunks; the chunks' keys and global row offsets."""
+    """Validated Dask data: X as (n, d) with one column chunk, or 1-D (flat:
+    one feature, its chunks passed as they are -- tasks view them as (m, 1),
+    which costs no task of its own), y (n,) with X's row chunks; the chunks'
+    keys and global row offsets."""
 
     __slots__ = ("X", "y", "flat", "n", "d", "sizes", "offsets", "xkeys", "ykeys")
 
     def __init__(self, X, y, flat):
         self.X, self.y, self.flat = X, y, flat
-        self.n, self.d = int(X.shape[0]), int(X.shape[1])
+        self.n, self.d = int(X.shape[0]), int(X.shape[1]) if X.ndim == 2 else 1
         self.sizes = tuple(int(c) for c in X.chunks[0])
         self.offsets = tuple(int(o) for o in np.cumsum((0,) + self.sizes[:-1]))
-        self.xkeys = [row[0] for row in X.__dask_keys__()]
+        keys = X.__dask_keys__()
+        self.xkeys = [row[0] for row in keys] if X.ndim == 2 else list(keys)
         self.ykeys = list(y.__dask_keys__())
 
     def graph(self, what):
@@ -126,12 +129,10 @@ def _data(X, y, names=("X", "y")):
     if X.shape[0] == 0:
         raise ValueError(f"{nx} and {ny} must not be empty")
     flat = X.ndim == 1
-    if flat:
-        X = X[:, None]
-    elif X.shape[1] == 0:
+    if not flat and X.shape[1] == 0:
         raise ValueError(f"{nx} must have at least one feature (column), got shape "
                          f"{X.shape}")
-    if X.numblocks[1] > 1:
+    if not flat and X.numblocks[1] > 1:
         X = X.rechunk({1: -1})             # whole rows in every chunk
     if y.chunks[0] != X.chunks[0]:
         y = y.rechunk({0: X.chunks[0]})    # y's rows beside X's rows
@@ -140,7 +141,9 @@ def _data(X, y, names=("X", "y")):
 
 def _rows_of(Xk):
     """A chunk as a C-contiguous float32/float64 (m, d) array (a view when it
-    already is one)."""
+    already is one; a 1-D chunk as (m, 1))."""
+    if Xk.ndim == 1:
+        Xk = Xk[:, None]
     if Xk.dtype not in (_F32, _F64):
         return np.ascontiguousarray(Xk, dtype=np.float64)
     return np.ascontiguousarray(Xk)
@@ -536,6 +539,8 @@ def _affine_task(Xk, yk, key, lr):
     if x.shape[0] == 0:
         return None
     yv = np.ascontiguousarray(yk)
+    if x.dtype != yv.dtype:               # the kernel takes one dtype: widen (exact)
+        x, yv = x.astype(np.float64), yv.astype(np.float64)
     order = None if key is None else _perm(key, x.shape[0])
     A, B = _chunks.sgd_affine_map(x, yv, lr, order)
     last = x.shape[0] - 1 if order is None else order[-1]
