@@ -20,7 +20,8 @@ Rows of the table (times are wall-clock seconds, best of --repeats):
 
 The cluster is ``distributed.LocalCluster(n_workers=--workers,
 threads_per_worker=1, processes=False)`` (``--processes`` for worker
-processes). The data are generated in memory once (the in-memory trainers
+processes); the SGD rows are then repeated on Dask's default threaded
+scheduler with --workers threads (no distributed). The data are generated in memory once (the in-memory trainers
 need them) and wrapped with ``da.from_array``; the Dask runs persist them
 first. Not part of the test suite; run it on a quiet machine.
 """
@@ -159,6 +160,33 @@ def main(argv=None):
         print("|---|---:|---:|---:|---|")
         print("\n".join(lines))
         peers(a, Xd, yd, gdd)
+
+    # the same on Dask's default single-machine scheduler (threads, no
+    # distributed): a hop is a thread hand-off, not a scheduler round trip
+    lines.clear()
+    with dask.config.set(scheduler="threads", num_workers=a.workers):
+        Xd = da.from_array(X, chunks=(chunk, d))
+        yd = da.from_array(y, chunks=chunk)
+        x1d = da.from_array(x1, chunks=chunk)
+        y1d = da.from_array(y1, chunks=chunk)
+        kw = dict(w=0.0, lr=1e-3, fit_intercept=True)
+        t_m, r_m = best(lambda: gdfast.sgd(X, y, epochs=1, **kw), a.repeats)
+        t_d, r_d = best(lambda: gdd.sgd(Xd, yd, epochs=1, **kw), a.repeats)
+        row(f"sgd d={d}, 1 epoch, chain of {Xd.numblocks[0]} tasks (target <= 1.3)", t_m,
+            t_d, "bit-identical" if np.array_equal(r_m.coef, r_d.coef) else "DIFFERENT")
+        t_p, r_p = best(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3, method="plain"),
+                        a.repeats)
+        t_a, r_a = best(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3), a.repeats)
+        t_d, r_d = best(lambda: gdd.sgd(x1d, y1d, epochs=1, lr=1e-3, method="affine"),
+                        a.repeats)
+        row("sgd d=1, 1 epoch, in-memory plain vs composed maps (target <= 0.67)", t_p, t_d,
+            f"|w diff| {abs(r_p.w - r_d.w):.1e}")
+        row(f"sgd d=1, 1 epoch, in-memory auto ({r_a.method}) vs composed maps", t_a, t_d,
+            f"|w diff| {abs(r_a.w - r_d.w):.1e}")
+    print(f"\n## Dask's threaded scheduler ({a.workers} threads, no distributed)\n")
+    print("| in memory vs gdfast.dask | in memory s | dask s | dask / memory | |")
+    print("|---|---:|---:|---:|---|")
+    print("\n".join(lines))
 
 
 def reach(gdd, Xd, yd, target, d):
