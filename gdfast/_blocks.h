@@ -18,6 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A read/write hint for the cache (never faults, changes no result): GCC
+ * and Clang's builtin; other compilers (MSVC) build without the hints. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GDFAST_HINT(addr, rw, locality) __builtin_prefetch((addr), (rw), (locality))
+#else
+#define GDFAST_HINT(addr, rw, locality) ((void)(addr))
+#endif
+
 #if !defined(GDFAST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || \
                                  (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
 #include <emmintrin.h>
@@ -457,8 +465,8 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
              * for the hardware prefetcher); a prefetch never faults, and    \
              * the address is formed as an integer */                        \
             const uintptr_t o_ = (uintptr_t)(m + 4 * i) * sizeof(T);              \
-            __builtin_prefetch((const void *)((uintptr_t)x + o_), 0, GDFAST_FOLD_PF); \
-            __builtin_prefetch((const void *)((uintptr_t)y + o_), 0, GDFAST_FOLD_PF); \
+            GDFAST_HINT((const void *)((uintptr_t)x + o_), 0, GDFAST_FOLD_PF);     \
+            GDFAST_HINT((const void *)((uintptr_t)y + o_), 0, GDFAST_FOLD_PF);     \
         }                                                                         \
         if (KEEP) {                                                               \
             GDFAST_MAX2(mx01, u01); GDFAST_MAX2(mx23, u23);                       \

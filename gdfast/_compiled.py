@@ -371,43 +371,40 @@ def _order(shuffle, seed, n, generate=False):
     return refill, order, None
 
 
-class _Uncertified(Exception):
-    """The first epoch's maxima gave no overflow certificate (gdfast._plan)."""
-
-
 def _certified_run(trainer, p, run, batch):
     """"auto"'s "affine" run of the tutorial's model, unshuffled, with its
     overflow certificate from the first epoch's own read: that epoch runs
-    affine while the kernel collects (max|x|, max|y|), before the hook sees
-    it; it counts only if ``_plan.sgd_certified_maxima`` then holds, and
-    the later epochs follow from it. Otherwise the call starts over with
-    the per-epoch method ("plain" / "batches"), the outcome "auto" promises
-    (nothing of the discarded epoch reached the caller). ``run(affine)``
-    gives the kernel for ``_driver.rounds``; ``batch`` is the largest step's
-    samples (1 for sgd)."""
+    affine while the kernel collects (max|x|, max|y|), before any hook or
+    progress bar exists; if ``_plan.sgd_certified_maxima`` then holds, the
+    driver records it (and calls the hook for it) as its first epoch and
+    the later epochs follow from it. Otherwise the call runs the per-epoch
+    method ("plain" / "batches") from the start, the outcome "auto" promises
+    (nothing of the discarded epoch reached the caller). Where no data can
+    certify (``_plan.sgd_certifiable``) or no epoch is asked for, nothing is
+    run speculatively. ``run(affine)`` gives the kernel for
+    ``_driver.rounds``; ``batch`` is the largest step's samples (1 for sgd)."""
     n, w0, kernel = p.data.n, float(p.w[0]), run(True)
+    slow = "plain" if trainer == "sgd" else "batches"
+    if not (p.epochs and _plan.sgd_certifiable(n, p.lr, p.epochs)):
+        return _driver.rounds(trainer, slow, p, run(False), _DIVERGED, _STOPPED)
+    row, maxima = np.zeros((1, 3)), np.zeros(2)
+    done, status = kernel(row, 0, w0, None, maxima)
+    if not _plan.sgd_certified_maxima(n, maxima[0], maxima[1], w0, p.lr, p.epochs, batch):
+        return _driver.rounds(trainer, slow, p, run(False), _DIVERGED, _STOPPED)
 
     def first(rows, e0, w, hook):
         if e0:
             return kernel(rows, e0, w, hook)
-        maxima = np.zeros(2)
-        done, status = kernel(rows[:1], 0, w, None, maxima)
-        if not _plan.sgd_certified_maxima(n, maxima[0], maxima[1], w0, p.lr, p.epochs,
-                                          batch):
-            raise _Uncertified
-        if status == _DIVERGED:    # NaN data (a certified run cannot overflow)
+        if status == _DIVERGED:     # NaN data (a certified run cannot overflow)
             return done, status
-        if hook is not None and hook(0, float(rows[0, 0]), float(rows[0, 2])):
+        rows[0] = row[0]
+        if hook is not None and hook(0, float(row[0, 0]), float(row[0, 2])):
             return 1, _STOPPED
         if rows.shape[0] == 1:
             return 1, status
-        more, status = kernel(rows[1:], 1, float(rows[0, 0]), hook)
-        return 1 + more, status
-    try:
-        return _driver.rounds(trainer, "affine", p, first, _DIVERGED, _STOPPED)
-    except _Uncertified:
-        slow = "plain" if trainer == "sgd" else "batches"
-        return _driver.rounds(trainer, slow, p, run(False), _DIVERGED, _STOPPED)
+        more, st = kernel(rows[1:], 1, float(row[0, 0]), hook)
+        return 1 + more, st
+    return _driver.rounds(trainer, "affine", p, first, _DIVERGED, _STOPPED)
 
 
 def _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress):

@@ -25,7 +25,14 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 
 cdef extern from *:
-    void __builtin_prefetch(const void* addr, int rw, int locality) noexcept nogil
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define gdfast_hint_write(addr) __builtin_prefetch((addr), 1, 3)
+    #else
+    #define gdfast_hint_write(addr) ((void)(addr))
+    #endif
+    """
+    void gdfast_hint_write(const void* addr) noexcept nogil
 
 
 # numpy/random/bitgen.h (numpy's C API for random, stable since 1.17)
@@ -85,7 +92,7 @@ def shuffle(int64_t[::1] a, object rng):
             m = AHEAD if i >= AHEAD else i        # steps i, i-1, ..., i-m+1
             for k in range(m):
                 js[k] = <int64_t>random_interval(bg, <uint64_t>(i - k))
-                __builtin_prefetch(p + js[k], 1, 3)
+                gdfast_hint_write(p + js[k])
             for k in range(m):
                 t = p[i - k]
                 p[i - k] = p[js[k]]

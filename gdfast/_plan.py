@@ -29,9 +29,11 @@ of "auto" is the per-epoch method's; an explicit ``method="stats"`` or
   first epoch's own read (block by block, from cache: no extra read), runs
   that epoch in the affine form meanwhile, and the epoch counts only if
   the certificate then holds -- otherwise the call starts over with
-  "plain" (one wasted epoch, only on data near overflow). Shuffled, one
-  reduction over the data comes first (a shuffled epoch costs tens of
-  reads, so that one is small).
+  "plain" (one discarded epoch wherever the certificate fails, e.g. any
+  ``lr * max x**2 > 1``). Shuffled, one reduction over the data comes first
+  (a shuffled epoch costs several unshuffled ones -- about 5 with
+  shuffle="blocks", tens with the exact shuffle -- so that read is small
+  beside it).
 * ``minibatch_gd`` "affine": the ``sgd`` certificate, with its bound on
   intermediates scaled by the batch size (a batch's sums of ``x*x`` and
   ``x*y``); collected the same way.

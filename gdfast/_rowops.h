@@ -253,9 +253,9 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
             const Py_ssize_t s_ = (d) * (Py_ssize_t)sizeof(*(X));                 \
             const uintptr_t p_ = (uintptr_t)(X) + (uintptr_t)k_ * (uintptr_t)s_;  \
             Py_ssize_t o_;                                                        \
-            for (o_ = 0; o_ < s_; o_ += 64) __builtin_prefetch((const void *)(p_ + o_), 0, 3); \
-            __builtin_prefetch((const void *)(p_ + s_ - 1), 0, 3);                \
-            if (idx) __builtin_prefetch((y) + k_, 0, 3);                          \
+            for (o_ = 0; o_ < s_; o_ += 64) GDFAST_HINT((const void *)(p_ + o_), 0, 3);        \
+            GDFAST_HINT((const void *)(p_ + s_ - 1), 0, 3);                       \
+            if (idx) GDFAST_HINT((y) + k_, 0, 3);                                 \
         }                                                                         \
     } while (0)
 

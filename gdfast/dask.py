@@ -540,7 +540,7 @@ def _affine_task(Xk, yk, key, lr):
         return None
     yv = np.ascontiguousarray(yk)
     if x.dtype != yv.dtype:               # the kernel takes one dtype: widen (exact)
-        x, yv = x.astype(np.float64), yv.astype(np.float64)
+        x, yv = x.astype(np.float64, copy=False), yv.astype(np.float64, copy=False)
     order = None if key is None else _perm(key, x.shape[0])
     A, B = _chunks.sgd_affine_map(x, yv, lr, order)
     last = x.shape[0] - 1 if order is None else order[-1]

@@ -300,16 +300,16 @@ def _affine_bound(x, y, w0, lr):
     return 8.0 * EPS * (float(after @ step) + len(x) * abs(w0) * np.prod(np.abs(a)))
 
 
-@pytest.mark.parametrize("xdtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float64), (np.float32, np.float64),
+                                    (np.float32, np.float32)])
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_sgd_affine_within_derived_bound(scheduler, shuffle, xdtype):
+def test_sgd_affine_within_derived_bound(scheduler, shuffle, dtypes):
     rng = np.random.default_rng(5)
-    x = rng.standard_cauchy(12000).astype(xdtype)    # float32 x beside float64 y too
-    y = 3.0 * x + rng.normal(size=12000)
-    x = x.astype(np.float64) if xdtype is np.float64 else x
+    x = rng.standard_cauchy(12000).astype(dtypes[0])   # float32 x beside float64 y too
+    y = (3.0 * x + rng.normal(size=12000)).astype(dtypes[1])
     lr = 0.4 / float(np.max(x.astype(np.float64) ** 2))
     xd = da.from_array(x, chunks=(CHUNKS + (2500, 8000),))   # 8000: runs of 2048 composed
-    x = x.astype(np.float64)                          # exact: the same samples
+    x, y = x.astype(np.float64), y.astype(np.float64)  # exact: the same samples
     r = gdd.sgd(xd, y, w=-2.0, lr=lr, epochs=1, method="affine", shuffle=shuffle, seed=2)
     assert r.method == "affine"
     order = gdd.row_order(xd, seed=2)[0] if shuffle else np.arange(len(x))

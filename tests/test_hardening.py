@@ -375,6 +375,29 @@ def test_auto_certificate_from_the_first_epoch_sees_every_sample(dtype, where):
         assert np.array_equal(r.w_history, run(method=slow).w_history)
 
 
+def test_auto_certificate_probe_opens_one_hook_and_skips_hopeless_runs(monkeypatch):
+    """The probe epoch runs before the driver makes its hook (so a progress
+    bar is opened once, also when the call reruns "plain"); with epochs=0,
+    or where no data can certify, no affine epoch runs at all."""
+    from gdfast import _driver, _plan
+    made, probes = [], []
+    real_hook = _driver.make_hook
+    monkeypatch.setattr(_driver, "make_hook", lambda *a: made.append(a) or real_hook(*a))
+    x, y = synthetic(N16, seed=7)
+    r = compiled.sgd(x, y, lr=0.5, epochs=2, callback=lambda e, w, loss: None)
+    assert r.method == "plain" and len(made) == 1
+    real_cert = _plan.sgd_certified_maxima
+    monkeypatch.setattr(_plan, "sgd_certified_maxima",
+                        lambda *a, **k: probes.append(a) or real_cert(*a, **k))
+    assert compiled.sgd(x, y, epochs=0).method == "plain"
+    assert compiled.minibatch_gd(x, y, epochs=0).method == "batches"
+    with pytest.raises(gdfast.DivergenceError) as err:            # lr > SAFE
+        compiled.sgd(x, y, lr=2.0 ** 1001, epochs=1)
+    assert err.value.result.method == "plain"
+    assert probes == []
+    assert compiled.sgd(x, y, epochs=1).method == "affine" and len(probes) == 1
+
+
 def test_auto_certified_first_epoch_reaches_the_callback_once():
     x, y = synthetic(N16, seed=6)
     for run in (lambda **k: compiled.sgd(x, y, epochs=3, **k),

@@ -70,6 +70,11 @@ int main(void) {
         max_abs_pair_f(xf, yf, m, mx[5], mx[5] + 1);
         for (j = 0; j < 6; j++) printf(" %a %a", mx[j][0], mx[j][1]);
         printf("\n");
+        /* the runs' maps (A, B), composed after a map of two runs earlier */
+        mx[6][0] = mx[7][0] = 0.75; mx[6][1] = mx[7][1] = -0.25;
+        sgd_fold_map_d(xd, yd, NULL, m, 0.02, mx[6]);
+        sgd_fold_map_f(xf, yf, idx, m, 0.02, mx[7]);
+        printf("map %ld %a %a %a %a\n", (long)m, mx[6][0], mx[6][1], mx[7][0], mx[7][1]);
     }
     return 0;
 }
@@ -111,11 +116,11 @@ def test_scalar_sse2_and_avx2_paths_give_identical_bits(tmp_path):
     sse2 = _build_and_run(tmp_path, "simd", [], env={"GDFAST_NO_AVX2": "1"})
     best = _build_and_run(tmp_path, "simd", [])
     assert (scalar[0], sse2[0]) == ("simd 0", "simd 1") and best[0] in ("simd 1", "simd 2")
-    assert len(scalar) == 1 + 5 * 8
+    assert len(scalar) == 1 + 6 * 8
     assert scalar[1:] == sse2[1:] == best[1:]
     # collecting the maxima changes no w, and every way finds the true maxima
     xall, yall = _c_data(5003)
-    for m, lines in zip((1, 3, 4, 5, 31, 32, 2048, 5003), np.reshape(scalar[1:], (8, 5))):
+    for m, lines in zip((1, 3, 4, 5, 31, 32, 2048, 5003), np.reshape(scalar[1:], (8, 6))):
         sgd, mb, mx = lines[2].split()[2:], lines[3].split()[2:], lines[4].split()[2:]
         assert mx[:4] == [sgd[0], sgd[1], mb[0], mb[3]], m
         xd, yd = xall[:m], yall[:m]
