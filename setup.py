@@ -52,7 +52,7 @@ extensions = [
               extra_compile_args=cflags, extra_link_args=lflags),
     Extension("gdfast._rows", ["gdfast/_rows.pyx"], include_dirs=["gdfast"],
               depends=["gdfast/_rowops.h", "gdfast/_moments.h", "gdfast/_blocks.h",
-                       "gdfast/_ticker.pxd", "gdfast/_order.pxd"],
+                       "gdfast/_blocks.pxd", "gdfast/_ticker.pxd", "gdfast/_order.pxd"],
               extra_compile_args=cflags, extra_link_args=lflags),
     Extension("gdfast._chunks", ["gdfast/_chunks.pyx"], include_dirs=["gdfast"],
               depends=["gdfast/_blocks.h", "gdfast/_blocks.pxd"],

@@ -233,7 +233,7 @@ GDFAST_MAXABS(max_abs_pair_f_base, float, )
 /* AVX2: two vectors of running maxima per array; _mm256_max_pd(v, a) is
  * (v > a ? v : a) lane by lane, as above. float maxima are taken in float
  * (exact) and widened at the end. */
-#define GDFAST_MAXABS_AVX2(NAME, T, VT, W, LD, ABS, MAX, SET1, HMAX)              \
+#define GDFAST_MAXABS_AVX2(NAME, T, VT, W, LD, ABS, MAX, SET1, HMAX, TAIL)        \
 __attribute__((target("avx2"))) static void NAME(const T *x, const T *y,          \
                                                  Py_ssize_t n, double *mx,        \
                                                  double *my) {                    \
@@ -246,11 +246,9 @@ __attribute__((target("avx2"))) static void NAME(const T *x, const T *y,        
     }                                                                             \
     ax = HMAX(MAX(a0, a1)); by = HMAX(MAX(b0, b1));                               \
     ax = *mx > ax ? *mx : ax; by = *my > by ? *my : by;                           \
-    max_abs_pair_##T##_tail(x + i, y + i, n - i, &ax, &by);                       \
+    TAIL(x + i, y + i, n - i, &ax, &by);                                          \
     *mx = ax; *my = by;                                                           \
 }
-GDFAST_MAXABS(max_abs_pair_double_tail, double, )
-GDFAST_MAXABS(max_abs_pair_float_tail, float, )
 __attribute__((target("avx2"))) static inline double gdfast_hmax_pd(__m256d v) {
     double l[4];
     _mm256_storeu_pd(l, v);
@@ -268,9 +266,9 @@ __attribute__((target("avx2"))) static inline double gdfast_hmax_ps(__m256 v) {
 #define GDFAST_ABS_PD(v) _mm256_andnot_pd(_mm256_set1_pd(-0.0), (v))
 #define GDFAST_ABS_PS(v) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), (v))
 GDFAST_MAXABS_AVX2(max_abs_pair_d_avx2, double, __m256d, 4, _mm256_loadu_pd, GDFAST_ABS_PD,
-                   _mm256_max_pd, _mm256_set1_pd, gdfast_hmax_pd)
+                   _mm256_max_pd, _mm256_set1_pd, gdfast_hmax_pd, max_abs_pair_d_base)
 GDFAST_MAXABS_AVX2(max_abs_pair_f_avx2, float, __m256, 8, _mm256_loadu_ps, GDFAST_ABS_PS,
-                   _mm256_max_ps, _mm256_set1_ps, gdfast_hmax_ps)
+                   _mm256_max_ps, _mm256_set1_ps, gdfast_hmax_ps, max_abs_pair_f_base)
 #define GDFAST_MAXABS_ENTRY(S, T)                                                 \
 static inline void max_abs_pair_##S(const T *x, const T *y, Py_ssize_t n,         \
                                     double *mx, double *my) {                     \
@@ -344,11 +342,11 @@ GDFAST_MB_AFFINE(mb_affine_f_avx2, float, __attribute__((target("avx2"))), , , ,
     mxy[0] = tx > mxy[0] ? tx : mxy[0];                                           \
     mxy[1] = ty > mxy[1] ? ty : mxy[1];
 GDFAST_MB_AFFINE(mb_affine_max_d_avx2, double, __attribute__((target("avx2"))),
-    GDFAST_MB_MAX_DECL, GDFAST_MB_MAX_TAIL(max_abs_pair_double_tail), GDFAST_MB_MAX_FINISH,
+    GDFAST_MB_MAX_DECL, GDFAST_MB_MAX_TAIL(max_abs_pair_d_base), GDFAST_MB_MAX_FINISH,
     GDFAST_BLOCK_BODY_AVX2(xv = _mm256_loadu_pd(x + i); yv = _mm256_loadu_pd(y + i);
                            GDFAST_MB_MAX_STEP))
 GDFAST_MB_AFFINE(mb_affine_max_f_avx2, float, __attribute__((target("avx2"))),
-    GDFAST_MB_MAX_DECL, GDFAST_MB_MAX_TAIL(max_abs_pair_float_tail), GDFAST_MB_MAX_FINISH,
+    GDFAST_MB_MAX_DECL, GDFAST_MB_MAX_TAIL(max_abs_pair_f_base), GDFAST_MB_MAX_FINISH,
     GDFAST_BLOCK_BODY_AVX2(xv = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
                            yv = _mm256_cvtps_pd(_mm_loadu_ps(y + i));
                            GDFAST_MB_MAX_STEP))

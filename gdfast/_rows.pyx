@@ -37,11 +37,9 @@ from ._order cimport BlockOrder, bo_fill, bo_start
 from ._ticker cimport CHECK_EVERY, Ticker, tick
 from cpython.exc cimport PyErr_CheckSignals
 
+from ._blocks cimport max_abs_pair as max_abs_into
+
 cdef extern from "_rowops.h" nogil:
-    void max_abs_pair_d(const double* x, const double* y, Py_ssize_t n, double* mx,
-                        double* my)
-    void max_abs_pair_f(const float* x, const float* y, Py_ssize_t n, double* mx,
-                        double* my)
     double sgd_blocks_dd(const double* X, const double* y, const int64_t* idx, Py_ssize_t n,
                          Py_ssize_t d, double* w, double b, double lr, double alpha, int fit_b,
                          double* rss)
@@ -429,10 +427,7 @@ def max_abs_pair(const floating[::1] x, const floating[::1] y):
     cdef double mx = 0.0, my = 0.0
     cdef Py_ssize_t n = x.shape[0]
     with nogil:
-        if floating is double:
-            max_abs_pair_d(&x[0], &y[0], n, &mx, &my)
-        else:
-            max_abs_pair_f(&x[0], &y[0], n, &mx, &my)
+        max_abs_into(&x[0], &y[0], n, &mx, &my)
     return mx, my
 
 
