@@ -396,6 +396,12 @@ GDFAST_MB_ENTRY(f, float)
  * one. Exact in real arithmetic; in floating point it differs from the
  * step-by-step loop by rounding (tests bound it). idx, when not NULL, maps
  * positions to samples (a shuffled epoch). */
+/* Position kk of the run -> its sample: kk itself; idx[kk] (a written
+ * order); or, in a group run (GRP: the shuffle="blocks" order generated
+ * in place, gdfast._shuffle), row j0 + kk / 64 of block kk % 64 of the
+ * group, idx then holding the 64 blocks' first rows. */
+#define GDFAST_ROW(kk) (grp_ ? (Py_ssize_t)idx[(kk) & 63] + j0 + ((kk) >> 6)              \
+                            : idx ? (Py_ssize_t)idx[kk] : (kk))
 #define GDFAST_SGD_TAIL(KEEP, MAP)                                                \
     if (MAP)                                                                      \
         for (j = 0; j < 4; j++) {                                                 \
@@ -404,7 +410,7 @@ GDFAST_MB_ENTRY(f, float)
     else                                                                          \
         for (j = 0; j < 4; j++) w = A[j] * w + B[j];                              \
     for (i = 4 * q; i < m; i++) {                                                 \
-        k = idx ? (Py_ssize_t)idx[i] : i;                                         \
+        k = GDFAST_ROW(i);                                                        \
         u = (double)x[k]; v = (double)y[k];                                       \
         if (KEEP) {                                                               \
             tx = fabs(u) > tx ? fabs(u) : tx;                                     \
@@ -431,7 +437,7 @@ GDFAST_MB_ENTRY(f, float)
  * (gdfast._chunks, the Dask epoch's per-chunk maps); w is unused. */
 #ifdef GDFAST_SSE2
 /* lanes (0,1) and (2,3) in two registers; same operations, same order */
-#define GDFAST_AT(p, kk) ((double)(p)[idx ? (Py_ssize_t)idx[kk] : (kk)])
+#define GDFAST_AT(p, kk) ((double)(p)[GDFAST_ROW(kk)])
 #ifndef GDFAST_FOLD_PF
 #define GDFAST_FOLD_PF 2
 #endif
@@ -440,11 +446,13 @@ GDFAST_MB_ENTRY(f, float)
     { double l_[4]; int k_;                                                       \
       _mm_storeu_pd(l_, a); _mm_storeu_pd(l_ + 2, b);                             \
       for (k_ = 0; k_ < 4; k_++) t = l_[k_] > t ? l_[k_] : t; }
-#define GDFAST_SGD_FOLD(NAME, T, KEEP, MAP)                                       \
+#define GDFAST_SGD_FOLD(NAME, T, KEEP, MAP, GRP)                                  \
 static inline double NAME(const T *x, const T *y, const int64_t *idx,             \
                           Py_ssize_t m, double w, double c2, double *mxy,         \
-                          double *map) {                                          \
+                          double *map, Py_ssize_t j0, const int64_t *pfb,         \
+                          Py_ssize_t pfj) {                                       \
     const Py_ssize_t q = m / 4;                                                   \
+    const int grp_ = GRP;                                                         \
     const __m128d one = _mm_set1_pd(1.0), cv = _mm_set1_pd(c2);                   \
     const __m128d sg = _mm_set1_pd(-0.0);                                         \
     __m128d A01 = one, A23 = one, B01 = _mm_setzero_pd(), B23 = B01;              \
@@ -458,6 +466,13 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
         u23 = _mm_set_pd(GDFAST_AT(x, 3 * q + i), GDFAST_AT(x, 2 * q + i));       \
         v01 = _mm_set_pd(GDFAST_AT(y, q + i), GDFAST_AT(y, i));                   \
         v23 = _mm_set_pd(GDFAST_AT(y, 3 * q + i), GDFAST_AT(y, 2 * q + i));       \
+        if (GDFAST_FOLD_PF && grp_ && pfb && i < 64) {                            \
+            /* a group run: block i's line of a later run (pfb, pfj: its \
+             * blocks' first rows and its first row), formed as an integer */ \
+            const uintptr_t o_ = (uintptr_t)(pfb[i] + pfj) * sizeof(T);           \
+            GDFAST_HINT((const void *)((uintptr_t)x + o_), 0, GDFAST_FOLD_PF);     \
+            GDFAST_HINT((const void *)((uintptr_t)y + o_), 0, GDFAST_FOLD_PF);     \
+        }                                                                         \
         if (GDFAST_FOLD_PF && !idx && !(i & 1)) {                                 \
             /* the next run's samples (the four streams of a run are too many \
              * for the hardware prefetcher); a prefetch never faults, and    \
@@ -485,19 +500,20 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
     GDFAST_SGD_TAIL(KEEP, MAP)                                                    \
 }
 #else
-#define GDFAST_SGD_FOLD(NAME, T, KEEP, MAP)                                       \
+#define GDFAST_SGD_FOLD(NAME, T, KEEP, MAP, GRP)                                  \
 static inline double NAME(const T *x, const T *y, const int64_t *idx,             \
                           Py_ssize_t m, double w, double c2, double *mxy,         \
-                          double *map) {                                          \
+                          double *map, Py_ssize_t j0, const int64_t *pfb,         \
+                          Py_ssize_t pfj) {                                       \
     const Py_ssize_t q = m / 4;                                                   \
+    const int grp_ = GRP;                                                         \
     double A[4] = {1.0, 1.0, 1.0, 1.0}, B[4] = {0.0, 0.0, 0.0, 0.0};              \
     double u, v, a, tx = 0.0, ty = 0.0;                                           \
     Py_ssize_t i, k;                                                              \
     int j;                                                                        \
     for (i = 0; i < q; i++) {                                                     \
         for (j = 0; j < 4; j++) {                                                 \
-            k = j * q + i;                                                        \
-            if (idx) k = (Py_ssize_t)idx[k];                                      \
+            k = GDFAST_ROW(j * q + i);                                            \
             u = (double)x[k]; v = (double)y[k];                                   \
             if (KEEP) {                                                           \
                 tx = fabs(u) > tx ? fabs(u) : tx;                                 \
@@ -512,32 +528,50 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
 }
 #endif
 
-GDFAST_SGD_FOLD(sgd_fold_only_d, double, 0, 0)
-GDFAST_SGD_FOLD(sgd_fold_only_f, float, 0, 0)
-GDFAST_SGD_FOLD(sgd_fold_max_d, double, 1, 0)
-GDFAST_SGD_FOLD(sgd_fold_max_f, float, 1, 0)
-GDFAST_SGD_FOLD(sgd_fold_map_d_, double, 0, 1)
-GDFAST_SGD_FOLD(sgd_fold_map_f_, float, 0, 1)
+GDFAST_SGD_FOLD(sgd_fold_only_d, double, 0, 0, 0)
+GDFAST_SGD_FOLD(sgd_fold_only_f, float, 0, 0, 0)
+GDFAST_SGD_FOLD(sgd_fold_max_d, double, 1, 0, 0)
+GDFAST_SGD_FOLD(sgd_fold_max_f, float, 1, 0, 0)
+GDFAST_SGD_FOLD(sgd_fold_map_d_, double, 0, 1, 0)
+GDFAST_SGD_FOLD(sgd_fold_map_f_, float, 0, 1, 0)
+GDFAST_SGD_FOLD(sgd_fold_group_d_, double, 0, 0, 1)
+GDFAST_SGD_FOLD(sgd_fold_group_f_, float, 0, 0, 1)
 
 /* The fold, and with mxy (not NULL) the certificate's maxima too. */
 static inline double sgd_fold_d(const double *x, const double *y, const int64_t *idx,
                                 Py_ssize_t m, double w, double c2, double *mxy) {
-    return mxy ? sgd_fold_max_d(x, y, idx, m, w, c2, mxy, NULL)
-               : sgd_fold_only_d(x, y, idx, m, w, c2, mxy, NULL);
+    return mxy ? sgd_fold_max_d(x, y, idx, m, w, c2, mxy, NULL, 0, NULL, 0)
+               : sgd_fold_only_d(x, y, idx, m, w, c2, mxy, NULL, 0, NULL, 0);
 }
 static inline double sgd_fold_f(const float *x, const float *y, const int64_t *idx,
                                 Py_ssize_t m, double w, double c2, double *mxy) {
-    return mxy ? sgd_fold_max_f(x, y, idx, m, w, c2, mxy, NULL)
-               : sgd_fold_only_f(x, y, idx, m, w, c2, mxy, NULL);
+    return mxy ? sgd_fold_max_f(x, y, idx, m, w, c2, mxy, NULL, 0, NULL, 0)
+               : sgd_fold_only_f(x, y, idx, m, w, c2, mxy, NULL, 0, NULL, 0);
 }
 /* (A, B) = map[0..1] <- the run's map o (A, B) */
 static inline void sgd_fold_map_d(const double *x, const double *y, const int64_t *idx,
                                   Py_ssize_t m, double c2, double *map) {
-    sgd_fold_map_d_(x, y, idx, m, 0.0, c2, NULL, map);
+    sgd_fold_map_d_(x, y, idx, m, 0.0, c2, NULL, map, 0, NULL, 0);
 }
 static inline void sgd_fold_map_f(const float *x, const float *y, const int64_t *idx,
                                   Py_ssize_t m, double c2, double *map) {
-    sgd_fold_map_f_(x, y, idx, m, 0.0, c2, NULL, map);
+    sgd_fold_map_f_(x, y, idx, m, 0.0, c2, NULL, map, 0, NULL, 0);
+}
+/* One run of a full group of the shuffle="blocks" order (64 blocks whose
+ * first rows are base[0..63]): rows j0 .. j0+7 of each, 512 samples in the
+ * order's sequence, folded exactly as sgd_fold folds the same 512 samples
+ * through a written order (the same bits), without reading one. With pfb,
+ * it also prefetches row pfj of the blocks starting at pfb[0..63]. */
+#define GDFAST_GROUP_RUN 512
+static inline double sgd_fold_group_d(const double *x, const double *y, const int64_t *base,
+                                      Py_ssize_t j0, double w, double c2,
+                                      const int64_t *pfb, Py_ssize_t pfj) {
+    return sgd_fold_group_d_(x, y, base, GDFAST_GROUP_RUN, w, c2, NULL, NULL, j0, pfb, pfj);
+}
+static inline double sgd_fold_group_f(const float *x, const float *y, const int64_t *base,
+                                      Py_ssize_t j0, double w, double c2,
+                                      const int64_t *pfb, Py_ssize_t pfj) {
+    return sgd_fold_group_f_(x, y, base, GDFAST_GROUP_RUN, w, c2, NULL, NULL, j0, pfb, pfj);
 }
 
 #endif  /* GDFAST_BLOCKS_H */

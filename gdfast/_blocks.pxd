@@ -37,6 +37,12 @@ cdef extern from "_blocks.h" nogil:
                         Py_ssize_t m, double c2, double* mp)
     void sgd_fold_map_f(const float* x, const float* y, const int64_t* idx,
                         Py_ssize_t m, double c2, double* mp)
+    double sgd_fold_group_d(const double* x, const double* y, const int64_t* base,
+                            Py_ssize_t j0, double w, double c2, const int64_t* pfb,
+                            Py_ssize_t pfj)
+    double sgd_fold_group_f(const float* x, const float* y, const int64_t* base,
+                            Py_ssize_t j0, double w, double c2, const int64_t* pfb,
+                            Py_ssize_t pfj)
     void max_abs_pair_d(const double* x, const double* y, Py_ssize_t n, double* mx,
                         double* my)
     void max_abs_pair_f(const float* x, const float* y, Py_ssize_t n, double* mx,
@@ -90,3 +96,16 @@ cdef inline void sgd_fold_map(const floating* x, const floating* y, const int64_
         sgd_fold_map_d(x, y, idx, m, c2, mp)
     else:
         sgd_fold_map_f(x, y, idx, m, c2, mp)
+
+
+cdef inline double sgd_fold_group(const floating* x, const floating* y, const int64_t* base,
+                                  Py_ssize_t j0, double w, double c2, const int64_t* pfb,
+                                  Py_ssize_t pfj) noexcept nogil:
+    """One run of a full shuffle="blocks" group: rows j0..j0+7 of the 64
+    blocks starting at base[0..63], in the order's sequence (512 samples),
+    folded as sgd_fold folds them through a written order -- the same bits;
+    with pfb, prefetching row pfj of the blocks starting at pfb[0..63]."""
+    if floating is double:
+        return sgd_fold_group_d(x, y, base, j0, w, c2, pfb, pfj)
+    else:
+        return sgd_fold_group_f(x, y, base, j0, w, c2, pfb, pfj)

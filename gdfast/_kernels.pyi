@@ -33,7 +33,7 @@ def sgd_epochs(x: _F, y: _F, w: float, lr: float, hist: _D, e0: int = ...,
                order: Optional[npt.NDArray[np.int64]] = ..., affine: bool = ...,
                signals: bool = ..., blocks: Optional[npt.NDArray[np.int64]] = ...,
                block_rows: int = ..., group: int = ...,
-               maxima: Optional[_D] = ...) -> Tuple[int, int]: ...
+               maxima: Optional[_D] = ..., direct: bool = ...) -> Tuple[int, int]: ...
 def minibatch_epochs(x: _F, y: _F, batch_size: int, w: float, lr: float,
                      hist: _D, e0: int = ..., hook: _Hook = ...,
                      shuffler: Optional[Callable[[], None]] = ...,

@@ -31,10 +31,11 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
-from ._order cimport BlockOrder, bo_fill, bo_start
+from ._order cimport BlockOrder, bo_fill, bo_group, bo_start
 from ._ticker cimport CHECK_EVERY, Ticker, tick
 
-from ._blocks cimport block_sums, gdfast_simd_level, max_abs_pair, mb_affine, sgd_fold
+from ._blocks cimport (block_sums, gdfast_simd_level, max_abs_pair, mb_affine, sgd_fold,
+                      sgd_fold_group)
 
 cdef extern from "<math.h>" nogil:
     bint isfinite(double)
@@ -53,6 +54,8 @@ cdef extern from *:
 
 cdef enum:
     BLOCK = 2048             # samples per block (2 x 16 KiB of float64)
+    GROUP_RUN = 512          # a "blocks" group's run: 8 rows of 64 blocks (_blocks.h)
+    GROUP_BLOCKS = 64
     PAR_BLOCKS = 256         # blocks per parallel round (512 Ki samples)
     EPOCH_WORK = 64          # work charged per epoch, so tiny-n runs check too
 
@@ -252,11 +255,54 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
     return e, status
 
 
+cdef int blocks_epoch(const floating[::1] x, const floating[::1] y, BlockOrder* bo,
+                      double* wp, double c2, bint direct, int64_t* buf, Py_ssize_t* last,
+                      Ticker* t) except -1 nogil:
+    """One affine SGD epoch from *wp over the generated shuffle="blocks" order
+    (bo just started), group by group in runs of GROUP_RUN (see sgd_epochs);
+    *last is the epoch's last sample."""
+    cdef double w = wp[0]
+    cdef int64_t base[2 * GROUP_BLOCKS]     # this group's and the next one's first rows
+    cdef const int64_t* pfb
+    cdef Py_ssize_t q, j0, g0, m, nxt, rows = bo.block
+    cdef bint ahead
+    while bo.g < bo.nb:
+        if direct and bo.hi - bo.g == GROUP_BLOCKS and not bo.short:
+            nxt = bo.hi
+            ahead = nxt + GROUP_BLOCKS <= bo.nb
+            for q in range(GROUP_BLOCKS):
+                base[q] = bo.perm[bo.g + q] * rows
+                if ahead:
+                    base[GROUP_BLOCKS + q] = bo.perm[nxt + q] * rows
+            j0 = 0
+            while j0 < rows:
+                # prefetch the run after next (in the next group for the last two)
+                pfb = &base[0] if j0 + 16 < rows else (&base[GROUP_BLOCKS] if ahead else NULL)
+                w = sgd_fold_group(&x[0], &y[0], &base[0], j0, w, c2, pfb,
+                                   j0 + 16 if j0 + 16 < rows else j0 + 16 - rows)
+                tick(t, GROUP_RUN)
+                j0 += 8
+            last[0] = base[GROUP_BLOCKS - 1] + rows - 1
+            bo.g = nxt
+            if bo.g < bo.nb:
+                bo_group(bo)
+        else:
+            g0 = bo.g
+            while bo.g == g0:
+                m = bo_fill(bo, buf, GROUP_RUN, True)
+                w = sgd_fold(&x[0], &y[0], buf, m, w, c2)
+                last[0] = buf[m - 1]
+                tick(t, m)
+    wp[0] = w
+    return 0
+
+
 def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr,
                double[:, ::1] hist, Py_ssize_t e0=0,
                object hook=None, object shuffler=None, int64_t[::1] order=None,
                bint affine=False, bint signals=False, const int64_t[::1] blocks=None,
-               Py_ssize_t block_rows=256, Py_ssize_t group=64, double[::1] maxima=None):
+               Py_ssize_t block_rows=256, Py_ssize_t group=64, double[::1] maxima=None,
+               bint direct=True):
     """SGD, one update per sample: w -= lr * 2*x*(x*w - y).
 
     Plain form (affine=False): the tutorial's expression and order of
@@ -270,6 +316,13 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     samples are visited as x[order[i]]; or, with ``blocks`` (the
     shuffle="blocks" order), it refills the block permutation ``blocks`` and
     the order is generated a BLOCK at a time inside the loop (_order.pxd).
+    The affine form over that generated order folds each group of blocks in
+    runs of GROUP_RUN samples (a run never spans two groups): a full group
+    of 64 blocks (group == 64, block_rows a multiple of 8, not holding the
+    short last block) straight from the blocks' rows (sgd_fold_group, with
+    the next runs prefetched), any other group through its written rows;
+    ``direct=False`` folds every group through its written rows (the same
+    bits; tests compare the two).
     With ``maxima`` (2 values, unshuffled affine form only), every epoch
     also raises maxima[0] to max |x| and maxima[1] to max |y|, from the
     fold's own loads (the overflow certificate of gdfast._plan, without
@@ -296,6 +349,10 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
                 if gen:
                     bo_start(&bo, &blocks[0], blocks.shape[0], block_rows, group, n)
             start = 0
+            if gen and affine:
+                blocks_epoch(x, y, &bo, &w, c2, direct and group == GROUP_BLOCKS
+                             and block_rows % 8 == 0, &buf[0], &last, &t)
+                start = n
             while start < n:
                 stop = min(start + <Py_ssize_t>BLOCK, n)
                 if gen:
@@ -316,7 +373,8 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
                         w = w - lr * ((2.0 * x[i]) * (x[i] * w - <double>y[i]))
                 tick(&t, stop - start)
                 start = stop
-            last = cur[n - 1 - (n - 1) // BLOCK * BLOCK] if shuffled else n - 1
+            if not (gen and affine):
+                last = cur[n - 1 - (n - 1) // BLOCK * BLOCK] if shuffled else n - 1
             c = <double>x[last] * w - <double>y[last]
             c = c * c
             status = end_epoch(hist, e, e0, w, c, hook, &t)

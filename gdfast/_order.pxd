@@ -45,10 +45,12 @@ cdef inline void bo_start(BlockOrder* o, const int64_t* perm, Py_ssize_t nb,
         bo_group(o)
 
 
-cdef inline Py_ssize_t bo_fill(BlockOrder* o, int64_t* buf, Py_ssize_t count) noexcept nogil:
-    """Write the next (up to) count rows of the order to buf; returns how many.
-    A run of one row j across the group's blocks is a plain loop (no test
-    per row) unless the group holds the short last block."""
+cdef inline Py_ssize_t bo_fill(BlockOrder* o, int64_t* buf, Py_ssize_t count,
+                              bint group_end=False) noexcept nogil:
+    """Write the next (up to) count rows of the order to buf; returns how many
+    (with group_end, stopping at the end of the current group). A run of one
+    row j across the group's blocks is a plain loop (no test per row) unless
+    the group holds the short last block."""
     cdef Py_ssize_t k = 0, r, q, run
     while k < count and o.g < o.nb:
         run = o.hi - o.t
@@ -72,4 +74,6 @@ cdef inline Py_ssize_t bo_fill(BlockOrder* o, int64_t* buf, Py_ssize_t count) no
                 o.g = o.hi
                 if o.g < o.nb:
                     bo_group(o)
+                if group_end:
+                    break
     return k

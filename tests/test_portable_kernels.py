@@ -76,6 +76,18 @@ int main(void) {
         sgd_fold_map_f(xf, yf, idx, m, 0.02, mx[7]);
         printf("map %ld %a %a %a %a\n", (long)m, mx[6][0], mx[6][1], mx[7][0], mx[7][1]);
     }
+    /* a run of a "blocks" group straight from its 64 blocks (rows 8..15 of
+       each), and the same 512 samples through their written rows */
+    {
+        static int64_t base[64], rows[512];
+        for (i = 0; i < 64; i++) base[i] = (int64_t)((i * 613L) % 4700);
+        for (i = 0; i < 512; i++) rows[i] = base[i % 64] + 8 + i / 64;
+        printf("grp %a %a %a %a\n",
+               sgd_fold_group_d(xd, yd, base, 8, 0.5, 0.02, base, 16),
+               sgd_fold_d(xd, yd, rows, 512, 0.5, 0.02, NULL),
+               sgd_fold_group_f(xf, yf, base, 8, 0.5, 0.02, NULL, 0),
+               sgd_fold_f(xf, yf, rows, 512, 0.5, 0.02, NULL));
+    }
     return 0;
 }
 """
@@ -116,11 +128,13 @@ def test_scalar_sse2_and_avx2_paths_give_identical_bits(tmp_path):
     sse2 = _build_and_run(tmp_path, "simd", [], env={"GDFAST_NO_AVX2": "1"})
     best = _build_and_run(tmp_path, "simd", [])
     assert (scalar[0], sse2[0]) == ("simd 0", "simd 1") and best[0] in ("simd 1", "simd 2")
-    assert len(scalar) == 1 + 6 * 8
+    assert len(scalar) == 1 + 6 * 8 + 1
     assert scalar[1:] == sse2[1:] == best[1:]
+    grp = scalar[-1].split()       # the group run = the same samples' written rows
+    assert grp[0] == "grp" and grp[1] == grp[2] and grp[3] == grp[4]
     # collecting the maxima changes no w, and every way finds the true maxima
     xall, yall = _c_data(5003)
-    for m, lines in zip((1, 3, 4, 5, 31, 32, 2048, 5003), np.reshape(scalar[1:], (8, 6))):
+    for m, lines in zip((1, 3, 4, 5, 31, 32, 2048, 5003), np.reshape(scalar[1:-1], (8, 6))):
         sgd, mb, mx = lines[2].split()[2:], lines[3].split()[2:], lines[4].split()[2:]
         assert mx[:4] == [sgd[0], sgd[1], mb[0], mb[3]], m
         xd, yd = xall[:m], yall[:m]
