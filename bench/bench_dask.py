@@ -3,11 +3,16 @@
     python bench/bench_dask.py            # 2e7 x 10 float64 in chunks of 1e6 rows
     python bench/bench_dask.py --quick    # 1/50 of that: a sanity run (seconds)
 
-Rows of the table (times are wall-clock seconds, best of --repeats):
+Rows of the table (wall-clock seconds; each in-memory and Dask pair timed
+alternately, --repeats times, and the ratio the median of the per-repeat
+ratios -- gdfast.benchreport.median_pair):
 
 * in memory vs Dask, same data, same parameters:
   - batch_gd method "stats", 100 epochs, intercept (d = 10);
-  - sgd, one epoch, intercept (d = 10): the chain of chunk tasks;
+  - sgd, one epoch, intercept (d = 10): the chain of chunk tasks, over the
+    chunks as the cluster placed them when persisting, and over the same
+    chunks placed by ``gdfast.dask.persist`` (contiguous row ranges per
+    worker: one change of worker per epoch);
   - sgd d = 1 (tutorial model), one epoch: in-memory "plain" and "affine"
     against gdfast.dask's composed affine maps on the cluster's workers;
     and 10 epochs (unshuffled, the Dask run composes the maps once).
@@ -42,7 +47,8 @@ def parse(argv=None):
     ap.add_argument("--chunk", type=float, default=1e6, help="rows per chunk (default 1e6)")
     ap.add_argument("--workers", type=int, default=2, help="LocalCluster workers (default 2)")
     ap.add_argument("--processes", action="store_true", help="worker processes, not threads")
-    ap.add_argument("--repeats", type=int, default=3, help="best of this many (default 3)")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="alternating repeats per pair (default 5)")
     ap.add_argument("--quick", action="store_true", help="1/50 of the rows and the chunk, "
                     "one repeat: a sanity run")
     ap.add_argument("--no-peers", action="store_true", help="skip dask-ml")
@@ -56,14 +62,21 @@ def parse(argv=None):
     return a
 
 
-def best(fn, repeats):
-    """(best seconds, last result)."""
-    t_best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        t_best = min(t_best, time.perf_counter() - t)
-    return t_best, out
+def paired(mem_fn, dask_fn, repeats):
+    """(in-memory seconds, Dask seconds, their last results), the two timed
+    alternately (gdfast.benchreport.median_pair: this machine's speed drifts
+    by tens of percent within seconds, so runs made one after the other do
+    not compare); the Dask time is the in-memory median times the median of
+    the per-repeat ratios."""
+    from gdfast.benchreport import median_pair
+    last = {}
+
+    def keep(name, fn):
+        def run():
+            last[name] = fn()
+        return run
+    t_d, t_m = median_pair(keep("dask", dask_fn), keep("mem", mem_fn), repeats)
+    return t_m, t_d, last["mem"], last["dask"]
 
 
 def make(rows, d, seed=0):
@@ -103,7 +116,7 @@ def main(argv=None):
     rows, d, chunk = a.rows, a.d, a.chunk
     print(f"# gdfast.dask benchmark: {rows:,} x {d} float64, chunks of {chunk:,} rows, "
           f"{a.workers} workers ({'processes' if a.processes else 'threads'}), "
-          f"best of {a.repeats}")
+          f"medians of {a.repeats} alternating repeats")
     print("# versions: " + ", ".join(f"{p} {version(p)}" for p in
                                      ("gdfast", "numpy", "dask", "distributed", "dask-ml",
                                       "dask-glm", "scikit-learn") if version(p)))
@@ -126,18 +139,27 @@ def main(argv=None):
         distributed.wait([Xd, yd, x1d, y1d])
 
         kw = dict(w=0.0, lr=0.05, fit_intercept=True)
-        t_m, r_m = best(lambda: gdfast.batch_gd(X, y, epochs=100, method="stats", **kw),
-                        a.repeats)
-        t_d, r_d = best(lambda: gdd.batch_gd(Xd, yd, epochs=100, method="stats", **kw),
-                        a.repeats)
+        t_m, t_d, r_m, r_d = paired(
+            lambda: gdfast.batch_gd(X, y, epochs=100, method="stats", **kw),
+            lambda: gdd.batch_gd(Xd, yd, epochs=100, method="stats", **kw), a.repeats)
         row("batch_gd stats, 100 epochs (target <= 1.5)", t_m, t_d,
             f"max |coef diff| {np.max(np.abs(r_m.coef - r_d.coef)):.1e}")
 
         sgd_rows(a, gdfast, gdd, (X, y, x1, y1), (Xd, yd, x1d, y1d), row)
-        t_a, r_a = best(lambda: gdfast.sgd(x1, y1, epochs=10, lr=1e-3, method="affine"),
-                        a.repeats)
-        t_d, r_d = best(lambda: gdd.sgd(x1d, y1d, epochs=10, lr=1e-3, method="affine"),
-                        a.repeats)
+        # the same chain over the same chunks placed by gdfast.dask.persist:
+        # contiguous row ranges per worker (the placement gdfast's own persist
+        # makes), so the chain changes workers once, not at every chunk
+        Xg, yg = gdd.persist(Xd, yd)
+        kw1 = dict(w=0.0, lr=1e-3, fit_intercept=True, epochs=1)
+        t_m, t_d, r_m, r_d = paired(lambda: gdfast.sgd(X, y, **kw1),
+                                    lambda: gdd.sgd(Xg, yg, **kw1), a.repeats)
+        row(f"sgd d={d}, 1 epoch, the chunks placed by gdfast.dask.persist (target <= 1.3)",
+            t_m, t_d,
+            "bit-identical" if np.array_equal(r_m.coef, r_d.coef) else "DIFFERENT")
+        del Xg, yg
+        t_a, t_d, r_a, r_d = paired(
+            lambda: gdfast.sgd(x1, y1, epochs=10, lr=1e-3, method="affine"),
+            lambda: gdd.sgd(x1d, y1d, epochs=10, lr=1e-3, method="affine"), a.repeats)
         row("sgd d=1, 10 epochs, in-memory affine vs one composed map", t_a, t_d,
             f"|w diff| {abs(r_a.w - r_d.w):.1e}")
 
@@ -168,16 +190,20 @@ def sgd_rows(a, gdfast, gdd, mem, lazy, row):
     X, y, x1, y1 = mem
     Xd, yd, x1d, y1d = lazy
     kw = dict(w=0.0, lr=1e-3, fit_intercept=True)
-    t_m, r_m = best(lambda: gdfast.sgd(X, y, epochs=1, **kw), a.repeats)
-    t_d, r_d = best(lambda: gdd.sgd(Xd, yd, epochs=1, **kw), a.repeats)
-    row(f"sgd d={X.shape[1]}, 1 epoch, chain of {Xd.numblocks[0]} tasks (target <= 1.3)",
+    t_m, t_d, r_m, r_d = paired(lambda: gdfast.sgd(X, y, epochs=1, **kw),
+                                lambda: gdd.sgd(Xd, yd, epochs=1, **kw), a.repeats)
+    row(f"sgd d={X.shape[1]}, 1 epoch, a chain over {Xd.numblocks[0]} chunks as the scheduler "
+        "placed them (target <= 1.3)",
         t_m, t_d, "bit-identical" if np.array_equal(r_m.coef, r_d.coef) else "DIFFERENT")
-    t_p, r_p = best(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3, method="plain"), a.repeats)
-    t_a, r_a = best(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3), a.repeats)
-    t_d, r_d = best(lambda: gdd.sgd(x1d, y1d, epochs=1, lr=1e-3, method="affine"),
-                    a.repeats)
+
+    def maps():
+        return gdd.sgd(x1d, y1d, epochs=1, lr=1e-3, method="affine")
+    t_p, t_d, r_p, r_d = paired(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3, method="plain"),
+                                maps, a.repeats)
     row("sgd d=1, 1 epoch, in-memory plain vs composed maps (target <= 0.67)", t_p, t_d,
         f"|w diff| {abs(r_p.w - r_d.w):.1e}")
+    t_a, t_d, r_a, r_d = paired(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3), maps,
+                                a.repeats)
     row(f"sgd d=1, 1 epoch, in-memory auto ({r_a.method}) vs composed maps", t_a, t_d,
         f"|w diff| {abs(r_a.w - r_d.w):.1e}")
 

@@ -31,6 +31,7 @@ leave their chunk. This is not the global permutation of the in-memory
 trainer (which would move the data); :func:`row_order` gives the order used.
 """
 
+import functools
 import math
 import uuid
 
@@ -45,7 +46,7 @@ from ._hooks import make_hook
 from ._result import History, TrainResult
 from .errors import DivergenceError
 
-__all__ = ["batch_gd", "sgd", "minibatch_gd", "row_order", "SPLIT_EVERY"]
+__all__ = ["batch_gd", "sgd", "minibatch_gd", "persist", "row_order", "SPLIT_EVERY"]
 
 #: Partials combined per node of the statistics and pass reduction trees.
 SPLIT_EVERY = 8
@@ -69,8 +70,8 @@ class _Data:
         self.sizes = tuple(int(c) for c in X.chunks[0])
         self.offsets = tuple(int(o) for o in np.cumsum((0,) + self.sizes[:-1]))
         keys = X.__dask_keys__()
-        self.xkeys = [row[0] for row in keys] if X.ndim == 2 else list(keys)
-        self.ykeys = list(y.__dask_keys__())
+        self.xkeys = _sources(X, [row[0] for row in keys] if X.ndim == 2 else list(keys))
+        self.ykeys = _sources(y, list(y.__dask_keys__()))
 
     def graph(self, what):
         return _Graph(self, what)
@@ -78,6 +79,33 @@ class _Data:
     @property
     def chunks(self):
         return len(self.sizes)
+
+
+def _sources(a, keys):
+    """The chunks' keys with aliases followed (a concatenation's or a
+    chunk-aligned slice's keys only name their source chunks): the tasks
+    then take the source chunks themselves -- one task less per chunk, and
+    where they are in a cluster's memory, _placement sees where."""
+    graph = a.__dask_graph__()
+    out = []
+    for key in keys:
+        for _ in range(8):
+            try:
+                v = graph[key]
+            except (KeyError, TypeError):
+                break
+            target = getattr(v, "target", None) if type(v).__name__ == "Alias" else v
+            target = getattr(target, "key", target)        # a TaskRef
+            if not isinstance(target, (tuple, str)) or target == key:
+                break
+            try:
+                if target not in graph:
+                    break
+            except TypeError:                              # unhashable: a task
+                break
+            key = target
+        out.append(key)
+    return out
 
 
 def _is_dask(a):
@@ -183,6 +211,74 @@ def _tuple(*parts):
     return parts
 
 
+# ------------------------------------------------- where the chunks live
+
+def _client():
+    """The active distributed.Client, or None (threads, processes, sync)."""
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    return client if client is not None and type(client).__name__ == "Client" else None
+
+
+def _placement(dd):
+    """Per chunk, the workers holding both its X and its y chunk (a frozenset;
+    those of the one in memory when the other is not, e.g. an in-memory y
+    wrapped here), or None when that is not known: only on a distributed
+    cluster, for data already in its memory (persisted); one scheduler round
+    trip."""
+    client = _client()
+    if client is None:
+        return None
+    futures = client.futures_of([dd.X, dd.y])
+    if not futures:
+        return None
+    where = client.who_has(futures)
+    out = []
+    for xk, yk in zip(dd.xkeys, dd.ykeys):
+        wx, wy = frozenset(where.get(xk, ())), frozenset(where.get(yk, ()))
+        out.append(((wx & wy) if wx and wy else (wx or wy)) or None)
+    return out if any(out) else None
+
+
+def _runs(visit, where):
+    """The visiting order cut into runs of consecutive chunks that live on
+    one common worker (one chunk per run where placement is unknown)."""
+    runs, common = [], None
+    for k in visit:
+        loc = where[k] if where is not None else None
+        if runs and loc is not None and common is not None and common & loc:
+            runs[-1].append(k)
+            common = common & loc
+        else:
+            runs.append([k])
+            common = loc
+    return runs
+
+
+def _by_worker(visit, where):
+    """The chunks grouped by a worker that holds them (where a chunk has
+    copies on several, the group so far smallest), each group in visiting
+    order; a chunk of unknown placement alone."""
+    groups, alone = {}, []
+    for k in visit:
+        loc = where[k] if where is not None else None
+        if loc is None:
+            alone.append([k])
+        else:
+            home = min(sorted(loc), key=lambda a: len(groups.get(a, ())))
+            groups.setdefault(home, []).append(k)
+    return list(groups.values()) + alone
+
+
+def _chain(step, width, state, *parts):
+    """``step(Xk, yk, state, *extra)`` over consecutive chunks in one task
+    (``parts``: ``width`` values per chunk, X's and y's chunk first): the
+    same calls, in the same order, as one task per chunk -- the same bits --
+    without a scheduler round trip between chunks that live on one worker."""
+    for i in range(0, len(parts), width):
+        state = step(parts[i], parts[i + 1], state, *parts[i + 2:i + width])
+    return state
+
+
 class _Graph:
     """One computation over the chunks of a _Data, as a plain task graph
     layered on X's and y's graphs (built directly: dask.delayed's per-call
@@ -282,8 +378,7 @@ def _persist_choice(persist):
     """"auto" (persist on a distributed cluster only), True or False -> bool."""
     if isinstance(persist, str):
         _validate.choice(persist, "persist", ("auto",))
-        client = getattr(dask.base.get_scheduler(), "__self__", None)
-        return client is not None and type(client).__name__ == "Client"
+        return _client() is not None
     if isinstance(persist, (bool, np.bool_)):
         return bool(persist)
     raise TypeError(f"persist must be 'auto', True or False, got "
@@ -291,10 +386,81 @@ def _persist_choice(persist):
 
 
 def _persisted(dd, persist):
+    """dd with X and y persisted (when ``persist``): on a distributed cluster
+    in contiguous row ranges per worker (_placed), unless they already are
+    in its memory (then as they lie); elsewhere as dask.persist."""
     if not persist:
         return dd
-    X, y = dask.persist(dd.X, dd.y)
-    return _Data(X, y, dd.flat)
+    client = _client()
+    if client is None:
+        X, y = dask.persist(dd.X, dd.y)
+        return _Data(X, y, dd.flat)
+    where = _placement(dd)
+    if where is not None and all(loc is not None for loc in where):
+        return dd
+    return _placed(dd, client)
+
+
+def _placed(dd, client):
+    """dd persisted on the cluster's workers in contiguous row ranges: chunk k
+    (X's and y's) on worker ``floor(W * mid_k / n)`` of the W workers in
+    address order (mid_k: its middle row), so an epoch's chain of tasks
+    changes workers W - 1 times instead of up to once per chunk. A chunk may
+    be recomputed elsewhere if its worker is lost."""
+    workers = sorted(client.scheduler_info()["workers"])
+    if not workers:
+        X, y = client.persist([dd.X, dd.y])
+        return _Data(X, y, dd.flat)
+    homes = [workers[min(len(workers) - 1, int(len(workers) * (off + m / 2) / dd.n))]
+             for off, m in zip(dd.offsets, dd.sizes)]
+    xs, ys = [], []
+    k = 0
+    while k < dd.chunks:          # one persist per range: its rows' X and y
+        j = k
+        while j < dd.chunks and homes[j] == homes[k]:
+            j += 1
+        x, v = client.persist([dd.X.blocks[k:j], dd.y.blocks[k:j]], workers=[homes[k]],
+                              allow_other_workers=True)
+        xs.append(x)
+        ys.append(v)
+        k = j
+    # in memory before the placement is read (distributed.wait, on this client)
+    from distributed.client import _wait  # a client exists: distributed is here
+    client.sync(_wait, client.futures_of(xs + ys))
+    return _Data(da.concatenate(xs), da.concatenate(ys), dd.flat)
+
+
+def persist(X, y):
+    """Persist ``X`` and ``y`` for training: on a ``distributed.Client``'s
+    cluster with consecutive chunks on the same worker.
+
+    The rows go to the workers in contiguous ranges of about ``n / W`` rows
+    (``W`` workers, in address order; a chunk's X and y together), which is
+    what an SGD or mini-batch epoch wants: its chain of tasks then moves from
+    worker to worker ``W - 1`` times per epoch, not up to once per chunk (a
+    hop costs a scheduler round trip: docs/dask.md). The trainers place the
+    data this way themselves when they persist it (``persist="auto"`` with
+    more than one epoch on a cluster); call this for data you persist
+    yourself, e.g. to train one epoch at a time. Without a distributed
+    client it is ``dask.persist``.
+
+    Parameters
+    ----------
+    X, y : dask.array.Array
+        As :func:`batch_gd` (validated and aligned the same way).
+
+    Returns
+    -------
+    (X, y) : tuple of dask.array.Array
+        The same values and row chunks, held in the workers' memory (a 2-D
+        ``X`` with its columns in one chunk).
+    """
+    dd = _data(X, y)
+    client = _client()
+    if client is None:
+        return dask.persist(dd.X, dd.y)
+    out = _placed(dd, client)
+    return out.X, out.y
 
 
 # ---------------------------------------------------------------- batch_gd
@@ -547,6 +713,21 @@ def _affine_task(Xk, yk, key, lr):
     return A, B, float(x[last]), float(yv[last])
 
 
+def _affine_group(lr, *parts):
+    """The maps of several chunks (``parts``: position in the visiting order,
+    X's chunk, y's chunk, permutation key; four values per chunk) in one
+    task, as [(position, map)]: chunks that live on one worker, mapped
+    there one after the other."""
+    return [(parts[i], _affine_task(parts[i + 1], parts[i + 2], parts[i + 3], lr))
+            for i in range(0, len(parts), 4)]
+
+
+def _compose_groups(*groups):
+    """The groups' maps put back in visiting order, composed (_compose)."""
+    return _compose(*[m for _, m in sorted((q for grp in groups for q in grp),
+                                           key=lambda q: q[0])])
+
+
 def _compose(*maps):
     """Compose chunk maps in visiting order -> (A, B, x_last, y_last)."""
     A, B, xl, yl = 1.0, 0.0, None, None
@@ -625,6 +806,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     if p.epochs > 1:
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
+    where = _placement(dd)
 
     if method == "affine":
         fixed = {}    # unshuffled, every epoch is the same map: computed once
@@ -635,9 +817,11 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
                 A, B, xl, yl = fixed["map"]
             else:
                 g = dd.graph("sgd-maps")
-                maps = [g.task(_affine_task, dd.xkeys[k], dd.ykeys[k],
-                               None if keys is None else keys[k], lr) for k in visit]
-                A, B, xl, yl = g.compute(g.task(_compose, *maps))
+                pos = {k: i for i, k in enumerate(visit)}
+                groups = [g.task(_affine_group, lr, *[v for k in grp for v in (
+                    pos[k], dd.xkeys[k], dd.ykeys[k], None if keys is None else keys[k])])
+                    for grp in _by_worker(visit, where)]
+                A, B, xl, yl = g.compute(g.task(_compose_groups, *groups))
                 if keys is None:
                     fixed["map"] = A, B, xl, yl
             w1 = A * float(w[0]) + B
@@ -645,13 +829,16 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
             return np.array([w1]), b, r * r
         return _run("sgd", method, p, dd, epoch)
 
+    step = functools.partial(_sgd_task, lr=lr, alpha=alpha, fit_b=fit_b, mode=mode)
+
     def epoch(e, w, b):
         visit, keys = plan(e)
         g = dd.graph("sgd")
         state = g.task(_tuple, w, b, math.nan, 0.0)
-        for k in visit:
-            state = g.task(_sgd_task, dd.xkeys[k], dd.ykeys[k], state,
-                           None if keys is None else keys[k], lr, alpha, fit_b, mode)
+        for run in _runs(visit, where):
+            parts = [v for k in run for v in (dd.xkeys[k], dd.ykeys[k],
+                                              None if keys is None else keys[k])]
+            state = g.task(_chain, step, 3, state, *parts)
         return g.compute(state)
     return _run("sgd", method, p, dd, epoch)
 
@@ -761,16 +948,20 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
     xdt = np.dtype(dd.X.dtype)
     ydt = np.dtype(dd.y.dtype)
+    where = _placement(dd)
+    step = functools.partial(_mb_task, lr=lr, alpha=alpha, fit_b=fit_b, size=size,
+                             threads=nthreads)
 
     def epoch(e, w, b):
         visit, keys = plan(e)
         g = dd.graph("minibatch")
         state = g.task(_tuple, w, b, math.nan, 0.0, np.zeros((0, dd.d), xdt),
                        np.zeros(0, ydt))
-        for i, k in enumerate(visit):
-            state = g.task(_mb_task, dd.xkeys[k], dd.ykeys[k], state,
-                           None if keys is None else keys[k], i == len(visit) - 1,
-                           lr, alpha, fit_b, size, nthreads)
+        for run in _runs(visit, where):
+            parts = [v for k in run for v in (dd.xkeys[k], dd.ykeys[k],
+                                              None if keys is None else keys[k],
+                                              bool(k == visit[-1]))]
+            state = g.task(_chain, step, 4, state, *parts)
         w, b, loss, rss, _, _ = g.compute(state)
         return w, b, loss, rss
     return _run("minibatch_gd", "batches", p, dd, epoch)

@@ -615,3 +615,79 @@ def test_epoch_loss_history_matches_in_memory(scheduler, trainer):
     want = getattr(gdfast, trainer)(Xn, yn, **kw)
     np.testing.assert_allclose(got.epoch_loss_history, want.epoch_loss_history, rtol=1e-12)
     assert gdd.batch_gd(X, y, epochs=2, fit_intercept=True).epoch_loss_history is None
+
+
+# ------------------------------------------ chunks that live on one worker
+
+def test_runs_and_groups_follow_the_placement():
+    A, B = frozenset("A"), frozenset("B")
+    where = [A, A, B, A | B, None, B]
+    # the chain: consecutive chunks with a worker in common, in visiting order
+    assert gdd._runs([0, 1, 2, 3, 4, 5], where) == [[0, 1], [2, 3], [4], [5]]
+    assert gdd._runs([3, 0, 1, 5, 2], where) == [[3, 0, 1], [5, 2]]
+    assert gdd._runs([0, 1, 2], None) == [[0], [1], [2]]
+    # the maps: any order, by a worker holding the chunk (the smaller group
+    # for a chunk on both), unknown placement alone
+    assert gdd._by_worker([2, 0, 1, 3, 4, 5], where) == [[2, 3, 5], [0, 1], [4]]
+    assert gdd._by_worker([1, 0], None) == [[1], [0]]
+
+
+def test_chunks_on_one_worker_run_as_one_task(cluster_client, monkeypatch):
+    """Data persisted on one worker of the cluster: each epoch's chain is one
+    task over all the chunks (no scheduler round trip between them) and the
+    one-feature maps one task plus the composition -- with the bits of the
+    in-memory trainers, as when every chunk is its own task."""
+    sizes = []
+    compute = gdd._Graph.compute
+
+    def counting(self, key):
+        sizes.append((self.name.split("-")[1], len(self.layer)))
+        return compute(self, key)
+    monkeypatch.setattr(gdd._Graph, "compute", counting)
+    X, y = make(n=2000, d=3)
+    Xd, yd = dask_pair(X, y, chunks=(500, 300, 0, 700, 500))
+    home = sorted(cluster_client.scheduler_info()["workers"])[0]
+    with dask.config.set(scheduler=cluster_client):
+        Xp, yp = cluster_client.persist([Xd, yd], workers=[home])
+        cluster_client.gather(cluster_client.futures_of([Xp, yp]))
+        kw = dict(lr=0.01, epochs=2, fit_intercept=True)
+        same_bits(gdd.sgd(Xp, yp, **kw), gdfast.sgd(X, y, **kw))
+        same_bits(gdd.minibatch_gd(Xp, yp, 16, **kw), gdfast.minibatch_gd(X, y, 16, **kw))
+        assert sizes == [("sgd", 2)] * 2 + [("minibatch", 2)] * 2
+        sizes.clear()
+        xp = cluster_client.persist(da.from_array(X[:, 0], chunks=400), workers=[home])
+        cluster_client.gather(cluster_client.futures_of(xp))
+        r = gdd.sgd(xp, y, lr=0.01, epochs=1, method="affine")
+        assert sizes == [("sgd", 2)]
+        assert r.w == gdd.sgd(da.from_array(X[:, 0], chunks=400), y, lr=0.01, epochs=1,
+                              method="affine", persist=False).w
+
+
+def test_persist_places_contiguous_row_ranges(cluster_client, monkeypatch):
+    """gdfast.dask.persist (and the trainers' own persist) put consecutive
+    chunks on one worker: contiguous row ranges, X's and y's chunks together,
+    so an epoch's chain changes workers once on two workers; the values, the
+    chunks and the training bits are those of the data."""
+    X, y = make(n=3000, d=3)
+    Xd, yd = dask_pair(X, y, chunks=(500, 700, 0, 300, 500, 1000))
+    with dask.config.set(scheduler=cluster_client):
+        Xp, yp = gdd.persist(Xd, yd)
+        assert Xp.chunks == Xd.chunks and yp.chunks == yd.chunks
+        np.testing.assert_array_equal(Xp.compute(), X)
+        np.testing.assert_array_equal(yp.compute(), y)
+        dd = gdd._data(Xp, yp)
+        where = gdd._placement(dd)
+        homes = [sorted(w)[0] for w in where]
+        assert len(set(homes)) == 2 and homes == sorted(homes, key=homes.index)
+        assert len(gdd._runs(np.arange(dd.chunks), where)) == 2
+        runs = []
+        monkeypatch.setattr(gdd, "_runs", lambda v, w, f=gdd._runs: runs.append(f(v, w))
+                            or runs[-1])
+        kw = dict(lr=0.01, epochs=3, fit_intercept=True)
+        same_bits(gdd.sgd(Xp, yp, **kw), gdfast.sgd(X, y, **kw))
+        same_bits(gdd.sgd(Xd, yd, **kw), gdfast.sgd(X, y, **kw))   # persisted inside
+        assert [len(r) for r in runs] == [2] * 6
+    # without a distributed client: dask.persist
+    with dask.config.set(scheduler="threads"):
+        Xq, yq = gdd.persist(Xd, yd)
+        np.testing.assert_array_equal(Xq.compute(), X)
