@@ -149,12 +149,25 @@ gdfast_mom_merge(double *N, double *M, double *C, const Py_ssize_t W, double m,
 ATTR static inline __attribute__((always_inline)) void                            \
 mom_centre_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m, \
                     const Py_ssize_t d, const double *K, double *mc,              \
-                    double *__restrict U) {                                       \
+                    double *__restrict U, const double *w0) {                     \
     const Py_ssize_t D = d + 1, W = (D + 3) / 4 * 4;                              \
-    double s0[GDFAST_MOM_MAXW], s1[GDFAST_MOM_MAXW];                              \
-    Py_ssize_t i, j;                                                              \
+    double s0[GDFAST_MOM_MAXW], s1[GDFAST_MOM_MAXW], yv[GDFAST_MOM_ROWS], l[4];   \
+    Py_ssize_t i, j, k;                                                           \
     const TX *xi;                                                                 \
     double *ui;                                                                   \
+    /* the last column: y shifted, less the shifted row's x.w0 (with w0) */  \
+    for (i = 0; i < m; i++) {                                                 \
+        yv[i] = (double)y[i] - K[d];                                          \
+        if (w0) {                                                             \
+            xi = X + i * d;                                                   \
+            for (k = 0; k < 4; k++) l[k] = 0.0;                               \
+            for (j = 0; j < d; j += 4)                                        \
+                for (k = 0; k < 4; k++)                                       \
+                    l[k] = l[k] + (j + k < d ? ((double)xi[j + k] - K[j + k]) * w0[j + k] \
+                                             : 0.0);                          \
+            yv[i] = yv[i] - ((l[0] + l[1]) + (l[2] + l[3]));                  \
+        }                                                                     \
+    }                                                                         \
     /* the chunk's sums: even rows in s0, odd rows in s1, each in order */   \
     for (j = 0; j < W; j++) s0[j] = s1[j] = 0.0;                              \
     for (i = 0; i + 1 < m; i += 2) {                                          \
@@ -163,20 +176,20 @@ mom_centre_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m
             s0[j] = s0[j] + ((double)xi[j] - K[j]);                           \
             s1[j] = s1[j] + ((double)xi[d + j] - K[j]);                       \
         }                                                                     \
-        s0[d] = s0[d] + ((double)y[i] - K[d]);                                \
-        s1[d] = s1[d] + ((double)y[i + 1] - K[d]);                            \
+        s0[d] = s0[d] + yv[i];                                                \
+        s1[d] = s1[d] + yv[i + 1];                                            \
     }                                                                         \
     if (i < m) {                                                              \
         xi = X + i * d;                                                \
         for (j = 0; j < d; j++) s0[j] = s0[j] + ((double)xi[j] - K[j]);       \
-        s0[d] = s0[d] + ((double)y[i] - K[d]);                                \
+        s0[d] = s0[d] + yv[i];                                                \
     }                                                                         \
     for (j = 0; j < W; j++) mc[j] = j < D ? (s0[j] + s1[j]) / (double)m : 0.0; \
     for (i = 0; i < m; i++) {                                                 \
         xi = X + i * d;                                                \
         ui = U + i * W;                                                       \
         for (j = 0; j < d; j++) ui[j] = ((double)xi[j] - K[j]) - mc[j];       \
-        ui[d] = ((double)y[i] - K[d]) - mc[d];                                \
+        ui[d] = yv[i] - mc[d];                                                \
         for (j = D; j < W; j++) ui[j] = 0.0;                                  \
     }                                                                         \
 }
@@ -189,23 +202,23 @@ GDFAST_CENTRE_C(ff_base, float, float, )
 ATTR static inline __attribute__((always_inline)) void                            \
 mom_body_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t n,   \
                   const Py_ssize_t d, const double *K, double *N, double *M,      \
-                  double *C, double *__restrict U) {                              \
+                  double *C, double *__restrict U, const double *w0) {            \
     const Py_ssize_t W = (d + 4) / 4 * 4;                                         \
     double mc[GDFAST_MOM_MAXW], G[GDFAST_MOM_MAXW * GDFAST_MOM_MAXW];             \
     Py_ssize_t lo, m;                                                             \
     for (lo = 0; lo < n; lo += m) {                                               \
         m = n - lo < GDFAST_MOM_ROWS ? n - lo : GDFAST_MOM_ROWS;                  \
-        CENTRE(X + lo * d, y + lo, m, d, K, mc, U);                               \
+        CENTRE(X + lo * d, y + lo, m, d, K, mc, U, w0);                           \
         GRAM(U, m, W, G);                                                         \
         gdfast_mom_merge(N, M, C, W, (double)m, mc, G);                           \
     }                                                                             \
 }                                                                                 \
 ATTR static void moments_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
                                   const double *K, double *N, double *M, double *C, \
-                                  double *U) {                                    \
+                                  double *U, const double *w0) {                  \
     switch (d) {                                                                  \
     GDFAST_CASES15(GDFAST_MOM_CASE, SUFFIX)                                       \
-    default: mom_body_##SUFFIX(X, y, n, 16, K, N, M, C, U); break;               \
+    default: mom_body_##SUFFIX(X, y, n, 16, K, N, M, C, U, w0); break;           \
     }                                                                             \
 }                                                                                 \
 ATTR static inline __attribute__((always_inline)) void                            \
@@ -253,7 +266,7 @@ ATTR static void residuals_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_s
 }
 
 #define GDFAST_MOM_CASE(SUFFIX, D)                                                \
-    case D: mom_body_##SUFFIX(X, y, n, D, K, N, M, C, U); break;
+    case D: mom_body_##SUFFIX(X, y, n, D, K, N, M, C, U, w0); break;
 #define GDFAST_RES_CASE(RSMALL, D)                                                \
     case D: RSMALL(X, y, n, D, xbar, ybar, ws, out); break;
 
@@ -329,45 +342,69 @@ GDFAST_RESV(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
 /* The chunk's means and centred rows in AVX2 (d <= 16 a compile-time
  * constant; the short last group of x loaded with a mask): the same sums,
  * even rows and odd rows apart, each in order, as mom_body's C. */
+/* (l0 + l1) + (l2 + l3) of a vector's four lanes (hh: scratch) */
+#define GDFAST_HSUM4(v, hh)                                                       \
+    (hh = _mm_hadd_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1)),    \
+     _mm_cvtsd_f64(hh) + _mm_cvtsd_f64(_mm_unpackhi_pd(hh, hh)))
 #define GDFAST_MEANV(XY, TX, TY, LD, LDM)                                          \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
 mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,      \
                 const Py_ssize_t d, const double *K, double *mc,                  \
-                double *__restrict U) {                                           \
+                double *__restrict U, const double *w0) {                         \
     const Py_ssize_t D = d + 1, W = (D + 3) / 4 * 4, nf = d / 4, t = d % 4,        \
                      nv = nf + (t ? 1 : 0);                                       \
     const __m256i mk = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,         \
                                           t > 2 ? -1 : 0, 0);                     \
     const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
                                        t > 2 ? -1 : 0, 0);                        \
-    __m256d s0[4], s1[4], mv[4], kv[4];                                           \
-    double y0 = 0.0, y1 = 0.0, lanes[4 * 4];                                      \
+    __m256d s0[4], s1[4], mv[4], kv[4], wv[4], acc;                               \
+    __m128d hh;                                                                   \
+    double y0 = 0.0, y1 = 0.0, lanes[4 * 4], yv[GDFAST_MOM_ROWS];                 \
     Py_ssize_t i, q, j;                                                           \
     for (q = 0; q < nv; q++) {                                                    \
         s0[q] = s1[q] = _mm256_setzero_pd();                                      \
         kv[q] = q < nf ? _mm256_loadu_pd(K + 4 * q) : _mm256_maskload_pd(K + 4 * q, mk); \
+        wv[q] = !w0 ? _mm256_setzero_pd() : q < nf ? _mm256_loadu_pd(w0 + 4 * q)   \
+                                              : _mm256_maskload_pd(w0 + 4 * q, mk); \
     }                                                                             \
+    /* the last column, as the C: y shifted, less (with w0) the shifted row's \
+     * x.w0 in four lanes combined as (l0 + l1) + (l2 + l3) */               \
     for (i = 0; i + 1 < m; i += 2) {                                              \
         const TX *xa = X + i * d, *xb = xa + d;                                   \
+        __m256d ra, rb, aa = _mm256_setzero_pd(), ab = aa;                        \
         GDFAST_PREFETCH(X, y, (const int64_t *)NULL, i, m, d,                     \
                         2 + GDFAST_PF_NEAR(d, sizeof(TX)));                       \
         GDFAST_PREFETCH(X, y, (const int64_t *)NULL, i + 1, m, d,                 \
                         2 + GDFAST_PF_NEAR(d, sizeof(TX)));                       \
         for (q = 0; q < nv; q++) {                                                \
-            s0[q] = _mm256_add_pd(s0[q], _mm256_sub_pd(q < nf ? LD(xa + 4 * q)      \
-                                                  : LDM(xa + 4 * q, mk, m32), kv[q])); \
-            s1[q] = _mm256_add_pd(s1[q], _mm256_sub_pd(q < nf ? LD(xb + 4 * q)      \
-                                                  : LDM(xb + 4 * q, mk, m32), kv[q])); \
+            ra = _mm256_sub_pd(q < nf ? LD(xa + 4 * q) : LDM(xa + 4 * q, mk, m32), kv[q]); \
+            rb = _mm256_sub_pd(q < nf ? LD(xb + 4 * q) : LDM(xb + 4 * q, mk, m32), kv[q]); \
+            s0[q] = _mm256_add_pd(s0[q], ra);                                     \
+            s1[q] = _mm256_add_pd(s1[q], rb);                                     \
+            aa = _mm256_add_pd(aa, _mm256_mul_pd(ra, wv[q]));                     \
+            ab = _mm256_add_pd(ab, _mm256_mul_pd(rb, wv[q]));                     \
         }                                                                         \
-        y0 = y0 + ((double)y[i] - K[d]);                                          \
-        y1 = y1 + ((double)y[i + 1] - K[d]);                                      \
+        yv[i] = (double)y[i] - K[d];                                              \
+        yv[i + 1] = (double)y[i + 1] - K[d];                                      \
+        if (w0) {                                                                 \
+            yv[i] = yv[i] - GDFAST_HSUM4(aa, hh);                                 \
+            yv[i + 1] = yv[i + 1] - GDFAST_HSUM4(ab, hh);                         \
+        }                                                                         \
+        y0 = y0 + yv[i];                                                          \
+        y1 = y1 + yv[i + 1];                                                      \
     }                                                                             \
     if (i < m) {                                                                  \
         const TX *xa = X + i * d;                                                 \
-        for (q = 0; q < nv; q++)                                                  \
-            s0[q] = _mm256_add_pd(s0[q], _mm256_sub_pd(q < nf ? LD(xa + 4 * q)      \
-                                                  : LDM(xa + 4 * q, mk, m32), kv[q])); \
-        y0 = y0 + ((double)y[i] - K[d]);                                          \
+        __m256d ra;                                                               \
+        acc = _mm256_setzero_pd();                                                \
+        for (q = 0; q < nv; q++) {                                                \
+            ra = _mm256_sub_pd(q < nf ? LD(xa + 4 * q) : LDM(xa + 4 * q, mk, m32), kv[q]); \
+            s0[q] = _mm256_add_pd(s0[q], ra);                                     \
+            acc = _mm256_add_pd(acc, _mm256_mul_pd(ra, wv[q]));                   \
+        }                                                                         \
+        yv[i] = (double)y[i] - K[d];                                              \
+        if (w0) yv[i] = yv[i] - GDFAST_HSUM4(acc, hh);                            \
+        y0 = y0 + yv[i];                                                          \
     }                                                                             \
     for (q = 0; q < nv; q++) _mm256_storeu_pd(lanes + 4 * q, _mm256_add_pd(s0[q], s1[q])); \
     for (j = 0; j < W; j++) mc[j] = j < d ? lanes[j] / (double)m : 0.0;          \
@@ -383,7 +420,7 @@ mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,   
                                 _mm256_sub_pd(_mm256_sub_pd(LDM(xa + 4 * nf, mk, m32), kv[nf]), \
                                               _mm256_maskload_pd(mc + 4 * nf, mk))); \
         else _mm256_storeu_pd(ui + 4 * nf, _mm256_setzero_pd());                  \
-        ui[d] = ((double)y[i] - K[d]) - mc[d];                                    \
+        ui[d] = yv[i] - mc[d];                                                    \
     }                                                                             \
 }
 GDFAST_MEANV(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d)
@@ -411,8 +448,8 @@ GDFAST_MOMENTS(ff_avx2, float, float, __attribute__((target("avx2"))), gdfast_gr
 #define GDFAST_MOM_ENTRY(XY, TX, TY)                                              \
 static inline void mom_rows_##XY(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
                                  const double *K, double *N, double *M, double *C, \
-                                 double *U) {                                     \
-    GDFAST_MOM_PICK(moments, XY, X, y, n, d, K, N, M, C, U)                        \
+                                 double *U, const double *w0) {                   \
+    GDFAST_MOM_PICK(moments, XY, X, y, n, d, K, N, M, C, U, w0)                    \
 }                                                                                 \
 static inline void res_rows_##XY(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
                                  const double *xbar, double ybar, const double *ws, \

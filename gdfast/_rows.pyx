@@ -76,13 +76,17 @@ cdef extern from "_rowops.h" nogil:
 cdef extern from "_moments.h" nogil:
     enum: GDFAST_MOM_ROWS
     void mom_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d,
-                     const double* K, double* N, double* M, double* C, double* U)
+                     const double* K, double* N, double* M, double* C, double* U,
+                     const double* w0)
     void mom_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d,
-                     const double* K, double* N, double* M, double* C, double* U)
+                     const double* K, double* N, double* M, double* C, double* U,
+                     const double* w0)
     void mom_rows_fd(const float* X, const double* y, Py_ssize_t n, Py_ssize_t d,
-                     const double* K, double* N, double* M, double* C, double* U)
+                     const double* K, double* N, double* M, double* C, double* U,
+                     const double* w0)
     void mom_rows_ff(const float* X, const float* y, Py_ssize_t n, Py_ssize_t d,
-                     const double* K, double* N, double* M, double* C, double* U)
+                     const double* K, double* N, double* M, double* C, double* U,
+                     const double* w0)
     void res_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d,
                      const double* xbar, double ybar, const double* ws, double* out)
     void res_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d,
@@ -436,11 +440,14 @@ cdef enum:
 
 
 def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mean,
-                  double[:, ::1] C, bint signals=False):
+                  double[:, ::1] C, bint signals=False, const double[::1] w0=None):
     """The centred moments of z = [x, y] for d <= 16 (_moments.h, one pass):
     mean[:d + 1] = the column means of z, C[:d + 1, :d + 1] = sum (z - mean)
     (z - mean)' (values shifted by the first row, chunks of GDFAST_MOM_ROWS
-    rows centred on their own means, merged exactly in order)."""
+    rows centred on their own means, merged exactly in order). With w0 (d
+    values) the last column is y - x.w0 instead, formed from the shifted
+    values ((y - y_0) - (x - x_0).w0, so mean[d] is y_0 plus its mean)."""
+    cdef const double* wp = &w0[0] if w0 is not None else NULL
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], W = (d + 4) // 4 * 4, lo, m, j, k
     cdef Ticker t = Ticker(0, signals)
     cdef double N = 0.0
@@ -451,6 +458,8 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
     cdef double* U
     if d > 16:
         raise ValueError(f"moments_small handles up to 16 features, got {d}")
+    if w0 is not None and w0.shape[0] != d:
+        raise ValueError(f"w0 must have {d} values, got {w0.shape[0]}")
     work = <double*>malloc((W * W + 2 * W + GDFAST_MOM_ROWS * W) * sizeof(double))
     if work == NULL:
         raise MemoryError()
@@ -467,14 +476,14 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
                 m = min(<Py_ssize_t>SPAN, n - lo)
                 if floating is double:
                     if yfloat is double:
-                        mom_rows_dd(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U)
+                        mom_rows_dd(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U, wp)
                     else:
-                        mom_rows_df(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U)
+                        mom_rows_df(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U, wp)
                 else:
                     if yfloat is double:
-                        mom_rows_fd(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U)
+                        mom_rows_fd(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U, wp)
                     else:
-                        mom_rows_ff(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U)
+                        mom_rows_ff(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U, wp)
                 tick(&t, m * d)
                 lo += m
             for j in range(d + 1):

@@ -3,7 +3,8 @@
 Batch gradient descent on ``mean((x·w + b - y)**2) + alpha*|w|**2`` needs,
 at any ``(w, b)``, only the sums of ``r**2``, ``r`` and ``r*x`` with
 ``r = x·w + b - y``. Those are quadratic in ``(w, b)``, so two passes
-over the data give every epoch's numbers exactly (in real arithmetic):
+over the data give every epoch's numbers exactly (in real arithmetic) --
+and from ONE_PASS_MIN rows usually one (:func:`_one_pass`, below):
 
 1. the column means ``xbar``, ``ybar``, ``C = sum u u'`` with
    ``u = x - xbar`` and ``sum u*v`` with ``v = y - ybar``, in one read:
@@ -26,6 +27,13 @@ training ends, so nothing cancels catastrophically: no prefix, offset or
 outlier of the data can mislead it (tests/test_stats.py holds the
 adversarial cases). Both passes read rows a chunk at a time, so memory
 stays bounded whatever n is; float32 X is widened chunk by chunk.
+
+One read instead of two: a pilot ``w0`` fitted on the first PILOT_ROWS rows
+is subtracted from y as the moments are read (the column ``y - x·w0``), so
+the residual sums about ``w* = w0 + delta`` follow in closed form from terms
+as small as the pilot is good. The second read is kept wherever that cannot
+be trusted: the pilot far from the whole data's fit (a prefix unlike the
+rest), an ill-conditioned ``C``, or rows without noise to measure it by.
 """
 
 import math
@@ -74,11 +82,12 @@ def merge_moments(*parts):
     return n, xbar, ybar, C, s_uv
 
 
-def _blas_chunks(X, y, kx, ky, signals):
+def _blas_chunks(X, y, kx, ky, signals, w0=None):
     """The moments of each chunk of rows, shifted by (kx, ky) (the first
     row: offsets cancel before any sum) and centred on the chunk's own
     means; its Gram matrix and cross products through numpy's BLAS (a
-    float32 chunk is widened as it is shifted)."""
+    float32 chunk is widened as it is shifted). With w0, y's column is
+    (y - ky) - (x - kx).w0; each chunk also gives its sum of squares."""
     from . import _rows
     n, d = X.shape
     rows = _chunk_rows(d)
@@ -88,11 +97,13 @@ def _blas_chunks(X, y, kx, ky, signals):
         U, v = buf[:m], vbuf[:m]
         np.subtract(X[lo:lo + m], kx, out=U, dtype=np.float64)
         np.subtract(y[lo:lo + m], ky, out=v, dtype=np.float64)
+        if w0 is not None:
+            v -= U @ w0
         xbar = U.sum(axis=0) / m
         ybar = float(v.sum()) / m
         U -= xbar
         v -= ybar
-        yield m, xbar, ybar, U.T @ U, v @ U
+        yield m, xbar, ybar, U.T @ U, v @ U, float(v @ v)
         if signals:
             _rows.check_signals()
 
@@ -103,15 +114,37 @@ def moments(X, y, signals=False):
     in one read of the data: values shifted by the first row, chunks of rows
     centred on their own means in cache, merged exactly in order
     (:func:`merge_moments`)."""
+    return _moments(X, y, signals)[:5]
+
+
+def _moments(X, y, signals=False, w0=None):
+    """moments(), and s_vv = sum v*v; with w0, of the column y - x.w0 in
+    place of y (its mean returned as y's would be: shifted by y[0] and,
+    through the shifted x, by x[0].w0 -- see _one_pass)."""
     from . import _rows
     n, d = X.shape
     if d <= SMALL_D:
         mean, C = np.empty(d + 1), np.empty((d + 1, d + 1))
-        _rows.moments_small(X, y, mean, C, signals)
-        return n, mean[:d].copy(), float(mean[d]), C[:d, :d].copy(), C[:d, d].copy()
+        _rows.moments_small(X, y, mean, C, signals, w0)
+        return (n, mean[:d].copy(), float(mean[d]), C[:d, :d].copy(), C[:d, d].copy(),
+                float(C[d, d]))
     kx, ky = X[0].astype(np.float64), float(y[0])
-    m, xbar, ybar, C, s_uv = merge_moments(*_blas_chunks(X, y, kx, ky, signals))
-    return m, kx + xbar, ky + ybar, C, s_uv
+    parts = list(_blas_chunks(X, y, kx, ky, signals, w0))
+    m, xbar, ybar, C, s_uv = merge_moments(*[q[:5] for q in parts])
+    return m, kx + xbar, ky + ybar, C, s_uv, _merge_squares(parts)
+
+
+def _merge_squares(parts):
+    """sum v*v over the chunks' (m, xbar, ybar, C, s_uv, s_vv): merged as
+    merge_moments merges C (the exact pairwise update)."""
+    n, _, ybar, _, _, s_vv = parts[0]
+    for nb, _, yb, _, _, sb in parts[1:]:
+        tot = n + nb
+        dy = yb - ybar
+        s_vv += sb + (n * nb / tot) * dy * dy
+        ybar = ybar + dy * (nb / tot)
+        n = tot
+    return s_vv
 
 
 def residuals(X, y, xbar, ybar, wstar, signals=False):
@@ -123,9 +156,84 @@ def residuals(X, y, xbar, ybar, wstar, signals=False):
     return out
 
 
+#: From this many rows the statistics try one pass (_one_pass).
+ONE_PASS_MIN = 1 << 16
+#: Rows of the prefix whose least-squares fit is the pilot w0.
+PILOT_ROWS = 1 << 13
+#: The one pass is kept when delta'C delta <= SHIFT_MAX * s_ee (the pilot is
+#: within a few standard errors, so s_ee's formula loses under two digits)
+#: and cond(C) * max|delta| <= COND_MAX * max|w*| (the solve's rounding,
+#: amplified by C's conditioning, stays far below the documented bound).
+SHIFT_MAX = 10.0
+COND_MAX = 1.0
+
+
+def _one_pass(X, y, signals):
+    """The statistics from one read of the data: a Stats whose s_ee is None
+    where the residual sums cannot be trusted to the documented bound (then
+    collect reads the residuals about its centre), or None (too few rows, no
+    usable pilot, a non-finite moment: collect's two reads).
+
+    A pilot w0, the least-squares fit of the first PILOT_ROWS rows, is
+    taken out of y as it is read: the moments of [x, y - x.w0] give
+    delta = w* - w0 by the same solve, and the residual sums about w* in
+    closed form -- s_ee = s_vv - 2 delta.s_uv + delta'C delta,
+    h = s_uv - C delta -- with terms as small as the pilot is good (the
+    second read exists to make them small whatever the data; here the
+    pilot does it, and the checks below refuse a pilot that does not: a
+    prefix unlike the rest, a near-singular prefix, an ill-conditioned C).
+    s_u and s_e, zero in real arithmetic, are taken as zero."""
+    n, d = X.shape
+    if n < ONE_PASS_MIN:
+        return None
+    p = moments(X[:PILOT_ROWS], y[:PILOT_ROWS], signals)
+    if not (np.isfinite(p[3]).all() and np.isfinite(p[4]).all()):
+        return None
+    w0 = np.linalg.lstsq(p[3], p[4], rcond=None)[0]
+    if not np.isfinite(w0).all():
+        return None
+    n, xbar, ycol, C, s_uv, s_vv = _moments(X, y, signals, w0)
+    if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and math.isfinite(s_vv)):
+        return None
+    with np.errstate(all="ignore"):         # checked below
+        delta = np.linalg.lstsq(C, s_uv, rcond=None)[0]
+        Cd = C @ delta
+        dCd = float(delta @ Cd)
+        s_ee = s_vv - 2.0 * float(delta @ s_uv) + dCd
+        wstar = w0 + delta
+        cond = np.linalg.cond(C)
+    if not np.isfinite(wstar).all():
+        return None
+    st = Stats()
+    st.n, st.xbar, st.C, st.wstar = n, xbar, C, wstar
+    # y's mean: the column's, plus the x0.w0 it was shifted by and xbar.w0
+    st.ybar = ycol + float((xbar - X[0].astype(np.float64)) @ w0)
+    top = float(np.max(np.abs(wstar)))
+    if (math.isfinite(s_ee) and s_ee > 0.0 and math.isfinite(cond) and top > 0.0
+            and 0.0 <= dCd <= SHIFT_MAX * s_ee
+            and cond * float(np.max(np.abs(delta))) <= COND_MAX * top):
+        st.s_ee, st.s_e = s_ee, 0.0
+        st.h, st.s_u = s_uv - Cd, np.zeros(d)
+    else:
+        st.s_ee = None          # not to be trusted: collect reads the residuals
+    return st
+
+
 def collect(X, y, signals=False):
-    """The statistics of (X (n, d), y (n,)); None if any is not finite."""
+    """The statistics of (X (n, d), y (n,)); None if any is not finite.
+    From ONE_PASS_MIN rows one read where it can be trusted (_one_pass),
+    and where it cannot, a second read for the residuals about the centre
+    it found; below, or without a usable pilot, the moments, then the
+    residuals."""
     d = X.shape[1]
+    st = _one_pass(X, y, signals)
+    if st is not None and st.s_ee is not None:
+        return st
+    if st is not None:
+        out = residuals(X, y, st.xbar, st.ybar, st.wstar, signals)
+        st.s_ee, st.s_e = float(out[0]), float(out[1])
+        st.h, st.s_u = out[2:2 + d], out[2 + d:]
+        return st if np.isfinite(out).all() else None
     st = Stats()
     st.n, st.xbar, st.ybar, C, s_uv = moments(X, y, signals)
     if not (np.isfinite(C).all() and np.isfinite(s_uv).all()):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import gdfast._compiled as compiled
+from gdfast import _stats
 from helpers import with_and_without_avx2
 
 N = 100_000
@@ -193,9 +194,12 @@ def test_statistics_passes_give_identical_bits_with_and_without_avx2(tmp_path):
             "        out.append(repr([m[0], m[1].tolist(), m[2], m[3].tolist(), m[4].tolist()]))\n"
             "        r = _stats.residuals(X, y, m[1], m[2], np.linspace(0.5, 1.5, d))\n"
             "        out.append(repr(r.tolist()))\n"
+            "        # the one pass's column y - x.w0\n"
+            "        m = _stats._moments(X, y, False, np.linspace(0.9, 1.1, d))\n"
+            "        out.append(repr([m[2], m[3].tolist(), m[4].tolist(), m[5]]))\n"
             "print('\\n'.join(out))\n")
     runs = with_and_without_avx2(code, tmp_path, timeout=120)
-    assert len(runs["0"]) == 32 and runs["0"] == runs["1"]
+    assert len(runs["0"]) == 48 and runs["0"] == runs["1"]
 
 
 @pytest.mark.parametrize("offset", [1e6, 1e8])
@@ -239,4 +243,83 @@ def test_stats_within_bound_at_large_offsets_with_real_learning_rates(step, offs
     kw = dict(lr=step / float(np.mean(x * x)), epochs=50, fit_intercept=fit_intercept)
     w_err, b_err, l_err = _close(compiled.batch_gd(X, y, method="stats", **kw),
                                  compiled.batch_gd(X, y, method="pass", **kw))
+    assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
+
+
+# ------------------------------------------------ the one read of _one_pass
+
+def _spy_one_pass(monkeypatch):
+    seen = []
+    one = _stats._one_pass
+
+    def spy(X, y, signals):
+        st = one(X, y, signals)
+        seen.append("none" if st is None else "one" if st.s_ee is not None else "two")
+        return st
+    monkeypatch.setattr(_stats, "_one_pass", spy)
+    return seen
+
+
+def test_one_pass_moments_of_the_shifted_column_equal_their_definition():
+    """_moments with w0: the last column is y - x.w0, its mean reported as
+    y's would be (y[0] plus the column's mean, shifted by x[0].w0) -- against
+    numpy's two-pass formulas in float64, small and BLAS paths."""
+    rng = np.random.default_rng(4)
+    for d in (3, 10, 20):
+        X = 5.0 + rng.standard_normal((70_000, d))
+        y = X @ np.linspace(-1.0, 1.0, d) + 0.3 * rng.standard_normal(70_000)
+        w0 = np.linspace(-0.9, 1.1, d)
+        n, xbar, ycol, C, s_uv, s_vv = _stats._moments(X, y, False, w0)
+        v = y - X @ w0
+        u, vc = X - X.mean(axis=0), v - v.mean()
+        np.testing.assert_allclose(xbar, X.mean(axis=0), rtol=1e-13)
+        np.testing.assert_allclose(ycol + (xbar - X[0]) @ w0, y.mean(), rtol=0,
+                                   atol=1e-13 * np.abs(y).max())
+        np.testing.assert_allclose(C, u.T @ u, rtol=1e-12)
+        np.testing.assert_allclose(s_uv, u.T @ vc, rtol=1e-10, atol=1e-9 * np.abs(s_uv).max())
+        np.testing.assert_allclose(s_vv, vc @ vc, rtol=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 3, 20])
+def test_one_pass_taken_on_ordinary_data_and_within_bound_of_two(d, monkeypatch):
+    """Noisy, well-conditioned rows from ONE_PASS_MIN on: one read, and its
+    statistics train within the documented bound of the two reads' (and of
+    a pass per epoch)."""
+    seen = _spy_one_pass(monkeypatch)
+    rng = np.random.default_rng(d)
+    n = _stats.ONE_PASS_MIN + 999
+    X = 0.5 + rng.standard_normal((n, d))
+    y = X @ np.linspace(1.0, 2.0, d) + 3.0 + 0.2 * rng.standard_normal(n)
+    kw = dict(lr=0.05, epochs=40, fit_intercept=True, alpha=0.01)
+    one = compiled.batch_gd(X, y, method="stats", **kw)
+    assert seen == ["one"]
+    monkeypatch.setattr(_stats, "ONE_PASS_MIN", 10 * n)
+    two = compiled.batch_gd(X, y, method="stats", **kw)
+    passes = compiled.batch_gd(X, y, method="pass", **kw)
+    for ref in (two, passes):
+        w_err, b_err, l_err = _close(one, ref)
+        assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
+
+
+@pytest.mark.parametrize("case", ["prefix_unlike_the_rest", "ill_conditioned", "exact_fit"])
+def test_one_pass_refused_where_it_cannot_be_trusted(case, monkeypatch):
+    """A pilot from a prefix unlike the rest (its fit far from the whole
+    data's), collinear columns (cond(C) huge) and noise-free rows (nothing
+    to measure the pilot against): the residuals are read a second time, and
+    the result stays within the bound of a pass per epoch."""
+    seen = _spy_one_pass(monkeypatch)
+    rng = np.random.default_rng(7)
+    n = _stats.ONE_PASS_MIN + 5
+    X = rng.standard_normal((n, 2))
+    y = X @ [2.0, -1.0] + 0.01 * rng.standard_normal(n)
+    if case == "prefix_unlike_the_rest":
+        y[:_stats.PILOT_ROWS] = X[:_stats.PILOT_ROWS] @ [7.0, 3.0]
+    elif case == "ill_conditioned":
+        X[:, 1] = X[:, 0] + 1e-4 * rng.standard_normal(n)     # cond(C) ~ 4e8
+    else:
+        y = X @ [2.0, -1.0]
+    kw = dict(lr=0.1, epochs=30, fit_intercept=True)
+    stats = compiled.batch_gd(X, y, method="stats", **kw)
+    assert seen == ["two"]
+    w_err, b_err, l_err = _close(stats, compiled.batch_gd(X, y, method="pass", **kw))
     assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
