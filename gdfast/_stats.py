@@ -40,7 +40,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Stats", "SMALL_D", "moments", "merge_moments", "residuals", "collect", "epoch"]
+__all__ = ["Stats", "SMALL_D", "moments", "merge_moments", "merge_moments6", "residuals",
+           "pilot", "from_moments", "collect", "epoch"]
 
 
 class Stats:
@@ -118,20 +119,35 @@ def moments(X, y, signals=False):
 
 
 def _moments(X, y, signals=False, w0=None):
-    """moments(), and s_vv = sum v*v; with w0, of the column y - x.w0 in
-    place of y (its mean returned as y's would be: shifted by y[0] and,
-    through the shifted x, by x[0].w0 -- see _one_pass)."""
+    """moments(), and s_vv = sum v*v; with w0, of the column v = y - x.w0 in
+    place of y (its mean: of y - x.w0)."""
     from . import _rows
     n, d = X.shape
     if d <= SMALL_D:
         mean, C = np.empty(d + 1), np.empty((d + 1, d + 1))
         _rows.moments_small(X, y, mean, C, signals, w0)
-        return (n, mean[:d].copy(), float(mean[d]), C[:d, :d].copy(), C[:d, d].copy(),
-                float(C[d, d]))
-    kx, ky = X[0].astype(np.float64), float(y[0])
-    parts = list(_blas_chunks(X, y, kx, ky, signals, w0))
-    m, xbar, ybar, C, s_uv = merge_moments(*[q[:5] for q in parts])
-    return m, kx + xbar, ky + ybar, C, s_uv, _merge_squares(parts)
+        vbar = float(mean[d])
+        kx = X[0].astype(np.float64)
+        out = (n, mean[:d].copy(), vbar, C[:d, :d].copy(), C[:d, d].copy(), float(C[d, d]))
+    else:
+        kx, ky = X[0].astype(np.float64), float(y[0])
+        parts = list(_blas_chunks(X, y, kx, ky, signals, w0))
+        m, xbar, ybar, C, s_uv = merge_moments(*[q[:5] for q in parts])
+        out = (m, kx + xbar, ky + ybar, C, s_uv, _merge_squares(parts))
+    if w0 is None:
+        return out
+    # the column was formed from the shifted row, (y - y0) - (x - x0).w0:
+    # its mean as returned is y0 + that mean, i.e. mean(y - x.w0) + x0.w0
+    return out[:2] + (out[2] - float(kx @ w0),) + out[3:]
+
+
+def merge_moments6(*parts):
+    """merge_moments over (n, xbar, ybar, C, s_uv, s_vv) parts, s_vv merged
+    the same exact way (None parts skipped; None if all are)."""
+    parts = [q for q in parts if q is not None]
+    if not parts:
+        return None
+    return merge_moments(*[q[:5] for q in parts]) + (_merge_squares(parts),)
 
 
 def _merge_squares(parts):
@@ -168,32 +184,46 @@ SHIFT_MAX = 10.0
 COND_MAX = 1.0
 
 
-def _one_pass(X, y, signals):
-    """The statistics from one read of the data: a Stats whose s_ee is None
-    where the residual sums cannot be trusted to the documented bound (then
-    collect reads the residuals about its centre), or None (too few rows, no
-    usable pilot, a non-finite moment: collect's two reads).
-
-    A pilot w0, the least-squares fit of the first PILOT_ROWS rows, is
-    taken out of y as it is read: the moments of [x, y - x.w0] give
-    delta = w* - w0 by the same solve, and the residual sums about w* in
-    closed form -- s_ee = s_vv - 2 delta.s_uv + delta'C delta,
-    h = s_uv - C delta -- with terms as small as the pilot is good (the
-    second read exists to make them small whatever the data; here the
-    pilot does it, and the checks below refuse a pilot that does not: a
-    prefix unlike the rest, a near-singular prefix, an ill-conditioned C).
-    s_u and s_e, zero in real arithmetic, are taken as zero."""
-    n, d = X.shape
-    if n < ONE_PASS_MIN:
-        return None
+def pilot(X, y, signals=False):
+    """w0 for _one_pass: the least-squares fit of the first PILOT_ROWS rows
+    (None when it is not finite)."""
     p = moments(X[:PILOT_ROWS], y[:PILOT_ROWS], signals)
     if not (np.isfinite(p[3]).all() and np.isfinite(p[4]).all()):
         return None
     w0 = np.linalg.lstsq(p[3], p[4], rcond=None)[0]
-    if not np.isfinite(w0).all():
+    return w0 if np.isfinite(w0).all() else None
+
+
+def _one_pass(X, y, signals):
+    """The statistics from one read of the data (see from_moments), or None
+    (too few rows, no usable pilot, a non-finite moment: collect's two
+    reads)."""
+    n, d = X.shape
+    if n < ONE_PASS_MIN:
         return None
-    n, xbar, ycol, C, s_uv, s_vv = _moments(X, y, signals, w0)
-    if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and math.isfinite(s_vv)):
+    w0 = pilot(X, y, signals)
+    if w0 is None:
+        return None
+    return from_moments(_moments(X, y, signals, w0), w0)
+
+
+def from_moments(mom, w0):
+    """Stats from the moments of [x, y - x.w0] (n, xbar, vbar, C, s_uv, s_vv):
+    its s_ee is None where the residual sums cannot be trusted to the
+    documented bound (then the caller reads the residuals about the centre
+    it gives); None if a moment is not finite.
+
+    delta = w* - w0 comes from the same solve as w* would, and the residual
+    sums about w* in closed form -- s_ee = s_vv - 2 delta.s_uv + delta'C
+    delta, h = s_uv - C delta -- from terms as small as the pilot is good
+    (the second read exists to make them small whatever the data; here the
+    pilot does it, and the checks refuse a pilot that does not: a prefix
+    unlike the rest, an ill-conditioned C, rows without noise). s_u and
+    s_e, zero in real arithmetic, are taken as zero."""
+    n, xbar, vbar, C, s_uv, s_vv = mom
+    d = xbar.shape[0]
+    if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and math.isfinite(s_vv)
+            and np.isfinite(xbar).all() and math.isfinite(vbar)):
         return None
     with np.errstate(all="ignore"):         # checked below
         delta = np.linalg.lstsq(C, s_uv, rcond=None)[0]
@@ -206,8 +236,7 @@ def _one_pass(X, y, signals):
         return None
     st = Stats()
     st.n, st.xbar, st.C, st.wstar = n, xbar, C, wstar
-    # y's mean: the column's, plus the x0.w0 it was shifted by and xbar.w0
-    st.ybar = ycol + float((xbar - X[0].astype(np.float64)) @ w0)
+    st.ybar = vbar + float(xbar @ w0)
     top = float(np.max(np.abs(wstar)))
     if (math.isfinite(s_ee) and s_ee > 0.0 and math.isfinite(cond) and top > 0.0
             and 0.0 <= dCd <= SHIFT_MAX * s_ee
@@ -215,7 +244,7 @@ def _one_pass(X, y, signals):
         st.s_ee, st.s_e = s_ee, 0.0
         st.h, st.s_u = s_uv - Cd, np.zeros(d)
     else:
-        st.s_ee = None          # not to be trusted: collect reads the residuals
+        st.s_ee = None          # not to be trusted: the residuals are read
     return st
 
 

@@ -9,12 +9,14 @@ threads by default, or a ``distributed.Client``'s cluster). Install with
 
 How each trainer runs (docs/dask.md has the guarantees and the costs):
 
-* ``batch_gd`` method "stats": two tree reductions (``SPLIT_EVERY``
-  partials per node) of per-chunk statistics -- counts, means and centred
-  co-moments merged with the exact pairwise (Chan et al.) update, then the
-  residual sums about the least-squares centre -- and every epoch on the
-  client from ``d x d`` numbers (gdfast._stats.epoch). Method "pass": one
-  tree reduction of ``_rows.pass_sums`` per epoch.
+* ``batch_gd`` method "stats": tree reductions (``SPLIT_EVERY`` partials
+  per node) of per-chunk statistics -- counts, means and centred co-moments
+  merged with the exact pairwise (Chan et al.) update, then the residual
+  sums about the least-squares centre; from ``gdfast._stats.ONE_PASS_MIN``
+  rows one reduction usually serves both, as in memory (a pilot fit of the
+  first chunk's first rows taken out of y as the moments are read) -- and
+  every epoch on the client from ``d x d`` numbers (gdfast._stats.epoch).
+  Method "pass": one tree reduction of ``_rows.pass_sums`` per epoch.
 * ``sgd`` and ``minibatch_gd``: a chain of tasks per epoch; chunk k's task
   takes the weights from chunk k-1's task (``d + 1`` numbers, plus the rows
   of an unfinished mini-batch) and runs the in-memory kernel on its chunk.
@@ -484,13 +486,57 @@ def _residuals(Xk, yk, xbar, ybar, wstar):
     return _stats.residuals(X, np.ascontiguousarray(yk), xbar, ybar, wstar)
 
 
+def _pilot(Xk, yk):
+    """gdfast._stats.pilot of a chunk: the fit of its first rows (or None)."""
+    return _stats.pilot(_rows_of(Xk), np.ascontiguousarray(yk))
+
+
+def _moments_of_rest(Xk, yk, w0):
+    """The chunk's moments of [x, y - x.w0] with s_vv (gdfast._stats), or
+    None for an empty chunk."""
+    X = _rows_of(Xk)
+    if X.shape[0] == 0:
+        return None
+    return _stats._moments(X, np.ascontiguousarray(yk), False, w0)
+
+
 def _add(*parts):
     return sum(parts[1:], parts[0].copy()) if parts else None
 
 
+def _one_read(dd):
+    """The in-memory statistics' one read (gdfast._stats._one_pass) over the
+    chunks: the pilot from the first non-empty chunk's first rows, then one
+    reduction of the moments of [x, y - x.w0]. A Stats (its s_ee None where
+    the residuals must still be read), or None (use the two reductions)."""
+    if dd.n < _stats.ONE_PASS_MIN:
+        return None
+    first = next(k for k in range(dd.chunks) if dd.sizes[k])
+    g = dd.graph("pilot")
+    w0 = g.compute(g.task(_pilot, dd.xkeys[first], dd.ykeys[first]))
+    if w0 is None:
+        return None
+    g = dd.graph("moments")
+    mom = g.compute(g.tree([g.task(_moments_of_rest, xk, yk, w0)
+                            for xk, yk in zip(dd.xkeys, dd.ykeys)], _stats.merge_moments6))
+    return None if mom is None else _stats.from_moments(mom, w0)
+
+
 def _collect(dd):
-    """gdfast._stats.Stats of the whole Dask array (two reductions), or None
-    when a statistic is not finite."""
+    """gdfast._stats.Stats of the whole Dask array, or None when a statistic
+    is not finite: from enough rows the one read of _one_read where it can
+    be trusted, else (or after it) a reduction of the residuals about the
+    centre; below, two reductions (the moments, the residuals)."""
+    st = _one_read(dd)
+    if st is not None and st.s_ee is None:
+        res = _residual_sums(dd, st.xbar, st.ybar, st.wstar)
+        if res is None:
+            return None
+        d = dd.d
+        st.s_ee, st.s_e = float(res[0]), float(res[1])
+        st.h, st.s_u = res[2:2 + d], res[2 + d:]
+    if st is not None:
+        return st
     g = dd.graph("moments")
     mom = g.tree([g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
                  _stats.merge_moments)
@@ -501,10 +547,8 @@ def _collect(dd):
     wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
     if not np.isfinite(wstar).all():
         return None
-    g = dd.graph("residuals")
-    res = g.compute(g.tree([g.task(_residuals, xk, yk, xbar, ybar, wstar)
-                            for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
-    if not np.isfinite(res).all():
+    res = _residual_sums(dd, xbar, ybar, wstar)
+    if res is None:
         return None
     d = dd.d
     st = _stats.Stats()
@@ -512,6 +556,14 @@ def _collect(dd):
     st.s_ee, st.s_e = float(res[0]), float(res[1])
     st.h, st.s_u = res[2:2 + d], res[2 + d:]
     return st
+
+
+def _residual_sums(dd, xbar, ybar, wstar):
+    """One reduction of the residual sums about the centre (None if not finite)."""
+    g = dd.graph("residuals")
+    res = g.compute(g.tree([g.task(_residuals, xk, yk, xbar, ybar, wstar)
+                            for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
+    return res if np.isfinite(res).all() else None
 
 
 def _pass_sums(Xk, yk, w, b, threads):
@@ -547,8 +599,9 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     w, lr, epochs, b, fit_intercept, alpha, callback, progress
         As :func:`gdfast.batch_gd`; the callback runs on the client.
     method : {"auto", "stats", "pass"}
-        "stats": two reductions of per-chunk statistics, then every epoch on
-        the client from d x d numbers. "pass": one reduction of the fused
+        "stats": reductions of per-chunk statistics (one read of the data
+        where gdfast's one-pass statistics can be trusted, else two), then
+        every epoch on the client from d x d numbers. "pass": one reduction of the fused
         cost+gradient sums per epoch. "auto": "stats" when ``epochs > 2``.
     threads : int, optional
         OpenMP threads each "pass" task uses (default 1).

@@ -691,3 +691,31 @@ def test_persist_places_contiguous_row_ranges(cluster_client, monkeypatch):
     with dask.config.set(scheduler="threads"):
         Xq, yq = gdd.persist(Xd, yd)
         np.testing.assert_array_equal(Xq.compute(), X)
+
+
+@pytest.mark.parametrize("odd_prefix", [False, True], ids=["one_read", "residuals_read_again"])
+def test_stats_one_read_over_chunks_matches_in_memory(scheduler, odd_prefix, monkeypatch):
+    """From ONE_PASS_MIN rows (lowered here) the statistics take the
+    in-memory one read over the chunks -- the pilot from the first chunk's
+    first rows, one reduction of the moments of [x, y - x.w0] -- and read the
+    residuals again where the in-memory method would (a prefix unlike the
+    rest): the in-memory results within the method's bound, in as many
+    reductions."""
+    from gdfast import _stats
+    monkeypatch.setattr(_stats, "ONE_PASS_MIN", 1000)
+    monkeypatch.setattr(_stats, "PILOT_ROWS", 300)
+    X, y = make()
+    if odd_prefix:
+        y[:300] = X[:300] @ [5.0, -4.0, 0.0]
+    Xd, yd = dask_pair(X, y)
+    graphs = []
+    compute = gdd._Graph.compute
+
+    def counting(self, key):
+        graphs.append(self.name.split("-")[1])
+        return compute(self, key)
+    monkeypatch.setattr(gdd._Graph, "compute", counting)
+    kw = dict(lr=0.05, epochs=30, fit_intercept=True, alpha=0.01)
+    r = gdd.batch_gd(Xd, yd, method="stats", **kw)
+    close(r, gdfast.batch_gd(X, y, method="stats", **kw), 1e-10)
+    assert graphs == ["pilot", "moments"] + (["residuals"] if odd_prefix else [])
