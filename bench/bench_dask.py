@@ -66,8 +66,9 @@ def paired(mem_fn, dask_fn, repeats):
     """(in-memory seconds, Dask seconds, their last results), the two timed
     alternately (gdfast.benchreport.median_pair: this machine's speed drifts
     by tens of percent within seconds, so runs made one after the other do
-    not compare); the Dask time is the in-memory median times the median of
-    the per-repeat ratios."""
+    not compare): the Dask time is its median, the in-memory time that
+    divided by the median of the per-repeat Dask/in-memory ratios (calls
+    over a second get 3 repeats, whatever ``repeats`` says)."""
     from gdfast.benchreport import median_pair
     last = {}
 

@@ -469,9 +469,13 @@ static inline double NAME(const T *x, const T *y, const int64_t *idx,           
         if (GDFAST_FOLD_PF && grp_ && pfb && i < 64) {                            \
             /* a group run: block i's line of a later run (pfb, pfj: its \
              * blocks' first rows and its first row), formed as an integer */ \
+            /* rows pfj and pfj + 7: the two lines eight rows may span */    \
             const uintptr_t o_ = (uintptr_t)(pfb[i] + pfj) * sizeof(T);           \
+            const uintptr_t e_ = o_ + 7 * sizeof(T);                              \
             GDFAST_HINT((const void *)((uintptr_t)x + o_), 0, GDFAST_FOLD_PF);     \
             GDFAST_HINT((const void *)((uintptr_t)y + o_), 0, GDFAST_FOLD_PF);     \
+            GDFAST_HINT((const void *)((uintptr_t)x + e_), 0, GDFAST_FOLD_PF);     \
+            GDFAST_HINT((const void *)((uintptr_t)y + e_), 0, GDFAST_FOLD_PF);     \
         }                                                                         \
         if (GDFAST_FOLD_PF && !idx && !(i & 1)) {                                 \
             /* the next run's samples (the four streams of a run are too many \

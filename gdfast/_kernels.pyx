@@ -290,9 +290,10 @@ cdef int blocks_epoch(const floating[::1] x, const floating[::1] y, BlockOrder* 
             g0 = bo.g
             while bo.g == g0:
                 m = bo_fill(bo, buf, GROUP_RUN, True)
-                w = sgd_fold(&x[0], &y[0], buf, m, w, c2)
-                last[0] = buf[m - 1]
-                tick(t, m)
+                if m:      # none: the group's last rows were all past n
+                    w = sgd_fold(&x[0], &y[0], buf, m, w, c2)
+                    last[0] = buf[m - 1]
+                    tick(t, m)
     wp[0] = w
     return 0
 

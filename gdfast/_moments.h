@@ -381,8 +381,10 @@ mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,   
             rb = _mm256_sub_pd(q < nf ? LD(xb + 4 * q) : LDM(xb + 4 * q, mk, m32), kv[q]); \
             s0[q] = _mm256_add_pd(s0[q], ra);                                     \
             s1[q] = _mm256_add_pd(s1[q], rb);                                     \
-            aa = _mm256_add_pd(aa, _mm256_mul_pd(ra, wv[q]));                     \
-            ab = _mm256_add_pd(ab, _mm256_mul_pd(rb, wv[q]));                     \
+            if (w0) {                                                             \
+                aa = _mm256_add_pd(aa, _mm256_mul_pd(ra, wv[q]));                 \
+                ab = _mm256_add_pd(ab, _mm256_mul_pd(rb, wv[q]));                 \
+            }                                                                     \
         }                                                                         \
         yv[i] = (double)y[i] - K[d];                                              \
         yv[i + 1] = (double)y[i + 1] - K[d];                                      \
@@ -400,7 +402,7 @@ mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,   
         for (q = 0; q < nv; q++) {                                                \
             ra = _mm256_sub_pd(q < nf ? LD(xa + 4 * q) : LDM(xa + 4 * q, mk, m32), kv[q]); \
             s0[q] = _mm256_add_pd(s0[q], ra);                                     \
-            acc = _mm256_add_pd(acc, _mm256_mul_pd(ra, wv[q]));                   \
+            if (w0) acc = _mm256_add_pd(acc, _mm256_mul_pd(ra, wv[q]));           \
         }                                                                         \
         yv[i] = (double)y[i] - K[d];                                              \
         if (w0) yv[i] = yv[i] - GDFAST_HSUM4(acc, hh);                            \

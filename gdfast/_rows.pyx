@@ -440,13 +440,16 @@ cdef enum:
 
 
 def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mean,
-                  double[:, ::1] C, bint signals=False, const double[::1] w0=None):
+                  double[:, ::1] C, bint signals=False, const double[::1] w0=None,
+                  const double[::1] shift=None):
     """The centred moments of z = [x, y] for d <= 16 (_moments.h, one pass):
     mean[:d + 1] = the column means of z, C[:d + 1, :d + 1] = sum (z - mean)
     (z - mean)' (values shifted by the first row, chunks of GDFAST_MOM_ROWS
     rows centred on their own means, merged exactly in order). With w0 (d
     values) the last column is y - x.w0 instead, formed from the shifted
-    values ((y - y_0) - (x - x_0).w0, so mean[d] is y_0 plus its mean)."""
+    values ((y - y_0) - (x - x_0).w0, so mean[d] is y_0 plus its mean). With
+    shift (d + 1 values) the values are shifted by it instead of the first
+    row, and mean holds the means of the shifted values."""
     cdef const double* wp = &w0[0] if w0 is not None else NULL
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], W = (d + 4) // 4 * 4, lo, m, j, k
     cdef Ticker t = Ticker(0, signals)
@@ -460,6 +463,8 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
         raise ValueError(f"moments_small handles up to 16 features, got {d}")
     if w0 is not None and w0.shape[0] != d:
         raise ValueError(f"w0 must have {d} values, got {w0.shape[0]}")
+    if shift is not None and shift.shape[0] != d + 1:
+        raise ValueError(f"shift must have {d + 1} values, got {shift.shape[0]}")
     work = <double*>malloc((W * W + 2 * W + GDFAST_MOM_ROWS * W) * sizeof(double))
     if work == NULL:
         raise MemoryError()
@@ -468,9 +473,13 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
         with nogil:
             for j in range(W * W + 2 * W):
                 work[j] = 0.0
-            for j in range(d):
-                K[j] = X[0, j]
-            K[d] = y[0]
+            if shift is not None:
+                for j in range(d + 1):
+                    K[j] = shift[j]
+            else:
+                for j in range(d):
+                    K[j] = X[0, j]
+                K[d] = y[0]
             lo = 0
             while lo < n:
                 m = min(<Py_ssize_t>SPAN, n - lo)
@@ -487,7 +496,7 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
                 tick(&t, m * d)
                 lo += m
             for j in range(d + 1):
-                mean[j] = K[j] + M[j]
+                mean[j] = M[j] if shift is not None else K[j] + M[j]
                 for k in range(j, d + 1):
                     C[j, k] = Cw[j * W + k]
                     C[k, j] = Cw[j * W + k]

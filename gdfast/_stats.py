@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 __all__ = ["Stats", "SMALL_D", "moments", "merge_moments", "merge_moments6", "residuals",
-           "pilot", "from_moments", "collect", "epoch"]
+           "pilot", "first_row", "from_moments", "collect", "epoch"]
 
 
 class Stats:
@@ -118,27 +118,29 @@ def moments(X, y, signals=False):
     return _moments(X, y, signals)[:5]
 
 
-def _moments(X, y, signals=False, w0=None):
+def _moments(X, y, signals=False, w0=None, shift=None):
     """moments(), and s_vv = sum v*v; with w0, of the column v = y - x.w0 in
-    place of y (its mean: of y - x.w0)."""
+    place of y. With shift (x0 (d), y0), every value is shifted by it and the
+    means returned are of the shifted values -- with w0 of x - x0 and of
+    (y - y0) - (x - x0).w0, all of the data's spread, not its offset (what
+    _one_pass and gdfast.dask's chunks merge and correct by)."""
     from . import _rows
     n, d = X.shape
     if d <= SMALL_D:
         mean, C = np.empty(d + 1), np.empty((d + 1, d + 1))
-        _rows.moments_small(X, y, mean, C, signals, w0)
-        vbar = float(mean[d])
-        kx = X[0].astype(np.float64)
-        out = (n, mean[:d].copy(), vbar, C[:d, :d].copy(), C[:d, d].copy(), float(C[d, d]))
-    else:
+        _rows.moments_small(X, y, mean, C, signals, w0,
+                            None if shift is None else np.append(shift[0], shift[1]))
+        return (n, mean[:d].copy(), float(mean[d]), C[:d, :d].copy(), C[:d, d].copy(),
+                float(C[d, d]))
+    if shift is None:
         kx, ky = X[0].astype(np.float64), float(y[0])
-        parts = list(_blas_chunks(X, y, kx, ky, signals, w0))
-        m, xbar, ybar, C, s_uv = merge_moments(*[q[:5] for q in parts])
-        out = (m, kx + xbar, ky + ybar, C, s_uv, _merge_squares(parts))
-    if w0 is None:
-        return out
-    # the column was formed from the shifted row, (y - y0) - (x - x0).w0:
-    # its mean as returned is y0 + that mean, i.e. mean(y - x.w0) + x0.w0
-    return out[:2] + (out[2] - float(kx @ w0),) + out[3:]
+    else:
+        kx, ky = np.asarray(shift[0], dtype=np.float64), float(shift[1])
+    parts = list(_blas_chunks(X, y, kx, ky, signals, w0))
+    m, xbar, ybar, C, s_uv = merge_moments(*[q[:5] for q in parts])
+    if shift is None:
+        xbar, ybar = kx + xbar, ky + ybar
+    return m, xbar, ybar, C, s_uv, _merge_squares(parts)
 
 
 def merge_moments6(*parts):
@@ -182,6 +184,9 @@ PILOT_ROWS = 1 << 13
 #: amplified by C's conditioning, stays far below the documented bound).
 SHIFT_MAX = 10.0
 COND_MAX = 1.0
+#: ... and the residuals' rms is at least this fraction of the data's scale
+#: (below, it is the rounding of forming y - x.w0, not a residual).
+RESIDUAL_MIN = 1e-10
 
 
 def pilot(X, y, signals=False):
@@ -204,11 +209,18 @@ def _one_pass(X, y, signals):
     w0 = pilot(X, y, signals)
     if w0 is None:
         return None
-    return from_moments(_moments(X, y, signals, w0), w0)
+    shift = first_row(X, y)
+    return from_moments(_moments(X, y, signals, w0, shift), w0, shift)
 
 
-def from_moments(mom, w0):
-    """Stats from the moments of [x, y - x.w0] (n, xbar, vbar, C, s_uv, s_vv):
+def first_row(X, y):
+    """(x0, y0), the one-pass statistics' shift: the first row, in float64."""
+    return X[0].astype(np.float64), float(y[0])
+
+
+def from_moments(mom, w0, shift):
+    """Stats from the moments of [x - x0, (y - y0) - (x - x0).w0] (n, their
+    means mx and mv, C, s_uv, s_vv; shift = (x0, y0)):
     its s_ee is None where the residual sums cannot be trusted to the
     documented bound (then the caller reads the residuals about the centre
     it gives); None if a moment is not finite.
@@ -219,30 +231,45 @@ def from_moments(mom, w0):
     (the second read exists to make them small whatever the data; here the
     pilot does it, and the checks refuse a pilot that does not: a prefix
     unlike the rest, an ill-conditioned C, rows without noise). s_u and
-    s_e, zero in real arithmetic, are taken as zero."""
-    n, xbar, vbar, C, s_uv, s_vv = mom
-    d = xbar.shape[0]
+    s_e, zero in real arithmetic, are what adding the shift back to the
+    means rounds off (n times it: the sums of u and e about the means as
+    stored)."""
+    n, mx, mv, C, s_uv, s_vv = mom
+    d = mx.shape[0]
     if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and math.isfinite(s_vv)
-            and np.isfinite(xbar).all() and math.isfinite(vbar)):
+            and np.isfinite(mx).all() and math.isfinite(mv)):
         return None
     with np.errstate(all="ignore"):         # checked below
-        delta = np.linalg.lstsq(C, s_uv, rcond=None)[0]
+        delta, _, rank, sv = np.linalg.lstsq(C, s_uv, rcond=None)
         Cd = C @ delta
         dCd = float(delta @ Cd)
         s_ee = s_vv - 2.0 * float(delta @ s_uv) + dCd
         wstar = w0 + delta
-        cond = np.linalg.cond(C)
+        cond = float(sv[0] / sv[-1]) if rank == d and sv[-1] > 0 else math.inf
     if not np.isfinite(wstar).all():
         return None
+    x0, y0 = shift
     st = Stats()
-    st.n, st.xbar, st.C, st.wstar = n, xbar, C, wstar
-    st.ybar = vbar + float(xbar @ w0)
+    st.n, st.C, st.wstar = n, C, wstar
+    # the means: the small shifted ones added to the shift last; what that
+    # addition rounds off (exactly: x0 - xbar is exact where they are close)
+    # is what the residual read would find in sum u and sum e
+    st.xbar = x0 + mx
+    t = mv + float(mx @ w0)
+    st.ybar = y0 + t
+    s_u = n * ((x0 - st.xbar) + mx)
+    s_e = n * ((y0 - st.ybar) + t) - float(wstar @ s_u)
     top = float(np.max(np.abs(wstar)))
-    if (math.isfinite(s_ee) and s_ee > 0.0 and math.isfinite(cond) and top > 0.0
+    # the data's scale, for telling a residual from the rounding of forming
+    # y - x.w0 (rows without noise: nothing to measure the pilot by)
+    scale = abs(st.ybar) + float(np.abs(st.xbar) @ np.abs(w0)) + math.sqrt(
+        max(float(w0 @ C @ w0) + s_vv, 0.0) / n)
+    if (math.isfinite(s_ee) and s_ee > (RESIDUAL_MIN * scale) ** 2 * n
+            and math.isfinite(cond) and top > 0.0
             and 0.0 <= dCd <= SHIFT_MAX * s_ee
             and cond * float(np.max(np.abs(delta))) <= COND_MAX * top):
-        st.s_ee, st.s_e = s_ee, 0.0
-        st.h, st.s_u = s_uv - Cd, np.zeros(d)
+        st.s_ee, st.s_e = s_ee, s_e
+        st.h, st.s_u = s_uv - Cd, s_u
     else:
         st.s_ee = None          # not to be trusted: the residuals are read
     return st

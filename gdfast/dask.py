@@ -221,12 +221,12 @@ def _client():
     return client if client is not None and type(client).__name__ == "Client" else None
 
 
-def _placement(dd):
+def _placement(dd, both=False):
     """Per chunk, the workers holding both its X and its y chunk (a frozenset;
     those of the one in memory when the other is not, e.g. an in-memory y
     wrapped here), or None when that is not known: only on a distributed
     cluster, for data already in its memory (persisted); one scheduler round
-    trip."""
+    trip. With ``both``: None unless every chunk of X and of y is held."""
     client = _client()
     if client is None:
         return None
@@ -237,6 +237,8 @@ def _placement(dd):
     out = []
     for xk, yk in zip(dd.xkeys, dd.ykeys):
         wx, wy = frozenset(where.get(xk, ())), frozenset(where.get(yk, ()))
+        if both and not (wx and wy):
+            return None
         out.append(((wx & wy) if wx and wy else (wx or wy)) or None)
     return out if any(out) else None
 
@@ -256,10 +258,12 @@ def _runs(visit, where):
     return runs
 
 
-def _by_worker(visit, where):
+def _by_worker(visit, where, slots=None):
     """The chunks grouped by a worker that holds them (where a chunk has
     copies on several, the group so far smallest), each group in visiting
-    order; a chunk of unknown placement alone."""
+    order and cut into as many parts as that worker has threads (``slots``:
+    address -> threads; the parts run side by side); a chunk of unknown
+    placement alone."""
     groups, alone = {}, []
     for k in visit:
         loc = where[k] if where is not None else None
@@ -268,7 +272,12 @@ def _by_worker(visit, where):
         else:
             home = min(sorted(loc), key=lambda a: len(groups.get(a, ())))
             groups.setdefault(home, []).append(k)
-    return list(groups.values()) + alone
+    out = []
+    for home, ks in groups.items():
+        parts = max(1, min(len(ks), (slots or {}).get(home, 1)))
+        step = -(-len(ks) // parts)
+        out += [ks[i:i + step] for i in range(0, len(ks), step)]
+    return out + alone
 
 
 def _chain(step, width, state, *parts):
@@ -397,9 +406,8 @@ def _persisted(dd, persist):
     if client is None:
         X, y = dask.persist(dd.X, dd.y)
         return _Data(X, y, dd.flat)
-    where = _placement(dd)
-    if where is not None and all(loc is not None for loc in where):
-        return dd
+    if _placement(dd, both=True) is not None:
+        return dd                       # every chunk of X and of y is held already
     return _placed(dd, client)
 
 
@@ -409,7 +417,7 @@ def _placed(dd, client):
     address order (mid_k: its middle row), so an epoch's chain of tasks
     changes workers W - 1 times instead of up to once per chunk. A chunk may
     be recomputed elsewhere if its worker is lost."""
-    workers = sorted(client.scheduler_info()["workers"])
+    workers = sorted(client.nthreads())
     if not workers:
         X, y = client.persist([dd.X, dd.y])
         return _Data(X, y, dd.flat)
@@ -426,9 +434,10 @@ def _placed(dd, client):
         xs.append(x)
         ys.append(v)
         k = j
-    # in memory before the placement is read (distributed.wait, on this client)
-    from distributed.client import _wait  # a client exists: distributed is here
-    client.sync(_wait, client.futures_of(xs + ys))
+    # in memory before the placement is read
+    import distributed                    # a client exists: distributed is here
+    with client.as_current():
+        distributed.wait(client.futures_of(xs + ys))
     return _Data(da.concatenate(xs), da.concatenate(ys), dd.flat)
 
 
@@ -487,17 +496,21 @@ def _residuals(Xk, yk, xbar, ybar, wstar):
 
 
 def _pilot(Xk, yk):
-    """gdfast._stats.pilot of a chunk: the fit of its first rows (or None)."""
-    return _stats.pilot(_rows_of(Xk), np.ascontiguousarray(yk))
+    """(w0, shift) of gdfast._stats' one read from a chunk: the fit of its
+    first rows and its first row (or None)."""
+    X, yv = _rows_of(Xk), np.ascontiguousarray(yk)
+    w0 = _stats.pilot(X, yv)
+    return None if w0 is None else (w0, _stats.first_row(X, yv))
 
 
-def _moments_of_rest(Xk, yk, w0):
-    """The chunk's moments of [x, y - x.w0] with s_vv (gdfast._stats), or
-    None for an empty chunk."""
+def _shifted_moments(Xk, yk, w0, shift):
+    """A chunk's moments of [x - x0, (y - y0) - (x - x0).w0] with s_vv
+    (gdfast._stats._moments; one shift for every chunk, so their means are
+    of the spread and merge), or None for an empty chunk."""
     X = _rows_of(Xk)
     if X.shape[0] == 0:
         return None
-    return _stats._moments(X, np.ascontiguousarray(yk), False, w0)
+    return _stats._moments(X, np.ascontiguousarray(yk), False, w0, shift)
 
 
 def _add(*parts):
@@ -513,13 +526,14 @@ def _one_read(dd):
         return None
     first = next(k for k in range(dd.chunks) if dd.sizes[k])
     g = dd.graph("pilot")
-    w0 = g.compute(g.task(_pilot, dd.xkeys[first], dd.ykeys[first]))
-    if w0 is None:
+    got = g.compute(g.task(_pilot, dd.xkeys[first], dd.ykeys[first]))
+    if got is None:
         return None
+    w0, shift = got
     g = dd.graph("moments")
-    mom = g.compute(g.tree([g.task(_moments_of_rest, xk, yk, w0)
+    mom = g.compute(g.tree([g.task(_shifted_moments, xk, yk, w0, shift)
                             for xk, yk in zip(dd.xkeys, dd.ykeys)], _stats.merge_moments6))
-    return None if mom is None else _stats.from_moments(mom, w0)
+    return None if mom is None else _stats.from_moments(mom, w0, shift)
 
 
 def _collect(dd):
@@ -860,6 +874,8 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
     where = _placement(dd)
+    client = _client()
+    slots = client.nthreads() if where is not None and client is not None else None
 
     if method == "affine":
         fixed = {}    # unshuffled, every epoch is the same map: computed once
@@ -873,7 +889,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
                 pos = {k: i for i, k in enumerate(visit)}
                 groups = [g.task(_affine_group, lr, *[v for k in grp for v in (
                     pos[k], dd.xkeys[k], dd.ykeys[k], None if keys is None else keys[k])])
-                    for grp in _by_worker(visit, where)]
+                    for grp in _by_worker(visit, where, slots)]
                 A, B, xl, yl = g.compute(g.task(_compose_groups, *groups))
                 if keys is None:
                     fixed["map"] = A, B, xl, yl

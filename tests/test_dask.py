@@ -693,8 +693,10 @@ def test_persist_places_contiguous_row_ranges(cluster_client, monkeypatch):
         np.testing.assert_array_equal(Xq.compute(), X)
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e8])
 @pytest.mark.parametrize("odd_prefix", [False, True], ids=["one_read", "residuals_read_again"])
-def test_stats_one_read_over_chunks_matches_in_memory(scheduler, odd_prefix, monkeypatch):
+def test_stats_one_read_over_chunks_matches_in_memory(scheduler, odd_prefix, offset,
+                                                      monkeypatch):
     """From ONE_PASS_MIN rows (lowered here) the statistics take the
     in-memory one read over the chunks -- the pilot from the first chunk's
     first rows, one reduction of the moments of [x, y - x.w0] -- and read the
@@ -707,6 +709,7 @@ def test_stats_one_read_over_chunks_matches_in_memory(scheduler, odd_prefix, mon
     X, y = make()
     if odd_prefix:
         y[:300] = X[:300] @ [5.0, -4.0, 0.0]
+    X[:, 0] += offset             # one shift for every chunk: the means stay exact
     Xd, yd = dask_pair(X, y)
     graphs = []
     compute = gdd._Graph.compute
@@ -715,7 +718,30 @@ def test_stats_one_read_over_chunks_matches_in_memory(scheduler, odd_prefix, mon
         graphs.append(self.name.split("-")[1])
         return compute(self, key)
     monkeypatch.setattr(gdd._Graph, "compute", counting)
-    kw = dict(lr=0.05, epochs=30, fit_intercept=True, alpha=0.01)
+    kw = dict(lr=0.05 / (1.0 + offset ** 2), epochs=30, fit_intercept=True, alpha=0.01)
     r = gdd.batch_gd(Xd, yd, method="stats", **kw)
     close(r, gdfast.batch_gd(X, y, method="stats", **kw), 1e-10)
     assert graphs == ["pilot", "moments"] + (["residuals"] if odd_prefix else [])
+
+
+def test_workers_threads_split_the_map_groups():
+    A, B = frozenset("A"), frozenset("B")
+    where = [A, A, A, A, A, B]
+    assert gdd._by_worker(range(6), where, {"A": 2, "B": 4}) == [[0, 1, 2], [3, 4], [5]]
+    assert gdd._by_worker(range(6), where, {"A": 9}) == [[0], [1], [2], [3], [4], [5]]
+
+
+def test_persist_when_only_x_is_held(cluster_client):
+    """X persisted, y in memory: the trainers' persist still persists y
+    (placing both), not only X's chunks being held."""
+    X, y = make(n=2000, d=3)
+    Xd = da.from_array(X, chunks=(500, 3))
+    with dask.config.set(scheduler=cluster_client):
+        Xp = Xd.persist()
+        cluster_client.gather(cluster_client.futures_of(Xp))
+        dd = gdd._data(Xp, y)
+        assert gdd._placement(dd) is not None and gdd._placement(dd, both=True) is None
+        placed = gdd._persisted(dd, True)
+        assert gdd._placement(placed, both=True) is not None
+        kw = dict(lr=0.01, epochs=2, fit_intercept=True)
+        same_bits(gdd.sgd(Xp, y, **kw), gdfast.sgd(X, y, **kw))

@@ -111,7 +111,9 @@ def test_blocks_affine_epoch_folds_full_groups_straight_from_the_blocks(n, dtype
 def test_generated_block_order_gives_the_bits_of_the_written_one(n):
     """sgd makes the shuffle="blocks" order inside its loop, a chunk at a
     time (_order.pxd), instead of reading an n-row order: the same rows in
-    the same order, so the same bits, for every SGD form."""
+    the same order, so the same bits for the plain form and the d > 1 forms;
+    the one-feature affine form folds the generated order in runs of its
+    groups, so there equal to rounding."""
     from gdfast import _kernels, _rows
     rng = np.random.default_rng(n)
     perm = _shuffle.block_draws(np.random.default_rng(3), n).astype(np.int64)
@@ -226,3 +228,23 @@ def test_random_interval_is_numpys_masked_rejection(mx):
         if value <= mx:
             want.append(value)
     assert ours == want
+
+
+def test_blocks_affine_epoch_when_a_groups_last_rows_are_all_past_n():
+    """A group whose remaining positions are all rows of the short block past
+    n: the fill returns none, and the epoch's last sample (its recorded loss)
+    is still the order's last row -- the plain loop's loss, up to rounding."""
+    from gdfast import _kernels
+    n = 512
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(n)
+    y = 2.0 * x + 0.1 * rng.standard_normal(n)
+    perm = np.array([0, 1], dtype=np.int64)
+    keep = lambda: None                 # noqa: E731 -- the shuffler: keep this draw
+    runs = []
+    for affine in (True, False):
+        h = np.empty((1, 3))
+        _kernels.sgd_epochs(x, y, 0.5, 0.01, h, 0, None, keep, None, affine, False, perm,
+                            300, 2, None, False)
+        runs.append(h)
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-12)

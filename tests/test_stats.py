@@ -261,18 +261,20 @@ def _spy_one_pass(monkeypatch):
 
 
 def test_one_pass_moments_of_the_shifted_column_equal_their_definition():
-    """_moments with w0: the moments of [x, y - x.w0] -- against numpy's
-    two-pass formulas in float64, on the compiled and the BLAS paths."""
+    """_moments with w0 and the shift (x0, y0): the moments of
+    [x - x0, (y - y0) - (x - x0).w0] -- against numpy's two-pass formulas in
+    float64, on the compiled and the BLAS paths."""
     rng = np.random.default_rng(4)
     for d in (3, 10, 20):
         X = 5.0 + rng.standard_normal((70_000, d))
         y = X @ np.linspace(-1.0, 1.0, d) + 0.3 * rng.standard_normal(70_000)
         w0 = np.linspace(-0.9, 1.1, d)
-        n, xbar, vbar, C, s_uv, s_vv = _stats._moments(X, y, False, w0)
-        v = y - X @ w0
+        x0, y0 = X[0], y[0]
+        n, mx, mv, C, s_uv, s_vv = _stats._moments(X, y, False, w0, (x0, y0))
+        v = (y - y0) - (X - x0) @ w0
         u, vc = X - X.mean(axis=0), v - v.mean()
-        np.testing.assert_allclose(xbar, X.mean(axis=0), rtol=1e-13)
-        np.testing.assert_allclose(vbar, v.mean(), rtol=0, atol=1e-13 * np.abs(y).max())
+        np.testing.assert_allclose(mx, (X - x0).mean(axis=0), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(mv, v.mean(), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(C, u.T @ u, rtol=1e-12)
         np.testing.assert_allclose(s_uv, u.T @ vc, rtol=1e-10, atol=1e-9 * np.abs(s_uv).max())
         np.testing.assert_allclose(s_vv, vc @ vc, rtol=1e-12)
@@ -320,4 +322,23 @@ def test_one_pass_refused_where_it_cannot_be_trusted(case, monkeypatch):
     stats = compiled.batch_gd(X, y, method="stats", **kw)
     assert seen == ["two"]
     w_err, b_err, l_err = _close(stats, compiled.batch_gd(X, y, method="pass", **kw))
+    assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
+
+
+@pytest.mark.parametrize("two_d", [False, True], ids=["1d", "2d"])
+@pytest.mark.parametrize("offset", [1e6, 1e8])
+def test_one_read_keeps_the_intercept_at_large_offsets_from_a_warm_start(offset, two_d):
+    """Rows at a large offset, training continued from near the solution
+    (b = -2*offset): the one read's means come from the shifted values, so
+    the intercept's gradient and the loss stay within the documented bound
+    of a pass per epoch (an earlier version subtracted x0.w0 and lost 1e-8)."""
+    rng = np.random.default_rng(11)
+    x = offset + rng.standard_normal(N)
+    y = 2.0 * (x - offset) + 0.3 * rng.standard_normal(N)
+    X = np.column_stack([x, rng.standard_normal(N)]) if two_d else x
+    w = [2.0, 0.0] if two_d else 2.0
+    kw = dict(w=w, b=-2.0 * offset, lr=0.1 / float(np.mean(x * x)), epochs=20,
+              fit_intercept=True)
+    w_err, b_err, l_err = _close(compiled.batch_gd(X, y, method="stats", **kw),
+                                 compiled.batch_gd(X, y, method="pass", **kw))
     assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
