@@ -333,7 +333,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     cdef double c2 = 2.0 * lr, c
     cdef int status = S_RAN
     cdef bint shuffled = shuffler is not None
-    cdef bint gen = blocks is not None
+    cdef bint gen = blocks is not None and shuffled   # the order is drawn by the shuffler
     cdef const int64_t* idx = NULL
     cdef const int64_t* cur = NULL
     cdef int64_t buf[BLOCK]
