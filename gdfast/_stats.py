@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 __all__ = ["Stats", "SMALL_D", "moments", "merge_moments", "merge_moments6", "residuals",
-           "pilot", "first_row", "from_moments", "collect", "epoch"]
+           "pilot", "first_row", "from_moments", "with_residuals", "collect", "epoch"]
 
 
 class Stats:
@@ -275,33 +275,37 @@ def from_moments(mom, w0, shift):
     return st
 
 
+def with_residuals(st, out):
+    """st with the residual sums ``out`` = [sum e**2, sum e, sum e*u (d),
+    sum u (d)] (residuals()' layout; gdfast.dask adds the chunks') set in
+    place; None if they are not finite."""
+    d = st.wstar.shape[0]
+    if not np.isfinite(out).all():
+        return None
+    st.s_ee, st.s_e = float(out[0]), float(out[1])
+    st.h, st.s_u = out[2:2 + d], out[2 + d:]
+    return st
+
+
 def collect(X, y, signals=False):
     """The statistics of (X (n, d), y (n,)); None if any is not finite.
     From ONE_PASS_MIN rows one read where it can be trusted (_one_pass),
     and where it cannot, a second read for the residuals about the centre
     it found; below, or without a usable pilot, the moments, then the
     residuals."""
-    d = X.shape[1]
     st = _one_pass(X, y, signals)
     if st is not None and st.s_ee is not None:
         return st
-    if st is not None:
-        out = residuals(X, y, st.xbar, st.ybar, st.wstar, signals)
-        st.s_ee, st.s_e = float(out[0]), float(out[1])
-        st.h, st.s_u = out[2:2 + d], out[2 + d:]
-        return st if np.isfinite(out).all() else None
-    st = Stats()
-    st.n, st.xbar, st.ybar, C, s_uv = moments(X, y, signals)
-    if not (np.isfinite(C).all() and np.isfinite(s_uv).all()):
-        return None
-    st.C = C
-    st.wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
-    out = residuals(X, y, st.xbar, st.ybar, st.wstar, signals)
-    st.s_ee, st.s_e = float(out[0]), float(out[1])
-    st.h, st.s_u = out[2:2 + d], out[2 + d:]
-    if not (np.isfinite(out).all() and np.isfinite(st.wstar).all()):
-        return None
-    return st
+    if st is None:
+        st = Stats()
+        st.n, st.xbar, st.ybar, C, s_uv = moments(X, y, signals)
+        if not (np.isfinite(C).all() and np.isfinite(s_uv).all()):
+            return None
+        st.C = C
+        st.wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
+        if not np.isfinite(st.wstar).all():
+            return None
+    return with_residuals(st, residuals(X, y, st.xbar, st.ybar, st.wstar, signals))
 
 
 def epoch(st, w, b, lr, alpha, fit_intercept):

@@ -542,42 +542,29 @@ def _collect(dd):
     be trusted, else (or after it) a reduction of the residuals about the
     centre; below, two reductions (the moments, the residuals)."""
     st = _one_read(dd)
-    if st is not None and st.s_ee is None:
-        res = _residual_sums(dd, st.xbar, st.ybar, st.wstar)
-        if res is None:
-            return None
-        d = dd.d
-        st.s_ee, st.s_e = float(res[0]), float(res[1])
-        st.h, st.s_u = res[2:2 + d], res[2 + d:]
-    if st is not None:
+    if st is not None and st.s_ee is not None:
         return st
-    g = dd.graph("moments")
-    mom = g.tree([g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
-                 _stats.merge_moments)
-    n, xbar, ybar, C, s_uv = g.compute(mom)
-    if not (np.isfinite(C).all() and np.isfinite(s_uv).all() and np.isfinite(xbar).all()
-            and math.isfinite(ybar)):
-        return None
-    wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
-    if not np.isfinite(wstar).all():
-        return None
-    res = _residual_sums(dd, xbar, ybar, wstar)
-    if res is None:
-        return None
-    d = dd.d
-    st = _stats.Stats()
-    st.n, st.xbar, st.ybar, st.C, st.wstar = n, xbar, ybar, C, wstar
-    st.s_ee, st.s_e = float(res[0]), float(res[1])
-    st.h, st.s_u = res[2:2 + d], res[2 + d:]
-    return st
+    if st is None:
+        g = dd.graph("moments")
+        mom = g.tree([g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
+                     _stats.merge_moments)
+        n, xbar, ybar, C, s_uv = g.compute(mom)
+        if not (np.isfinite(C).all() and np.isfinite(s_uv).all()
+                and np.isfinite(xbar).all() and math.isfinite(ybar)):
+            return None
+        wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
+        if not np.isfinite(wstar).all():
+            return None
+        st = _stats.Stats()
+        st.n, st.xbar, st.ybar, st.C, st.wstar = n, xbar, ybar, C, wstar
+    return _stats.with_residuals(st, _residual_sums(dd, st.xbar, st.ybar, st.wstar))
 
 
 def _residual_sums(dd, xbar, ybar, wstar):
-    """One reduction of the residual sums about the centre (None if not finite)."""
+    """One reduction of the residual sums about the centre."""
     g = dd.graph("residuals")
-    res = g.compute(g.tree([g.task(_residuals, xk, yk, xbar, ybar, wstar)
-                            for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
-    return res if np.isfinite(res).all() else None
+    return g.compute(g.tree([g.task(_residuals, xk, yk, xbar, ybar, wstar)
+                             for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
 
 
 def _pass_sums(Xk, yk, w, b, threads):
