@@ -307,6 +307,13 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
      (((l0[0] + l0[1]) + (l0[2] + l0[3])) + ((l1[0] + l1[1]) + (l1[2] + l1[3])))  \
      + b - (double)(YK))
 
+/* Vector q of row u of a block, loaded where it is used: the rows stay in L1,
+ * and a load folded into its multiply costs less than the spills of keeping
+ * the sixteen row vectors of a block in registers (measured: about 15% of an
+ * SGD epoch at d = 10, in the "blocks" form below). */
+#define GDFAST_XROW(LD_, LDM_, u, q)                                              \
+    ((q) < nf ? LD_(xr[u] + 4 * (q)) : LDM_(xr[u] + 4 * (q), m, m32))
+
 #define GDFAST_BLOCK_AVX2(XY, TX, TY, LD, LDM, LDY)                                  \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
 block_vbody_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,      \
@@ -384,23 +391,28 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
     const __m256d z = _mm256_setzero_pd(), bv = _mm256_set1_pd(b);                \
     Py_ssize_t i, k, q, u, kk[4];                                                 \
     double r, rr = 0.0, rs = 0.0, rl[4], lanes[4];                                \
-    const TX *xi;                                                                 \
-    __m256d acc, ac[4], rv, R, yv, xv[4], xw[4][4], wv[4], gv[4];                 \
+    const TX *xi, *xr[4];                                                         \
+    __m256d acc, ac[4], rv, R, yv, xv[4], wv[4], gv[4];                           \
     for (q = 0; q < nv; q++) {                                                    \
         gv[q] = _mm256_setzero_pd();                                              \
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
     }                                                                             \
     for (i = lo; i + 4 <= hi; i += 4) {                                           \
+        if (GDFAST_PF_AHEAD && !idx) {                                            \
+            /* in order: the block about 1 KiB ahead, a hint per cache line    \
+             * (an integer address: it may lie past the array) */              \
+            const uintptr_t p_ = (uintptr_t)X + (uintptr_t)((i + GDFAST_PF_NEAR(d, sizeof(TX))) * d) * sizeof(TX); \
+            for (k = 0; k < 4 * d * (Py_ssize_t)sizeof(TX); k += 64)              \
+                GDFAST_HINT((const void *)(p_ + k), 0, 3);                        \
+            GDFAST_HINT((const void *)(p_ + 4 * d * sizeof(TX) - 1), 0, 3);       \
+        }                                                                         \
         for (u = 0; u < 4; u++) {                                                 \
             kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
-            GDFAST_PREFETCH(X, y, idx, i + u, hi, d,                              \
-                            idx ? GDFAST_PF_FAR : GDFAST_PF_NEAR(d, sizeof(TX))); \
-            xi = X + kk[u] * d;                                                   \
-            for (q = 0; q < nv; q++)                                              \
-                xw[u][q] = q < nf ? LD(xi + 4 * q) : LDM(xi + 4 * q, m, m32);     \
-            ac[u] = _mm256_add_pd(z, _mm256_mul_pd(xw[u][0], wv[0]));             \
+            if (idx) GDFAST_PREFETCH(X, y, idx, i + u, hi, d, GDFAST_PF_FAR);     \
+            xr[u] = X + kk[u] * d;                                                \
+            ac[u] = _mm256_add_pd(z, _mm256_mul_pd(GDFAST_XROW(LD, LDM, u, 0), wv[0])); \
             for (q = 1; q < nv; q++)                                              \
-                ac[u] = _mm256_add_pd(ac[u], _mm256_mul_pd(xw[u][q], wv[q]));     \
+                ac[u] = _mm256_add_pd(ac[u], _mm256_mul_pd(GDFAST_XROW(LD, LDM, u, q), wv[q])); \
         }                                                                         \
         yv = idx ? _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
                                   (double)y[kk[3]])                               \
@@ -412,7 +424,8 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
             rr = rr + r * r;                                                      \
             rs = rs + r;                                                          \
             rv = _mm256_set1_pd(r);                                               \
-            for (q = 0; q < nv; q++) gv[q] = _mm256_add_pd(gv[q], _mm256_mul_pd(rv, xw[u][q])); \
+            for (q = 0; q < nv; q++)                                              \
+                gv[q] = _mm256_add_pd(gv[q], _mm256_mul_pd(rv, GDFAST_XROW(LD, LDM, u, q))); \
         }                                                                         \
     }                                                                             \
     for (; i < hi; i++) {                                                         \
@@ -622,12 +635,6 @@ GDFAST_SGD4(ff_base, float, float, , dotq_f, dotqx_f)
  * Gram entries) are reduced four at a time (gdfast_red4), and the block's
  * scalars (residuals, K) stay in registers: the chain from block to block
  * is x.w -> residuals -> the triangle -> the update, nothing through memory. */
-/* Vector q of row u of a block, loaded where it is used: the rows stay in L1,
- * and a load folded into its multiply costs less than the spills of keeping
- * the sixteen row vectors of a block in registers (measured: about 15% of an
- * SGD epoch at d = 10). */
-#define GDFAST_XROW(LD_, LDM_, u, q)                                              \
-    ((q) < nf ? LD_(xr[u] + 4 * (q)) : LDM_(xr[u] + 4 * (q), m, m32))
 #define GDFAST_SGD4V(XY, TX, TY, LD, LDM, LDY)                                        \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
 sgd4v_core_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,        \
