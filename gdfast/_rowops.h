@@ -309,10 +309,17 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
 
 /* Vector q of row u of a block, loaded where it is used: the rows stay in L1,
  * and a load folded into its multiply costs less than the spills of keeping
- * the sixteen row vectors of a block in registers (measured: about 15% of an
- * SGD epoch at d = 10, in the "blocks" form below). */
+ * a block's up to sixteen row vectors in the sixteen registers beside w and
+ * the sums (measured: about 15% of an SGD epoch at d = 10, the "blocks" form
+ * below). */
 #define GDFAST_XROW(LD_, LDM_, u, q)                                              \
     ((q) < nf ? LD_(xr[u] + 4 * (q)) : LDM_(xr[u] + 4 * (q), m, m32))
+/* float32 rows are the exception where a pass uses a row twice: widening to
+ * double costs more than the spills, so those are converted once and kept
+ * (xw[u][q]); GDFAST_KEEP(TX) is a compile-time constant. */
+#define GDFAST_KEEP(TX) (sizeof(TX) == sizeof(float))
+#define GDFAST_XUSE(TX, LD_, LDM_, u, q)                                          \
+    (GDFAST_KEEP(TX) ? xw[u][q] : GDFAST_XROW(LD_, LDM_, u, q))
 
 #define GDFAST_BLOCK_AVX2(XY, TX, TY, LD, LDM, LDY)                                  \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void  \
@@ -392,7 +399,7 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
     Py_ssize_t i, k, q, u, kk[4];                                                 \
     double r, rr = 0.0, rs = 0.0, rl[4], lanes[4];                                \
     const TX *xi, *xr[4];                                                         \
-    __m256d acc, ac[4], rv, R, yv, xv[4], wv[4], gv[4];                           \
+    __m256d acc, ac[4], rv, R, yv, xv[4], xw[4][4], wv[4], gv[4];                 \
     for (q = 0; q < nv; q++) {                                                    \
         gv[q] = _mm256_setzero_pd();                                              \
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
@@ -410,9 +417,11 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
             kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
             if (idx) GDFAST_PREFETCH(X, y, idx, i + u, hi, d, GDFAST_PF_FAR);     \
             xr[u] = X + kk[u] * d;                                                \
-            ac[u] = _mm256_add_pd(z, _mm256_mul_pd(GDFAST_XROW(LD, LDM, u, 0), wv[0])); \
+            if (GDFAST_KEEP(TX))                                                  \
+                for (q = 0; q < nv; q++) xw[u][q] = GDFAST_XROW(LD, LDM, u, q);   \
+            ac[u] = _mm256_add_pd(z, _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, u, 0), wv[0])); \
             for (q = 1; q < nv; q++)                                              \
-                ac[u] = _mm256_add_pd(ac[u], _mm256_mul_pd(GDFAST_XROW(LD, LDM, u, q), wv[q])); \
+                ac[u] = _mm256_add_pd(ac[u], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, u, q), wv[q])); \
         }                                                                         \
         yv = idx ? _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
                                   (double)y[kk[3]])                               \
@@ -425,7 +434,7 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
             rs = rs + r;                                                          \
             rv = _mm256_set1_pd(r);                                               \
             for (q = 0; q < nv; q++)                                              \
-                gv[q] = _mm256_add_pd(gv[q], _mm256_mul_pd(rv, GDFAST_XROW(LD, LDM, u, q))); \
+                gv[q] = _mm256_add_pd(gv[q], _mm256_mul_pd(rv, GDFAST_XUSE(TX, LD, LDM, u, q))); \
         }                                                                         \
     }                                                                             \
     for (; i < hi; i++) {                                                         \
@@ -628,8 +637,9 @@ GDFAST_SGD4(fd_base, float, double, , dotq_f, dotqx_f)
 GDFAST_SGD4(ff_base, float, float, , dotq_f, dotqx_f)
 
 #ifdef GDFAST_AVX2
-/* "blocks" with AVX2 for d <= 16 (a compile-time constant): the rows and w
- * in registers, each dot product in the four padded lanes of dot4p/dot4px,
+/* "blocks" with AVX2 for d <= 16 (a compile-time constant): w in registers,
+ * the rows read from L1 where they are used (GDFAST_XUSE: float32 rows
+ * widened once and kept), each dot product in the four padded lanes of dot4p/dot4px,
  * combined as (l0 + l1) + (l2 + l3); the same expressions as the plain-C
  * body, so the same bits. The ten dot products of a block (four x_u.w, six
  * Gram entries) are reduced four at a time (gdfast_red4), and the block's
@@ -656,7 +666,7 @@ sgd4v_core_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
     double r0, r1, r2, r3, K10, K20, K21, K30, K31, K32, cr, s;                   \
     Py_ssize_t i, q, u, k, kk[4];                                                 \
     const TX *xr[4];                                                              \
-    __m256d wv[4], acc[4], P[6], Q, R, KA, KB, yv, g0, g1, g2, g3, v;    \
+    __m256d wv[4], xw[4][4], acc[4], P[6], Q, R, KA, KB, yv, g0, g1, g2, g3, v;    \
     __m128d h;                                                                    \
     for (q = 0; q < nv; q++)                                                      \
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
@@ -673,16 +683,18 @@ sgd4v_core_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
             kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
             if (idx) GDFAST_PREFETCH(X, y, idx, i + u, n, d, GDFAST_PF_FAR);      \
             xr[u] = X + kk[u] * d;                                                \
+            if (GDFAST_KEEP(TX))                                                  \
+                for (q = 0; q < nv; q++) xw[u][q] = GDFAST_XROW(LD, LDM, u, q);   \
         }                                                                         \
         /* the Gram entries (no w: off the chain) */                              \
         for (k = 0; k < 6; k++) P[k] = z;                                         \
         for (q = 0; q < nv; q++) {                                                \
-            P[0] = _mm256_add_pd(P[0], _mm256_mul_pd(GDFAST_XROW(LD, LDM, 1, q), GDFAST_XROW(LD, LDM, 0, q)));          \
-            P[1] = _mm256_add_pd(P[1], _mm256_mul_pd(GDFAST_XROW(LD, LDM, 2, q), GDFAST_XROW(LD, LDM, 0, q)));          \
-            P[2] = _mm256_add_pd(P[2], _mm256_mul_pd(GDFAST_XROW(LD, LDM, 2, q), GDFAST_XROW(LD, LDM, 1, q)));          \
-            P[3] = _mm256_add_pd(P[3], _mm256_mul_pd(GDFAST_XROW(LD, LDM, 3, q), GDFAST_XROW(LD, LDM, 0, q)));          \
-            P[4] = _mm256_add_pd(P[4], _mm256_mul_pd(GDFAST_XROW(LD, LDM, 3, q), GDFAST_XROW(LD, LDM, 1, q)));          \
-            P[5] = _mm256_add_pd(P[5], _mm256_mul_pd(GDFAST_XROW(LD, LDM, 3, q), GDFAST_XROW(LD, LDM, 2, q)));          \
+            P[0] = _mm256_add_pd(P[0], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, 1, q), GDFAST_XUSE(TX, LD, LDM, 0, q)));          \
+            P[1] = _mm256_add_pd(P[1], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, 2, q), GDFAST_XUSE(TX, LD, LDM, 0, q)));          \
+            P[2] = _mm256_add_pd(P[2], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, 2, q), GDFAST_XUSE(TX, LD, LDM, 1, q)));          \
+            P[3] = _mm256_add_pd(P[3], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, 3, q), GDFAST_XUSE(TX, LD, LDM, 0, q)));          \
+            P[4] = _mm256_add_pd(P[4], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, 3, q), GDFAST_XUSE(TX, LD, LDM, 1, q)));          \
+            P[5] = _mm256_add_pd(P[5], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, 3, q), GDFAST_XUSE(TX, LD, LDM, 2, q)));          \
         }                                                                         \
         /* K = c*(p*G + fb); without a penalty p = 1 and p*G is G exactly */   \
         KA = gdfast_red4(P[0], P[1], P[2], P[3]);                                 \
@@ -703,7 +715,7 @@ sgd4v_core_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
         for (u = 0; u < 4; u++) acc[u] = z;                                       \
         for (q = 0; q < nv; q++)                                                  \
             for (u = 0; u < 4; u++)                                               \
-                acc[u] = _mm256_add_pd(acc[u], _mm256_mul_pd(GDFAST_XROW(LD, LDM, u, q), wv[q]));    \
+                acc[u] = _mm256_add_pd(acc[u], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, u, q), wv[q]));    \
         Q = gdfast_red4(acc[0], acc[1], acc[2], acc[3]);                          \
         yv = idx ? _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
                                   (double)y[kk[3]])                               \
@@ -722,10 +734,10 @@ sgd4v_core_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
         g2 = _mm256_set1_pd(cp2 * r2); g3 = _mm256_set1_pd(cp3 * r3);             \
         for (q = 0; q < nv; q++) {                                                \
             v = decay ? _mm256_mul_pd(p4v, wv[q]) : wv[q];   /* 1*w is w */       \
-            v = _mm256_sub_pd(v, _mm256_mul_pd(g0, GDFAST_XROW(LD, LDM, 0, q)));                     \
-            v = _mm256_sub_pd(v, _mm256_mul_pd(g1, GDFAST_XROW(LD, LDM, 1, q)));                     \
-            v = _mm256_sub_pd(v, _mm256_mul_pd(g2, GDFAST_XROW(LD, LDM, 2, q)));                     \
-            wv[q] = _mm256_sub_pd(v, _mm256_mul_pd(g3, GDFAST_XROW(LD, LDM, 3, q)));                 \
+            v = _mm256_sub_pd(v, _mm256_mul_pd(g0, GDFAST_XUSE(TX, LD, LDM, 0, q)));                     \
+            v = _mm256_sub_pd(v, _mm256_mul_pd(g1, GDFAST_XUSE(TX, LD, LDM, 1, q)));                     \
+            v = _mm256_sub_pd(v, _mm256_mul_pd(g2, GDFAST_XUSE(TX, LD, LDM, 2, q)));                     \
+            wv[q] = _mm256_sub_pd(v, _mm256_mul_pd(g3, GDFAST_XUSE(TX, LD, LDM, 3, q)));                 \
         }                                                                         \
         s = ((r0 + r1) + r2) + r3;                                                \
         b = b - fb * (c * s);                                                     \
