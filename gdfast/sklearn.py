@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import assert_all_finite
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
 import gdfast as _gd
 
@@ -213,15 +213,18 @@ def _epoch_loss(res, X, y, alpha):
 
 
 @contextlib.contextmanager
-def _finite_inputs(X):
-    """fit validates X without scikit-learn's finiteness pass (one read of X
-    saved): NaN and inf propagate through the epoch and the core raises
-    ValueError naming them. Any ValueError is re-worded as scikit-learn's
-    ("Input X contains NaN.") when X is not finite."""
+def _finite_inputs(X, y=None):
+    """fit validates X (and a float y) without scikit-learn's finiteness pass
+    (a read saved): the core checks y and detects NaN and inf in X as they
+    propagate, raising ValueError. Any ValueError is re-worded as
+    scikit-learn's ("Input X contains NaN.", "Input y contains NaN.") when X
+    or y is not finite."""
     try:
         yield
     except ValueError:
         assert_all_finite(X, input_name="X")
+        if y is not None:
+            assert_all_finite(y, input_name="y")
         raise
 
 
@@ -408,6 +411,16 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         return alpha, tol
 
     def _data(self, X, y, reset):
+        if (isinstance(y, np.ndarray) and y.ndim == 1
+                and y.dtype in (np.float64, np.float32)):
+            # y is already what the core takes: X validated alone, y's length
+            # checked as check_X_y does, and its finiteness left to the core,
+            # which scans y itself (_finite_inputs words it as scikit-learn
+            # does): one read of y fewer, ~10% of an SGD epoch at d = 10.
+            X = _validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
+                               order="C", **_NO_FINITE_CHECK)
+            check_consistent_length(X, y)
+            return X, np.ascontiguousarray(y)
         X, y = _validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
                               order="C", y_numeric=True, **_NO_FINITE_CHECK)
         if y.dtype != np.float64 and y.dtype != np.float32:
@@ -490,7 +503,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if _is_dask(X) or _is_dask(y):
             return self._fit_dask(X, y, alpha, tol, partial=False)
         X, y = self._data(X, y, reset=True)
-        with _finite_inputs(X):
+        with _finite_inputs(X, y):
             return self._fit(X, y, alpha, tol)
 
     def _fit(self, X, y, alpha, tol):
@@ -597,7 +610,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             return self._fit_dask(X, y, alpha, None, partial=True)
         first = not hasattr(self, "coef_")
         X, y = self._data(X, y, reset=first)
-        with _finite_inputs(X):
+        with _finite_inputs(X, y):
             return self._partial_fit(X, y, alpha, first)
 
     def _partial_fit(self, X, y, alpha, first):

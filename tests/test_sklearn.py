@@ -407,6 +407,28 @@ def test_nonfinite_chunk_refused_and_state_kept(solver, bad):
         est.predict(X2)
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("bad, message", [
+    (np.nan, "Input y contains NaN."),
+    (np.inf, "Input y contains infinity or a value too large for dtype('float64')."),
+])
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+def test_nonfinite_float_y_worded_as_sklearn_and_untouched(solver, bad, message, call):
+    # a float y skips scikit-learn's own scan: the core refuses it, the
+    # message is scikit-learn's, the model and y are left as they were
+    X, y = _data(40, 3, seed=27)
+    y[11] = bad
+    y0 = y.copy()
+    est = GDRegressor(solver=solver, lr=0.01)
+    with pytest.raises(ValueError) as err:
+        getattr(est, call)(X, y)
+    assert str(err.value) == message
+    assert not hasattr(est, "coef_")
+    assert_array_equal(y, y0)
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[40, 39\]"):
+        getattr(est, call)(X, y0[:39])
+
+
 # ------------------------------------------------------------- parameters
 
 @pytest.mark.parametrize("params, err, word", [
