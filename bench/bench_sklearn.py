@@ -6,7 +6,11 @@ Run (needs scikit-learn and threadpoolctl, e.g. ``pip install '.[bench]'``)::
     python bench/bench_sklearn.py --quick    # 1/20 of that: a sanity run (seconds)
 
 Everything runs with BLAS pinned to one thread (threadpoolctl). Printed as
-markdown tables; every time is the median over ``--repeats`` runs.
+markdown tables; every time is the median over ``--repeats`` runs. In Table 1
+the four calls of a cell (floor, GDRegressor, gdfast.sgd, SGDRegressor) are
+timed in rounds, one call each, the order rotating (``rotated``), and every
+ratio is the median of the per-round ratios: the machine's speed drifts
+between calls timed in sequence.
 
 Table 1, one epoch of ``solver="sgd"`` at d = 10 (n = 2e6) and d = 100
 (n = 2e5), float64, ``fit_intercept=True``, with ``shuffle=False`` and
@@ -48,6 +52,25 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+def rotated(fns, repeats):
+    """Each of fns timed once per round, the order rotating from round to
+    round, so that every ratio compares calls made under the same load (this
+    shared machine's speed drifts by tens of percent within seconds). After
+    one warm-up call each; returns the rounds' times, rounds[i][k] for fns[k]."""
+    for fn in fns:
+        fn()
+    rounds = []
+    for i in range(repeats):
+        t = [0.0] * len(fns)
+        for j in range(len(fns)):
+            k = (i + j) % len(fns)
+            t0 = time.perf_counter()
+            fns[k]()
+            t[k] = time.perf_counter() - t0
+        rounds.append(t)
+    return rounds
+
+
 def make_data(n, d, seed):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
@@ -68,23 +91,26 @@ def sgd_table(sizes, repeats, seed):
         X, y = make_data(n, d, seed)
         flat = X.reshape(-1)
         half = flat.size // 2
-        floor = median_time(lambda: np.dot(flat[:half], flat[half:2 * half]), repeats)
         lr = 0.25 / (float(np.max(np.einsum("ij,ij->i", X, X))) + 1.0)
         for shuffle in (False, True, "blocks"):
-            ours = median_time(lambda: GDRegressor(
-                solver="sgd", lr=lr, max_iter=1, tol=None, shuffle=shuffle,
-                random_state=0).fit(X, y), repeats)
-            core = median_time(lambda: gdfast.sgd(
-                X, y, w=0.0, lr=lr, epochs=1, fit_intercept=True, shuffle=shuffle,
-                seed=0), repeats)
-            peer = median_time(lambda: SGDRegressor(
-                penalty=None, learning_rate="constant", eta0=2 * lr, max_iter=1, tol=None,
-                shuffle=bool(shuffle), random_state=0, fit_intercept=True).fit(X, y),
-                repeats)
-            rows.append(f"| {d} | {n:.0e} | {shuffle} | {floor * 1e3:.1f} | "
-                        f"{ours * 1e3:.1f} ({ours / floor:.1f}x) | "
-                        f"{core * 1e3:.1f} ({core / floor:.1f}x) | "
-                        f"{peer * 1e3:.1f} ({peer / floor:.1f}x) | {peer / ours:.2f} |")
+            rounds = rotated([
+                lambda: np.dot(flat[:half], flat[half:2 * half]),
+                lambda: GDRegressor(solver="sgd", lr=lr, max_iter=1, tol=None,
+                                    shuffle=shuffle, random_state=0).fit(X, y),
+                lambda: gdfast.sgd(X, y, w=0.0, lr=lr, epochs=1, fit_intercept=True,
+                                   shuffle=shuffle, seed=0),
+                lambda: SGDRegressor(
+                    penalty=None, learning_rate="constant", eta0=2 * lr, max_iter=1,
+                    tol=None, shuffle=bool(shuffle), random_state=0,
+                    fit_intercept=True).fit(X, y)], repeats)
+            fl, ours, core, peer = (statistics.median(r[k] for r in rounds) for k in range(4))
+
+            def ratio(a, b):
+                return statistics.median(r[a] / r[b] for r in rounds)
+            rows.append(f"| {d} | {n:.0e} | {shuffle} | {fl * 1e3:.1f} | "
+                        f"{ours * 1e3:.1f} ({ratio(1, 0):.1f}x) | "
+                        f"{core * 1e3:.1f} ({ratio(2, 0):.1f}x) | "
+                        f"{peer * 1e3:.1f} ({ratio(3, 0):.1f}x) | {ratio(3, 1):.2f} |")
         del X, y, flat
     return rows
 
