@@ -18,10 +18,11 @@ ratios -- gdfast.benchreport.median_pair):
     and 10 epochs (unshuffled, the Dask run composes the maps once).
 * against the peers on the same Dask array (needs dask-ml; skipped with a
   note otherwise): dask-ml ``LinearRegression`` (its default solver and
-  "gradient_descent") and ``Incremental(SGDRegressor)``: each peer's time and
-  final training loss, and the time gdfast.dask needs to reach that loss
-  (batch_gd "stats" stopped by a callback; for the one-pass
-  ``Incremental(SGDRegressor)`` also one epoch of gdfast.dask.sgd).
+  "gradient_descent") and ``Incremental(SGDRegressor)`` (chunks in order):
+  each peer's time and final training loss, and the time gdfast.dask needs
+  to reach that loss (batch_gd "stats" stopped by a callback; for the
+  one-pass ``Incremental(SGDRegressor)`` also one epoch of gdfast.dask.sgd
+  with the same updates: lr = eta0/2, the chunks in the same order).
 
 The cluster is ``distributed.LocalCluster(n_workers=--workers,
 threads_per_worker=1, processes=False)`` (``--processes`` for worker
@@ -248,8 +249,9 @@ def peers(a, Xd, yd, gdd):
         t_g, l_g, ep = reach(gdd, Xd, yd, loss, d)
         print(f"| dask-ml LinearRegression(solver={solver!r}) | {t_peer:.3f} | {loss:.10g} "
               f"| {t_g:.3f} ({ep} epochs) | {t_peer / t_g:.1f} |")
+    # shuffle_blocks=False: the chunks in order, as gdfast.dask.sgd visits them
     inc = Incremental(SGDRegressor(penalty=None, learning_rate="constant", eta0=1e-3,
-                                   shuffle=False, fit_intercept=True))
+                                   shuffle=False, fit_intercept=True), shuffle_blocks=False)
     t = time.perf_counter()
     inc.fit(Xd, yd)
     t_peer = time.perf_counter() - t

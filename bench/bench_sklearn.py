@@ -8,8 +8,8 @@ Run (needs scikit-learn and threadpoolctl, e.g. ``pip install '.[bench]'``)::
 Everything runs with BLAS pinned to one thread (threadpoolctl). Printed as
 markdown tables; every time is the median over ``--repeats`` runs. In Table 1
 the four calls of a cell (floor, GDRegressor, gdfast.sgd, SGDRegressor) are
-timed in rounds, one call each, the order rotating (``rotated``), and every
-ratio is the median of the per-round ratios: the machine's speed drifts
+timed in rounds, one call each, in a seeded random order per round
+(``rotated``), and every ratio is the median of the per-round ratios: the machine's speed drifts
 between calls timed in sequence.
 
 Table 1, one epoch of ``solver="sgd"`` at d = 10 (n = 2e6) and d = 100
@@ -34,6 +34,7 @@ epochs run and the largest coefficient difference relative to the peer's.
 """
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -52,18 +53,21 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
-def rotated(fns, repeats):
-    """Each of fns timed once per round, the order rotating from round to
-    round, so that every ratio compares calls made under the same load (this
-    shared machine's speed drifts by tens of percent within seconds). After
-    one warm-up call each; returns the rounds' times, rounds[i][k] for fns[k]."""
+def rotated(fns, repeats, seed=0):
+    """Each of fns timed once per round, in an order drawn afresh each round
+    (seeded), so that every ratio compares calls made under the same load
+    (this shared machine's speed drifts by tens of percent within seconds) and
+    no call always follows the same neighbour. After one warm-up call each,
+    and a garbage collection before every timed call; returns the rounds'
+    times, rounds[i][k] for fns[k]."""
+    rng = np.random.default_rng(seed)
     for fn in fns:
         fn()
     rounds = []
-    for i in range(repeats):
+    for _ in range(repeats):
         t = [0.0] * len(fns)
-        for j in range(len(fns)):
-            k = (i + j) % len(fns)
+        for k in rng.permutation(len(fns)):
+            gc.collect()
             t0 = time.perf_counter()
             fns[k]()
             t[k] = time.perf_counter() - t0
@@ -112,6 +116,9 @@ def sgd_table(sizes, repeats, seed):
                         f"{core * 1e3:.1f} ({ratio(2, 0):.1f}x) | "
                         f"{peer * 1e3:.1f} ({ratio(3, 0):.1f}x) | {ratio(3, 1):.2f} |")
         del X, y, flat
+    rows.append("")
+    rows.append("ms: each call's median over the rounds; (x floor) and the last column: "
+                "medians of the per-round ratios (so a ms ratio need not equal them)")
     return rows
 
 

@@ -231,9 +231,10 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
  * busy on wide rows; through a shuffled order it is the only way a row's
  * address is known early. A prefetch is only a hint: it cannot change a
  * result or fault. Distances: 2 rows ahead in order (the "lanes" form),
- * 8 (two "blocks" of four), GDFAST_PF_FAR = 32 through an order (the
- * shuffled rows of bench/bench_sklearn.py show the effect: about 2x at
- * d = 10). -DGDFAST_PF_AHEAD=0 builds without. */
+ * 8 (two "blocks" of four, GDFAST_PREFETCH_BLOCK), about 1 KiB for the row
+ * sums (GDFAST_PF_NEAR; at least two rows), GDFAST_PF_FAR = 32 through an
+ * order (the shuffled rows of bench/bench_sklearn.py show the effect: about
+ * 2x at d = 10). -DGDFAST_PF_AHEAD=0 builds without. */
 #ifndef GDFAST_PF_AHEAD
 #define GDFAST_PF_AHEAD 1
 #endif
@@ -256,6 +257,22 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
             for (o_ = 0; o_ < s_; o_ += 64) GDFAST_HINT((const void *)(p_ + o_), 0, 3);        \
             GDFAST_HINT((const void *)(p_ + s_ - 1), 0, 3);                       \
             if (idx) GDFAST_HINT((y) + k_, 0, 3);                                 \
+        }                                                                         \
+    } while (0)
+/* In order, the four rows i + AHEAD .. i + AHEAD + 3 (a block of the d <= 16
+ * forms), one hint per cache line they span and one for their last byte:
+ * each line once, where GDFAST_PREFETCH per row would hint a line shared by
+ * two rows twice. The address is formed as an integer: it may lie past the
+ * array (a prefetch never faults). */
+#define GDFAST_PREFETCH_BLOCK(X, i, d, AHEAD)                                     \
+    do {                                                                          \
+        if (GDFAST_PF_AHEAD) {                                                    \
+            const Py_ssize_t s4_ = 4 * (d) * (Py_ssize_t)sizeof(*(X));             \
+            const uintptr_t p4_ = (uintptr_t)(X)                                  \
+                + (uintptr_t)(((i) + (AHEAD)) * (d)) * sizeof(*(X));               \
+            Py_ssize_t o4_;                                                       \
+            for (o4_ = 0; o4_ < s4_; o4_ += 64) GDFAST_HINT((const void *)(p4_ + o4_), 0, 3); \
+            GDFAST_HINT((const void *)(p4_ + s4_ - 1), 0, 3);                     \
         }                                                                         \
     } while (0)
 
@@ -314,9 +331,11 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
  * below). */
 #define GDFAST_XROW(LD_, LDM_, u, q)                                              \
     ((q) < nf ? LD_(xr[u] + 4 * (q)) : LDM_(xr[u] + 4 * (q), m, m32))
-/* float32 rows are the exception where a pass uses a row twice: widening to
- * double costs more than the spills, so those are converted once and kept
- * (xw[u][q]); GDFAST_KEEP(TX) is a compile-time constant. */
+/* float32 rows are the exception: each use of a float32 row vector would
+ * repeat its widening to double (cvtps_pd), which costs more than the spills
+ * of keeping it (measured: a float32 pass at d = 10 became slower than
+ * float64's), so those are widened once per block and kept in xw[u][q];
+ * GDFAST_KEEP(TX) is a compile-time constant. */
 #define GDFAST_KEEP(TX) (sizeof(TX) == sizeof(float))
 #define GDFAST_XUSE(TX, LD_, LDM_, u, q)                                          \
     (GDFAST_KEEP(TX) ? xw[u][q] : GDFAST_XROW(LD_, LDM_, u, q))
@@ -389,7 +408,8 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
      * registers (the last group's padded lanes collect r*0 and are dropped).   \
      * Four rows at a time: their four x.w reduced together (gdfast_red4, the  \
      * same lanes and order as one at a time), then the sums in row order.      \
-     * Rows are prefetched (GDFAST_PREFETCH). */                                 \
+     * Rows are prefetched: in order each line of the block ~1 KiB ahead once \
+     * (GDFAST_PREFETCH_BLOCK), through an order each row 32 ahead. */         \
     const Py_ssize_t nf = d / 4, t = d % 4, nv = nf + (t ? 1 : 0);                \
     const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
                                          t > 2 ? -1 : 0, 0);                      \
@@ -405,14 +425,7 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
     }                                                                             \
     for (i = lo; i + 4 <= hi; i += 4) {                                           \
-        if (GDFAST_PF_AHEAD && !idx) {                                            \
-            /* in order: the block about 1 KiB ahead, a hint per cache line    \
-             * (an integer address: it may lie past the array) */              \
-            const uintptr_t p_ = (uintptr_t)X + (uintptr_t)((i + GDFAST_PF_NEAR(d, sizeof(TX))) * d) * sizeof(TX); \
-            for (k = 0; k < 4 * d * (Py_ssize_t)sizeof(TX); k += 64)              \
-                GDFAST_HINT((const void *)(p_ + k), 0, 3);                        \
-            GDFAST_HINT((const void *)(p_ + 4 * d * sizeof(TX) - 1), 0, 3);       \
-        }                                                                         \
+        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, GDFAST_PF_NEAR(d, sizeof(TX)));   \
         for (u = 0; u < 4; u++) {                                                 \
             kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
             if (idx) GDFAST_PREFETCH(X, y, idx, i + u, hi, d, GDFAST_PF_FAR);     \
@@ -671,14 +684,7 @@ sgd4v_core_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
     for (q = 0; q < nv; q++)                                                      \
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
     for (i = 0; i + 4 <= n; i += 4) {                                             \
-        if (GDFAST_PF_AHEAD && !idx) {                                            \
-            /* in order: the block eight rows ahead, a hint per cache line      \
-             * (an integer address: it may lie past the array) */              \
-            const uintptr_t p_ = (uintptr_t)X + (uintptr_t)((i + 8) * d) * sizeof(TX); \
-            for (k = 0; k < 4 * d * (Py_ssize_t)sizeof(TX); k += 64)              \
-                GDFAST_HINT((const void *)(p_ + k), 0, 3);                        \
-            GDFAST_HINT((const void *)(p_ + 4 * d * sizeof(TX) - 1), 0, 3);       \
-        }                                                                         \
+        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, 8);                              \
         for (u = 0; u < 4; u++) {                                                 \
             kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
             if (idx) GDFAST_PREFETCH(X, y, idx, i + u, n, d, GDFAST_PF_FAR);      \

@@ -34,9 +34,11 @@ except ImportError:                    # pragma: no cover - scikit-learn 1.3 to 
     def _validate_data(est, *args, **kwargs):
         return est._validate_data(*args, **kwargs)
 
-# fit skips scikit-learn's finiteness pass over X: the core detects NaN and
-# inf as they propagate (gdfast._validate), and _finite_error words it as
-# scikit-learn does. The keyword was renamed in scikit-learn 1.6.
+# fit skips scikit-learn's finiteness pass over X (and over a float y, see
+# GDRegressor._data): NaN and inf propagate into the weights, the intercept or
+# the loss, the core then finds and names them (gdfast._validate), and
+# _finite_inputs words the error as scikit-learn does. The keyword was renamed
+# in scikit-learn 1.6.
 _NO_FINITE_CHECK = ({"ensure_all_finite": False}
                     if "ensure_all_finite" in inspect.signature(check_array).parameters
                     else {"force_all_finite": False})
@@ -215,16 +217,39 @@ def _epoch_loss(res, X, y, alpha):
 @contextlib.contextmanager
 def _finite_inputs(X, y=None):
     """fit validates X (and a float y) without scikit-learn's finiteness pass
-    (a read saved): the core checks y and detects NaN and inf in X as they
-    propagate, raising ValueError. Any ValueError is re-worded as
-    scikit-learn's ("Input X contains NaN.", "Input y contains NaN.") when X
-    or y is not finite."""
+    (a read saved): NaN and inf in them propagate into the weights, the
+    intercept or the loss, and the core then scans its inputs and raises
+    ValueError naming them. Any ValueError is re-worded as scikit-learn's
+    ("Input X contains NaN.", "Input y contains NaN.") when X or y is not
+    finite."""
     try:
         yield
     except ValueError:
         assert_all_finite(X, input_name="X")
         if y is not None:
             assert_all_finite(y, input_name="y")
+        raise
+
+
+_SCHEMA = ("n_features_in_", "feature_names_in_")
+
+
+@contextlib.contextmanager
+def _schema_kept_on_error(est):
+    """validate_data records n_features_in_ (and feature_names_in_) as it
+    checks X; a fit that fails after that (a length mismatch, a non-finite y
+    or X found by the core, a divergence) leaves them as they were, so a
+    fitted model stays consistent with its coef_ and an unfitted one stays
+    unfitted."""
+    saved = {a: getattr(est, a) for a in _SCHEMA if hasattr(est, a)}
+    try:
+        yield
+    except BaseException:
+        for a in _SCHEMA:
+            if a in saved:
+                setattr(est, a, saved[a])
+            elif hasattr(est, a):
+                delattr(est, a)
         raise
 
 
@@ -414,9 +439,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if (isinstance(y, np.ndarray) and y.ndim == 1
                 and y.dtype in (np.float64, np.float32)):
             # y is already what the core takes: X validated alone, y's length
-            # checked as check_X_y does, and its finiteness left to the core,
-            # which scans y itself (_finite_inputs words it as scikit-learn
-            # does): one read of y fewer, ~10% of an SGD epoch at d = 10.
+            # checked as check_X_y does, and its finiteness left to the core
+            # (a NaN or inf propagates, the core then names it; _finite_inputs
+            # words it as scikit-learn does): one read of y fewer, ~10% of an
+            # SGD epoch at d = 10. A y both non-finite and of the wrong length
+            # is refused for its length (scikit-learn: for its values).
             X = _validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
                                order="C", **_NO_FINITE_CHECK)
             check_consistent_length(X, y)
@@ -500,11 +527,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             When the coefficients or the loss stop being finite.
         """
         alpha, tol = self._params()
-        if _is_dask(X) or _is_dask(y):
-            return self._fit_dask(X, y, alpha, tol, partial=False)
-        X, y = self._data(X, y, reset=True)
-        with _finite_inputs(X, y):
-            return self._fit(X, y, alpha, tol)
+        with _schema_kept_on_error(self):
+            if _is_dask(X) or _is_dask(y):
+                return self._fit_dask(X, y, alpha, tol, partial=False)
+            X, y = self._data(X, y, reset=True)
+            with _finite_inputs(X, y):
+                return self._fit(X, y, alpha, tol)
 
     def _fit(self, X, y, alpha, tol):
         n, d = X.shape
@@ -606,12 +634,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self : GDRegressor
         """
         alpha, _ = self._params()
-        if _is_dask(X) or _is_dask(y):
-            return self._fit_dask(X, y, alpha, None, partial=True)
-        first = not hasattr(self, "coef_")
-        X, y = self._data(X, y, reset=first)
-        with _finite_inputs(X, y):
-            return self._partial_fit(X, y, alpha, first)
+        with _schema_kept_on_error(self):
+            if _is_dask(X) or _is_dask(y):
+                return self._fit_dask(X, y, alpha, None, partial=True)
+            first = not hasattr(self, "coef_")
+            X, y = self._data(X, y, reset=first)
+            with _finite_inputs(X, y):
+                return self._partial_fit(X, y, alpha, first)
 
     def _partial_fit(self, X, y, alpha, first):
         n, d = X.shape

@@ -21,7 +21,7 @@ sklearn = pytest.importorskip("sklearn")
 
 from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
 from sklearn.base import clone  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.linear_model import LinearRegression, Ridge, SGDRegressor  # noqa: E402
 from sklearn.metrics import r2_score  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score  # noqa: E402
@@ -408,25 +408,54 @@ def test_nonfinite_chunk_refused_and_state_kept(solver, bad):
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
-@pytest.mark.parametrize("bad, message", [
-    (np.nan, "Input y contains NaN."),
-    (np.inf, "Input y contains infinity or a value too large for dtype('float64')."),
-])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("ydtype, strided", [(np.float64, False), (np.float32, False),
+                                             (np.float64, True)])
 @pytest.mark.parametrize("call", ["fit", "partial_fit"])
-def test_nonfinite_float_y_worded_as_sklearn_and_untouched(solver, bad, message, call):
-    # a float y skips scikit-learn's own scan: the core refuses it, the
-    # message is scikit-learn's, the model and y are left as they were
+def test_nonfinite_float_y_found_by_the_core_and_worded_as_sklearn(solver, bad, ydtype,
+                                                                    strided, call):
+    # a 1-D float y skips scikit-learn's own scan: the core finds the value
+    # (the ValueError being handled when scikit-learn's wording is raised is
+    # the core's), the message is scikit-learn's, y is left as it was
     X, y = _data(40, 3, seed=27)
+    y = y.astype(ydtype)
+    if strided:
+        X, y = np.repeat(X, 2, axis=0), np.repeat(y, 2)[::2]
+        assert not y.flags.c_contiguous
     y[11] = bad
     y0 = y.copy()
     est = GDRegressor(solver=solver, lr=0.01)
     with pytest.raises(ValueError) as err:
-        getattr(est, call)(X, y)
-    assert str(err.value) == message
-    assert not hasattr(est, "coef_")
+        getattr(est, call)(X[:len(y)], y)
+    word = "NaN" if np.isnan(bad) else f"infinity or a value too large for dtype('{y.dtype}')"
+    assert str(err.value) == f"Input y contains {word}."
+    assert "y must be finite" in str(err.value.__context__)
     assert_array_equal(y, y0)
+    assert not hasattr(est, "coef_") and not hasattr(est, "n_features_in_")
+
+
+def test_failed_fit_keeps_the_fitted_schema():
+    # validate_data records n_features_in_ before the core sees y: a fit that
+    # fails afterwards must not leave a 3-feature model claiming 5 features
+    X, y = _data(40, 3, seed=28)
+    est = GDRegressor(lr=0.01).fit(X, y)
+    coef = est.coef_.copy()
+    X5, y5 = _data(40, 5, seed=29)
+    y5[3] = np.nan
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        est.fit(X5, y5)
     with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[40, 39\]"):
-        getattr(est, call)(X, y0[:39])
+        est.fit(X5, y5[:39])
+    assert est.n_features_in_ == 3
+    assert_array_equal(est.coef_, coef)
+    assert est.predict(X).shape == (40,)
+    for call in ("fit", "partial_fit"):
+        fresh = GDRegressor(lr=0.01)
+        with pytest.raises(ValueError, match="Input y contains NaN"):
+            getattr(fresh, call)(X5, y5)
+        assert not hasattr(fresh, "n_features_in_")
+        with pytest.raises(NotFittedError):
+            fresh.predict(X5)
 
 
 # ------------------------------------------------------------- parameters
