@@ -41,7 +41,8 @@ import math
 import numpy as np
 
 __all__ = ["Stats", "SMALL_D", "moments", "merge_moments", "merge_moments6", "residuals",
-           "pilot", "first_row", "from_moments", "with_residuals", "collect", "epoch"]
+           "pilot", "first_row", "from_moments", "centred", "with_residuals", "collect",
+           "epoch"]
 
 
 class Stats:
@@ -297,15 +298,25 @@ def collect(X, y, signals=False):
     if st is not None and st.s_ee is not None:
         return st
     if st is None:
-        st = Stats()
-        st.n, st.xbar, st.ybar, C, s_uv = moments(X, y, signals)
-        if not (np.isfinite(C).all() and np.isfinite(s_uv).all()):
-            return None
-        st.C = C
-        st.wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
-        if not np.isfinite(st.wstar).all():
+        st = centred(moments(X, y, signals))
+        if st is None:
             return None
     return with_residuals(st, residuals(X, y, st.xbar, st.ybar, st.wstar, signals))
+
+
+def centred(mom):
+    """The two-read statistics' first half: a Stats with n, xbar, ybar, C and
+    the least-squares centre wstar from the moments (n, xbar, ybar, C, s_uv)
+    (its residual sums still to be read: with_residuals); None if a moment
+    or the centre is not finite. gdfast.dask's two reductions use it too."""
+    n, xbar, ybar, C, s_uv = mom
+    if not (np.isfinite(C).all() and np.isfinite(s_uv).all()
+            and np.isfinite(xbar).all() and math.isfinite(ybar)):
+        return None
+    st = Stats()
+    st.n, st.xbar, st.ybar, st.C = n, xbar, ybar, C
+    st.wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
+    return st if np.isfinite(st.wstar).all() else None
 
 
 def epoch(st, w, b, lr, alpha, fit_intercept):

@@ -546,17 +546,11 @@ def _collect(dd):
         return st
     if st is None:
         g = dd.graph("moments")
-        mom = g.tree([g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
-                     _stats.merge_moments)
-        n, xbar, ybar, C, s_uv = g.compute(mom)
-        if not (np.isfinite(C).all() and np.isfinite(s_uv).all()
-                and np.isfinite(xbar).all() and math.isfinite(ybar)):
+        st = _stats.centred(g.compute(g.tree(
+            [g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
+            _stats.merge_moments)))
+        if st is None:
             return None
-        wstar = np.linalg.lstsq(C, s_uv, rcond=None)[0]
-        if not np.isfinite(wstar).all():
-            return None
-        st = _stats.Stats()
-        st.n, st.xbar, st.ybar, st.C, st.wstar = n, xbar, ybar, C, wstar
     return _stats.with_residuals(st, _residual_sums(dd, st.xbar, st.ybar, st.wstar))
 
 
@@ -861,10 +855,10 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         dd = _persisted(dd, persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
     where = _placement(dd)
-    client = _client()
-    slots = client.nthreads() if where is not None and client is not None else None
 
     if method == "affine":
+        # threads per worker (a scheduler round trip): the maps' tasks per worker
+        slots = _client().nthreads() if where is not None else None
         fixed = {}    # unshuffled, every epoch is the same map: computed once
 
         def epoch(e, w, b):

@@ -441,8 +441,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             # y is already what the core takes: X validated alone, y's length
             # checked as check_X_y does, and its finiteness left to the core
             # (a NaN or inf propagates, the core then names it; _finite_inputs
-            # words it as scikit-learn does): one read of y fewer, ~10% of an
-            # SGD epoch at d = 10. A y both non-finite and of the wrong length
+            # words it as scikit-learn does): one read of y fewer
+            # (bench/bench_sklearn.py). A y both non-finite and of the wrong length
             # is refused for its length (scikit-learn: for its values).
             X = _validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
                                order="C", **_NO_FINITE_CHECK)
