@@ -19,7 +19,7 @@ class _Hook:
     def __call__(self, epoch, w, loss):
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(w=f"{w:.6g}", loss=f"{loss:.6g}", refresh=False)
+            self.bar.set_postfix(w=_short(w), loss=f"{loss:.6g}", refresh=False)
         if self.callback is not None:
             return bool(self.callback(epoch, w, loss))
         return False
@@ -27,6 +27,14 @@ class _Hook:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def _short(w):
+    """The coefficients for the bar: a float, or the first three of an array."""
+    if isinstance(w, float):
+        return f"{w:.6g}"
+    head = ", ".join(f"{v:.4g}" for v in w[:3])
+    return f"[{head}{', ...' if len(w) > 3 else ''}]"
 
 
 def make_hook(callback, progress, epochs, desc):

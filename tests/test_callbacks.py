@@ -57,3 +57,19 @@ def test_progress_bar(impl, capsys):
     err = capsys.readouterr().err
     assert res.epochs == 25
     assert "25/25" in err and "loss=" in err
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+@pytest.mark.parametrize("d", [2, 5])
+def test_progress_bar_with_many_features(impl, name, d, capsys):
+    """The bar shows the coefficients of 2-D data too (it formatted w as one
+    float, so an array made every trainer raise TypeError)."""
+    pytest.importorskip("tqdm")
+    X = np.random.default_rng(d).normal(size=(40, d))
+    y = X @ np.arange(1.0, d + 1) + 0.5
+    res = getattr(impl, name)(X, y, w=0.0, epochs=4, lr=0.05, fit_intercept=True,
+                              progress=True)
+    err = capsys.readouterr().err
+    assert res.epochs == 4 and "4/4" in err
+    assert f"w=[{res.coef_history[-1][0]:.4g}" in err
+    assert ("..." in err) == (d > 3)
