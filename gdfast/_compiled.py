@@ -526,11 +526,10 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
                 st, p.w, p.b, lr, p.alpha, p.fit_intercept, p.epochs):
             method = "pass"              # no overflow certificate: see gdfast._plan
         elif st is not None:
-            def epoch(w, b):
-                if signals:
-                    _rows.check_signals()
-                return _stats.epoch(st, w, b, lr, p.alpha, p.fit_intercept)
-            return _driver.epochs("batch_gd", method, p, epoch)
+            return _driver.whole_runs(
+                "batch_gd", method, p,
+                _stats.whole_run(st, lr, p.alpha, p.fit_intercept, p.data.flat, signals),
+                _DIVERGED, _STOPPED)
         else:
             _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
             method = "pass"

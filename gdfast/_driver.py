@@ -9,9 +9,10 @@ end, a coefficient, the intercept or the recorded loss is not finite. The
 data are checked first (a NaN in the data is a ValueError naming it, never a
 divergence); then ``DivergenceError`` carries the finite epochs before it.
 
-The tutorial's whole-run kernels (one feature, ``gdfast._kernels``) keep the
-epoch loop inside one compiled call; :func:`rounds` drives them a buffer of
-epochs at a time, so histories still grow as epochs run.
+The whole-run kernels (``gdfast._kernels``: the tutorial's one feature, and
+the statistics' epochs for any d) keep the epoch loop inside one compiled
+call; :func:`whole_runs` drives them a buffer of epochs at a time, so
+histories still grow as epochs run.
 """
 
 import math
@@ -23,7 +24,7 @@ from ._hooks import make_hook
 from ._result import History, TrainResult
 from .errors import DivergenceError
 
-__all__ = ["epochs", "rounds"]
+__all__ = ["epochs", "rounds", "whole_runs"]
 
 
 def _finish(trainer, method, p, hist, w, b, means=None):
@@ -80,28 +81,49 @@ def epochs(trainer, method, p, epoch):
 
 
 def rounds(trainer, method, p, kernel, status_diverged, status_stopped):
-    """Drive a whole-run kernel ``kernel(rows, e0, w, hook) -> (done, status)``
-    that runs up to len(rows) epochs from epoch e0 and weight w, writing
-    [w, 0, loss] rows; the history grows between calls."""
-    hist = History(1, p.epochs)
+    """Drive a tutorial whole-run kernel ``kernel(rows, e0, w, hook) -> (done,
+    status)`` (w a float; rows [w, 0, loss]): :func:`whole_runs` with d = 1."""
+    def run(rows, e0, w, b, hook):
+        return kernel(rows, e0, float(w[0]), hook)
+    return whole_runs(trainer, method, p, run, status_diverged, status_stopped)
+
+
+def whole_runs(trainer, method, p, kernel, status_diverged, status_stopped, d=None,
+               flat=None, check=None):
+    """Drive a whole-run kernel ``kernel(rows, e0, w, b, hook) -> (done,
+    status)`` that runs up to len(rows) epochs from epoch e0 and the state
+    (w (d,) float64, b), writing [w (d), b, loss] rows; the history grows
+    between calls. ``check()`` raises for non-finite data before a
+    divergence is reported. d, flat and check default to the in-memory
+    data's (gdfast.dask passes its own)."""
+    if d is None:
+        d, flat = p.data.d, p.data.flat
+    if check is None:
+        def check():
+            _check_data(p)
+    hist = History(d, p.epochs)
     hook = make_hook(p.callback, p.progress, p.epochs, trainer)
-    w = float(p.w[0])
+    w, b = np.array(p.w, dtype=np.float64).reshape(d), p.b
+
+    def result():
+        return TrainResult(hist.rows(), w, b, flat, trainer, method)
     try:
         if not p.epochs:
-            _check_data(p)
+            check()
         while hist.k < p.epochs:
             rows = hist.room()
-            done, status = kernel(rows, hist.k, w, hook)
+            done, status = kernel(rows, hist.k, w, b, hook)
             hist.k += done
             if done:
-                w = float(rows[done - 1, 0])
+                w = rows[done - 1, :d].copy()
+                if p.fit_intercept:
+                    b = float(rows[done - 1, d])
             if status == status_diverged:
-                _check_data(p)
-                raise DivergenceError(hist.k, p.lr, _finish(trainer, method, p, hist,
-                                                            w, p.b))
+                check()
+                raise DivergenceError(hist.k, p.lr, result())
             if status == status_stopped:
                 break
     finally:
         if hook is not None:
             hook.close()
-    return _finish(trainer, method, p, hist, w, p.b)
+    return result()

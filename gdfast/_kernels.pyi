@@ -1,5 +1,7 @@
 """Stub for the compiled module gdfast._kernels (see _kernels.pyx): the
-tutorial's model (one feature, no intercept, no penalty), whole runs.
+tutorial's model (one feature, no intercept, no penalty), whole runs; and
+the statistics' batch-GD epochs for d features (stats_epochs, rows
+[w (d), b, loss] of a (epochs, d + 2) hist).
 
 Arrays are 1-D C-contiguous float32 or float64 (x and y of one dtype),
 n >= 1; ``hist`` is a C-contiguous float64 array of shape (epochs, 3): a
@@ -8,7 +10,7 @@ kernel runs up to ``hist.shape[0]`` epochs and writes row e as
 checked here: gdfast._validate does that first.
 """
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +30,11 @@ def data_stats(x: _F, y: _F, threads: int = ..., signals: bool = ...) -> Tuple[f
 def batch_gd_closed(n: int, wp: float, s_rr: float, s_xr: float, s_xx: float, w: float, lr: float,
                     hist: _D, e0: int = ..., hook: _Hook = ...,
                     signals: bool = ...) -> Tuple[int, int]: ...
+def stats_epochs(n: float, C: _D, wstar: _D, xbar: _D, ybar: float, h: _D, s_u: _D,
+                 s_e: float, s_ee: float, w0: _D, b: float, lr: float, alpha: float,
+                 fit_intercept: bool, hist: _D, e0: int = ...,
+                 hook: Optional[Callable[[int, Union[float, _D], float], bool]] = ...,
+                 flat: bool = ..., signals: bool = ...) -> Tuple[int, int]: ...
 def sgd_epochs(x: _F, y: _F, w: float, lr: float, hist: _D, e0: int = ...,
                hook: _Hook = ..., shuffler: Optional[Callable[[], None]] = ...,
                order: Optional[npt.NDArray[np.int64]] = ..., affine: bool = ...,

@@ -21,7 +21,8 @@ results.
 
 Training kernels run up to ``hist.shape[0]`` epochs (the driver grows the
 history and calls again from the state reached), write epoch e's
-[w, 0, loss] to hist[e] and return ``(epochs_done, status)`` with status RAN (all
+[w, 0, loss] to hist[e] (stats_epochs, the statistics' epochs for d
+features: [w (d), b, loss]) and return ``(epochs_done, status)`` with status RAN (all
 epochs ran), DIVERGED (epoch ``epochs_done`` produced a non-finite w or
 loss; histories hold the finite epochs before it) or STOPPED (the hook
 asked to stop after epoch ``epochs_done - 1``).
@@ -33,6 +34,8 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from ._order cimport BlockOrder, bo_fill, bo_group, bo_start
 from ._ticker cimport CHECK_EVERY, Ticker, tick
+
+import numpy as np
 
 from ._blocks cimport (block_sums, gdfast_simd_level, max_abs_pair, mb_affine, sgd_fold,
                       sgd_fold_group)
@@ -252,6 +255,115 @@ def batch_gd_closed(Py_ssize_t n, double wp, double s_rr, double s_xr, double s_
                 e += 1
             if status != S_RAN:
                 break
+    return e, status
+
+
+def stats_epochs(double n, const double[:, ::1] C, const double[::1] wstar,
+                 const double[::1] xbar, double ybar, const double[::1] h,
+                 const double[::1] s_u, double s_e, double s_ee, const double[::1] w0,
+                 double b, double lr, double alpha, bint fit_intercept,
+                 double[:, ::1] hist, Py_ssize_t e0=0, object hook=None, bint flat=False,
+                 bint signals=False):
+    """Batch GD with d features from the statistics alone (gdfast._stats.Stats),
+    the epochs of ``gdfast._stats.epoch`` in one call: from ``w0`` (d) and
+    ``b``, up to ``hist.shape[0]`` epochs, epoch e's [w (d), b, cost] in
+    hist[e] (shape (epochs, d + 2)). With delta = w - w*, m = xbar.w + b - ybar:
+
+        cost = (delta'C delta - 2 delta.h + s_ee + n m**2 + 2 m (s_u.delta - s_e)) / n
+               (+ alpha |w|**2),
+        grad_w = 2 (C delta - h + m s_u + xbar s_r) / n + 2 alpha w,
+        grad_b = 2 s_r / n,   s_r = s_u.delta - s_e + n m.
+
+    The same expressions in the same order as _stats.epoch; its dot products
+    and C delta are numpy's (BLAS), these sum over j in order (each row of
+    C delta in four lanes), so the two differ by rounding only
+    (tests/test_stats.py bounds it). The hook gets
+    (epoch, w, cost) with w a float when ``flat``, else a copy of w.
+    Returns (epochs_done, status) as the tutorial's kernels do.
+    """
+    cdef Py_ssize_t d = wstar.shape[0], e = 0, epochs = hist.shape[0], j, k
+    cdef double m, s_rr, s_r, sud, cost, ww, dcd, dh, bn, acc, l0, l1, l2, l3
+    cdef bint ok
+    cdef object wobj
+    cdef int status = S_RAN
+    cdef Ticker t = Ticker(0, signals)
+    cdef double* work = <double*>malloc(3 * d * sizeof(double))
+    cdef double* wc
+    cdef double* dl
+    cdef double* cd
+    if work == NULL:
+        raise MemoryError()
+    wc, dl, cd = work, work + d, work + 2 * d
+    try:
+        with nogil:
+            for j in range(d):
+                wc[j] = w0[j]
+            while e < epochs:
+                m = 0.0
+                for j in range(d):
+                    dl[j] = wc[j] - wstar[j]
+                    m = m + xbar[j] * wc[j]
+                m = m + b - ybar
+                dcd = 0.0
+                dh = 0.0
+                sud = 0.0
+                ww = 0.0
+                for j in range(d):
+                    # (C delta)_j in four lanes, lane q taking k = q mod 4, combined
+                    # as (l0 + l1) + (l2 + l3): four chains of adds, not one
+                    l0 = l1 = l2 = l3 = 0.0
+                    k = 0
+                    while k + 4 <= d:
+                        l0 = l0 + C[j, k] * dl[k]
+                        l1 = l1 + C[j, k + 1] * dl[k + 1]
+                        l2 = l2 + C[j, k + 2] * dl[k + 2]
+                        l3 = l3 + C[j, k + 3] * dl[k + 3]
+                        k += 4
+                    if k < d:
+                        l0 = l0 + C[j, k] * dl[k]
+                    if k + 1 < d:
+                        l1 = l1 + C[j, k + 1] * dl[k + 1]
+                    if k + 2 < d:
+                        l2 = l2 + C[j, k + 2] * dl[k + 2]
+                    acc = (l0 + l1) + (l2 + l3)
+                    cd[j] = acc
+                    dcd = dcd + dl[j] * acc
+                    dh = dh + dl[j] * h[j]
+                    sud = sud + s_u[j] * dl[j]
+                    ww = ww + wc[j] * wc[j]
+                s_rr = dcd - 2.0 * dh + s_ee + n * m * m + 2.0 * m * (sud - s_e)
+                s_r = sud - s_e + n * m
+                if s_rr < 0.0:       # a sum of squares; only rounding goes below 0 (NaN stays)
+                    s_rr = 0.0
+                cost = s_rr / n + (alpha * ww if alpha != 0.0 else 0.0)
+                ok = isfinite(cost)
+                for j in range(d):
+                    hist[e, j] = wc[j] - lr * (2.0 * (cd[j] - h[j] + m * s_u[j] + xbar[j] * s_r) / n
+                                               + (2.0 * alpha) * wc[j])
+                    ok = ok and isfinite(hist[e, j])
+                bn = b - lr * (2.0 * s_r / n) if fit_intercept else b
+                if not (ok and isfinite(bn)):
+                    status = S_DIVERGED    # row e is not part of the history
+                    break
+                for j in range(d):
+                    wc[j] = hist[e, j]
+                b = bn
+                hist[e, d] = b
+                hist[e, d + 1] = cost
+                if hook is not None:
+                    with gil:
+                        if flat:
+                            wobj = wc[0]
+                        else:
+                            wobj = np.asarray(hist[e, :d]).copy()
+                        if hook(e0 + e, wobj, cost):
+                            status = S_STOPPED
+                e += 1
+                if status != S_RAN:
+                    break
+                tick(&t, d * d + EPOCH_WORK)
+    finally:
+        free(work)
     return e, status
 
 

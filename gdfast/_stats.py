@@ -321,7 +321,10 @@ def centred(mom):
 
 def epoch(st, w, b, lr, alpha, fit_intercept):
     """One batch-GD epoch from the statistics: the cost at (w, b), then one
-    step. Updates w in place; returns (b, cost)."""
+    step. Updates w in place; returns (b, cost). The readable form of the
+    trainers' compiled loop (:func:`whole_run`, ``_kernels.stats_epochs``:
+    the same expressions, dot products summed in order), which the tests
+    compare it with."""
     n = st.n
     delta = w - st.wstar
     m = float(st.xbar @ w) + b - st.ybar
@@ -335,3 +338,18 @@ def epoch(st, w, b, lr, alpha, fit_intercept):
     if fit_intercept:
         b = b - lr * (2.0 * s_r / n)
     return b, cost
+
+
+def whole_run(st, lr, alpha, fit_intercept, flat, signals=False):
+    """``kernel(rows, e0, w, b, hook)`` for gdfast._driver.whole_runs: the
+    epochs of :func:`epoch` in one compiled call (``_kernels.stats_epochs``),
+    so an epoch costs O(d**2) arithmetic, not a dozen numpy calls."""
+    from . import _kernels
+    C, wstar, xbar, h, s_u = (np.ascontiguousarray(a, dtype=np.float64)
+                              for a in (st.C, st.wstar, st.xbar, st.h, st.s_u))
+    n, ybar, s_e, s_ee = float(st.n), float(st.ybar), float(st.s_e), float(st.s_ee)
+
+    def kernel(rows, e0, w, b, hook):
+        return _kernels.stats_epochs(n, C, wstar, xbar, ybar, h, s_u, s_e, s_ee, w, b, lr,
+                                     alpha, fit_intercept, rows, e0, hook, flat, signals)
+    return kernel

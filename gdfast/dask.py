@@ -15,7 +15,7 @@ How each trainer runs (docs/dask.md has the guarantees and the costs):
   sums about the least-squares centre; from ``gdfast._stats.ONE_PASS_MIN``
   rows one reduction usually serves both, as in memory (a pilot fit of the
   first chunk's first rows taken out of y as the moments are read) -- and
-  every epoch on the client from ``d x d`` numbers (gdfast._stats.epoch).
+  every epoch on the client from ``d x d`` numbers (gdfast._stats.whole_run).
   Method "pass": one tree reduction of ``_rows.pass_sums`` per epoch.
 * ``sgd`` and ``minibatch_gd``: a chain of tasks per epoch; chunk k's task
   takes the weights from chunk k-1's task (``d + 1`` numbers, plus the rows
@@ -43,7 +43,7 @@ import numpy as np
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from . import _chunks, _plan, _rows, _stats, _validate
+from . import _chunks, _driver, _kernels, _plan, _rows, _stats, _validate
 from ._hooks import make_hook
 from ._result import History, TrainResult
 from .errors import DivergenceError
@@ -640,12 +640,10 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     if method == "stats" and p.epochs:
         st = _collect(dd)
         if st is not None:
-            def epoch(e, w, b):
-                w = w.copy()
-                with np.errstate(over="ignore", invalid="ignore"):  # divergence is
-                    b, c = _stats.epoch(st, w, b, lr, alpha, fit_b)  # checked by _run
-                return w, b, c
-            return _run("batch_gd", method, p, dd, epoch)
+            return _driver.whole_runs(
+                "batch_gd", method, p, _stats.whole_run(st, lr, alpha, fit_b, p.flat),
+                _kernels.DIVERGED, _kernels.STOPPED, p.d, p.flat,
+                lambda: _raise_if_nonfinite(dd))
         _raise_if_nonfinite(dd)
         method = "pass"       # finite data whose squares overflow: passes report it
     if p.epochs > 1:

@@ -14,6 +14,7 @@ import pytest
 
 import gdfast._compiled as compiled
 from gdfast import _stats
+from gdfast.errors import DivergenceError
 from helpers import with_and_without_avx2
 
 N = 100_000
@@ -342,3 +343,81 @@ def test_one_read_keeps_the_intercept_at_large_offsets_from_a_warm_start(offset,
     w_err, b_err, l_err = _close(compiled.batch_gd(X, y, method="stats", **kw),
                                  compiled.batch_gd(X, y, method="pass", **kw))
     assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
+
+
+def _python_epochs(st, w, b, lr, alpha, fit_intercept, epochs):
+    """The plain loop: _stats.epoch once per epoch, rows [w, b, cost]; stops
+    before the first non-finite epoch (returned as the second value)."""
+    w, rows = np.array(w, dtype=np.float64), []
+    for e in range(epochs):
+        with np.errstate(all="ignore"):
+            b, c = _stats.epoch(st, w, b, lr, alpha, fit_intercept)
+        if not (np.isfinite(w).all() and np.isfinite(b) and np.isfinite(c)):
+            return np.array(rows), e
+        rows.append(np.concatenate([w, [b, c]]))
+    return np.array(rows), None
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("alpha", [0.0, 0.05])
+@pytest.mark.parametrize("d", [1, 3, 17, 40])
+def test_compiled_epochs_within_bound_of_the_python_epoch(d, alpha, fit_intercept):
+    """The trainers run the statistics' epochs in one compiled call
+    (_stats.whole_run); _stats.epoch is the same formula in numpy. They
+    differ by the order of the dot products only: within the method's
+    documented bound of each other, over 300 epochs (the history buffer
+    grows once on the way)."""
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(5000, d)) + 2.0
+    y = X @ np.linspace(-1.0, 1.0, d) + 0.5 + 0.1 * rng.standard_normal(5000)
+    st = _stats.collect(X, y)
+    Xa = np.column_stack([X, np.ones(len(X))])
+    lr = 0.4 / np.linalg.eigvalsh(Xa.T @ Xa / len(X)).max()   # stable: converging
+    w0, b0 = np.full(d, 0.3), -0.2
+    ref, _ = _python_epochs(st, w0, b0, lr, alpha, fit_intercept, 300)
+    res = compiled.batch_gd(X, y, w=w0, b=b0, lr=lr, epochs=300, alpha=alpha,
+                            fit_intercept=fit_intercept, method="stats")
+    got = np.column_stack([res.coef_history, res.intercept_history, res.loss_history])
+    assert res.method == "stats" and got.shape == ref.shape
+    scale = np.max(np.abs(ref[:, :d]), axis=1, keepdims=True)
+    assert np.max(np.abs(got[:, :d] - ref[:, :d]) / scale) <= 1e-12
+    assert np.max(np.abs(got[:, d] - ref[:, d]) / np.maximum(np.abs(ref[:, d]), scale[:, 0])) <= 1e-12
+    assert np.max(np.abs(got[:, -1] - ref[:, -1]) / ref[:, -1]) <= 1e-10
+    if not fit_intercept:
+        assert np.all(res.intercept_history == b0)
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["2d", "1d"])
+def test_compiled_epochs_call_back_stop_and_diverge_as_the_python_epoch(flat):
+    """The compiled loop's hook gets what the per-epoch driver gave: the
+    epoch, w (a float for 1-D data, a fresh array for 2-D) and the cost; a
+    true return stops after that epoch; the divergence epoch is where the
+    plain loop first goes non-finite."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 1 if flat else 4)) + 1.0
+    y = X.sum(axis=1) + 0.1 * rng.standard_normal(3000)
+    X = X[:, 0] if flat else X
+    seen = []
+
+    def cb(e, w, loss):
+        seen.append((e, w, loss))
+        if not flat:
+            w[:] = 1e300            # the caller's copy: the run must not see it
+        return e == 150
+    res = compiled.batch_gd(X, y, w=0.0, lr=0.05, epochs=400, fit_intercept=True,
+                            method="stats", callback=cb)
+    assert res.epochs == 151 and [e for e, _, _ in seen] == list(range(151))
+    assert all(isinstance(w, float) for _, w, _ in seen) == flat
+    again = compiled.batch_gd(X, y, w=0.0, lr=0.05, epochs=151, fit_intercept=True,
+                              method="stats")
+    np.testing.assert_array_equal(res.coef_history, again.coef_history)
+    np.testing.assert_array_equal([l for _, _, l in seen], again.loss_history)
+    # a step far past stability: the cost grows by a constant factor each
+    # epoch until it overflows
+    st = _stats.collect(np.atleast_2d(X.T).T, y)
+    _, bad = _python_epochs(st, np.zeros(st.wstar.shape[0]), 0.0, 50.0, 0.0, True, 10_000)
+    assert bad is not None
+    with pytest.raises(DivergenceError) as info:
+        compiled.batch_gd(X, y, w=0.0, lr=50.0, epochs=10_000, fit_intercept=True,
+                          method="stats")
+    assert info.value.epoch == bad and info.value.result.epochs == bad
