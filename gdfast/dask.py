@@ -503,14 +503,19 @@ def _pilot(Xk, yk):
     return None if w0 is None else (w0, _stats.first_row(X, yv))
 
 
-def _shifted_moments(Xk, yk, w0, shift):
+def _shifted_moments(Xk, yk, got):
     """A chunk's moments of [x - x0, (y - y0) - (x - x0).w0] with s_vv
     (gdfast._stats._moments; one shift for every chunk, so their means are
-    of the spread and merge), or None for an empty chunk."""
+    of the spread and merge) for the pilot task's ``got = (w0, shift)``, or
+    None for an empty chunk or no pilot."""
     X = _rows_of(Xk)
-    if X.shape[0] == 0:
+    if X.shape[0] == 0 or got is None:
         return None
-    return _stats._moments(X, np.ascontiguousarray(yk), False, w0, shift)
+    return _stats._moments(X, np.ascontiguousarray(yk), False, *got)
+
+
+def _pair(a, b):
+    return a, b
 
 
 def _add(*parts):
@@ -525,15 +530,14 @@ def _one_read(dd):
     if dd.n < _stats.ONE_PASS_MIN:
         return None
     first = next(k for k in range(dd.chunks) if dd.sizes[k])
-    g = dd.graph("pilot")
-    got = g.compute(g.task(_pilot, dd.xkeys[first], dd.ykeys[first]))
-    if got is None:
-        return None
-    w0, shift = got
+    # one graph: the chunks' tasks take the pilot from its task, so no
+    # client round trip separates the two (the pilot comes back with the sum)
     g = dd.graph("moments")
-    mom = g.compute(g.tree([g.task(_shifted_moments, xk, yk, w0, shift)
-                            for xk, yk in zip(dd.xkeys, dd.ykeys)], _stats.merge_moments6))
-    return None if mom is None else _stats.from_moments(mom, w0, shift)
+    got = g.task(_pilot, dd.xkeys[first], dd.ykeys[first])
+    got, mom = g.compute(g.task(_pair, got, g.tree(
+        [g.task(_shifted_moments, xk, yk, got) for xk, yk in zip(dd.xkeys, dd.ykeys)],
+        _stats.merge_moments6)))
+    return None if got is None or mom is None else _stats.from_moments(mom, *got)
 
 
 def _collect(dd):

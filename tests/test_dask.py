@@ -701,8 +701,9 @@ def test_stats_one_read_over_chunks_matches_in_memory(scheduler, odd_prefix, off
     in-memory one read over the chunks -- the pilot from the first chunk's
     first rows, one reduction of the moments of [x, y - x.w0] -- and read the
     residuals again where the in-memory method would (a prefix unlike the
-    rest): the in-memory results within the method's bound, in as many
-    reductions."""
+    rest): the in-memory results within the method's bound, in one graph
+    (the chunks' tasks take the pilot from its task: no round trip between),
+    plus the residuals' where the in-memory method reads again."""
     from gdfast import _stats
     monkeypatch.setattr(_stats, "ONE_PASS_MIN", 1000)
     monkeypatch.setattr(_stats, "PILOT_ROWS", 300)
@@ -721,7 +722,7 @@ def test_stats_one_read_over_chunks_matches_in_memory(scheduler, odd_prefix, off
     kw = dict(lr=0.05 / (1.0 + offset ** 2), epochs=30, fit_intercept=True, alpha=0.01)
     r = gdd.batch_gd(Xd, yd, method="stats", **kw)
     close(r, gdfast.batch_gd(X, y, method="stats", **kw), 1e-10)
-    assert graphs == ["pilot", "moments"] + (["residuals"] if odd_prefix else [])
+    assert graphs == ["moments"] + (["residuals"] if odd_prefix else [])
 
 
 def test_workers_threads_split_the_map_groups():
