@@ -118,18 +118,16 @@ def _one_feature(dat, b=0.0):
     return x, y
 
 
-def _sums(dat, w, b, threads):
-    """(w, b, out) for validated data, out = [sum r**2, sum r, sum r*x];
-    ValueError for non-finite data."""
-    w = _validate.coef(w, dat.d, dat.flat)
-    b = _validate.intercept(b)
-    nthreads = _threads(threads)
+def _sums(a, nthreads):
+    """out = [sum r**2, sum r, sum r*x] for validated arguments
+    (_validate.Primitive); ValueError for non-finite data."""
+    dat = a.data
     out = np.empty(dat.d + 2)
-    _PASS_SUMS[dat.X.dtype, dat.y.dtype](dat.rows(), dat.y, w, b, out, nthreads,
+    _PASS_SUMS[dat.X.dtype, dat.y.dtype](dat.rows(), dat.y, a.w, a.b, out, nthreads,
                                           _signals())
     if not np.isfinite(out).all():
         _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
-    return w, b, out
+    return out
 
 
 def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
@@ -175,17 +173,17 @@ def cost(X, y, w, b=0.0, *, alpha=0.0, threads=None):
         fast = seq_cost(X, y, w)
         if fast is not None:
             return fast
-    alpha = _validate.penalty(alpha)
-    dat = _validate.data(X, y)
-    pair = _one_feature(dat, _validate.intercept(b))
+    a = _validate.Primitive(X, y, w, b, alpha)
+    dat, nthreads = a.data, _threads(threads)
+    pair = _one_feature(dat, a.b)
     if pair is not None:                  # the tutorial's block kernel
-        w1 = float(_validate.coef(w, 1, dat.flat)[0])
-        s_rr, _ = _kernels.pass_sums(*pair, w1, _threads(threads), _signals())
+        w1 = float(a.w[0])
+        s_rr, _ = _kernels.pass_sums(*pair, w1, nthreads, _signals())
         if not np.isfinite(s_rr):
             _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
-        return _validate.finite_result(s_rr / dat.n + _penalty(alpha, w1), "cost")
-    w, b, out = _sums(dat, w, b, threads)
-    return _validate.finite_result(float(out[0]) / dat.n + _penalty(alpha, w), "cost")
+        return _validate.finite_result(s_rr / dat.n + _penalty(a.alpha, w1), "cost")
+    out = _sums(a, nthreads)
+    return _validate.finite_result(float(out[0]) / dat.n + _penalty(a.alpha, a.w), "cost")
 
 
 def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
@@ -222,21 +220,20 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False, threads=None):
         fast = seq_gradient(X, y, w)
         if fast is not None:
             return fast
-    alpha = _validate.penalty(alpha)
-    fit_intercept = _validate.flag(fit_intercept, "fit_intercept")
-    dat = _validate.data(X, y)
-    pair = None if fit_intercept else _one_feature(dat, _validate.intercept(b))
+    a = _validate.Primitive(X, y, w, b, alpha, fit_intercept)
+    dat, alpha, fit_intercept, nthreads = a.data, a.alpha, a.fit_intercept, _threads(threads)
+    pair = None if fit_intercept else _one_feature(dat, a.b)
     if pair is not None:
-        w1 = float(_validate.coef(w, 1, dat.flat)[0])
-        _, s_xr = _kernels.pass_sums(*pair, w1, _threads(threads), _signals())
+        w1 = float(a.w[0])
+        _, s_xr = _kernels.pass_sums(*pair, w1, nthreads, _signals())
         if not np.isfinite(s_xr):
             _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
         g = 2.0 * s_xr / dat.n + 2.0 * alpha * w1
         g = _validate.finite_result(g, "gradient")
         return g if dat.flat else np.array([g])
-    w, b, out = _sums(dat, w, b, threads)
+    out = _sums(a, nthreads)
     with np.errstate(over="ignore"):      # reported by finite_result
-        g = 2.0 * out[2:] / dat.n + (2.0 * alpha) * w
+        g = 2.0 * out[2:] / dat.n + (2.0 * alpha) * a.w
     g = _validate.finite_result(g, "gradient")
     g = float(g[0]) if dat.flat else g
     if fit_intercept:
@@ -313,11 +310,10 @@ def loss(X, y, w, b=0.0, *, alpha=0.0):
         fast = seq_loss(X, y, w)
         if fast is not None:
             return fast
-    dat = _validate.data(X, y)
+    a = _validate.Primitive(X, y, w, b, alpha)
+    dat, wv, b, alpha = a.data, a.w, a.b, a.alpha
     _validate.raise_if_nonfinite((dat.X, "X"), (dat.y, "y"))
-    wv = _validate.coef(w, dat.d, dat.flat)
     out = np.empty(dat.n)
-    alpha, b = _validate.penalty(alpha), _validate.intercept(b)
     if alpha:
         _rows.loss_into(dat.rows(), dat.y, wv, b, alpha, out)
     else:                  # no penalty term (its 0*|w|**2 is NaN for |w| > 1.3e154)

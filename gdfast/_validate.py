@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["Data", "Training", "data", "values", "coef", "intercept", "real",
+__all__ = ["Data", "Primitive", "Training", "data", "values", "coef", "intercept", "real",
            "learning_rate", "penalty", "count", "batch_size", "threads", "callback",
            "choice", "flag", "seed", "raise_if_nonfinite", "finite_result",
            "elementwise_result", "tutorial_model", "epoch_mean", "MAX_THREADS",
@@ -343,6 +343,23 @@ def flag(value, name):
 
 
 _callback = callback
+
+
+class Primitive:
+    """The validated arguments of cost, loss and gradient, checked in one
+    order by both implementations: the data (shapes, dtypes), w, b, alpha,
+    fit_intercept. Their finiteness comes after (the reference scans first,
+    the compiled side finds a NaN in its result), so an input with several
+    faults gets the same error from either."""
+
+    __slots__ = ("data", "w", "b", "alpha", "fit_intercept")
+
+    def __init__(self, X, y, w, b, alpha, fit_intercept=False):
+        self.data = data(X, y)
+        self.w = coef(w, self.data.d, self.data.flat)
+        self.b = intercept(b)
+        self.alpha = penalty(alpha)
+        self.fit_intercept = flag(fit_intercept, "fit_intercept")
 
 
 class Training:

@@ -90,19 +90,14 @@ def _mean2(total, n):
 
 # ------------------------------------------------------------------ primitives
 
-def _as_lists(X, y=None):
-    """Validated data as Python floats: (xs, ys, flat, scalar)."""
-    if y is None:
-        arr, scalar = _validate.values(X, "x")
-        return arr.tolist(), None, arr.ndim == 1, scalar
-    d = _validate.data(X, y)
+def _as_lists(X, y, w, b, alpha, fit_intercept=False):
+    """Validated arguments (_validate.Primitive: the compiled side's checks
+    in its order, then finiteness) as Python floats: (xs, ys, w, flat, a)."""
+    a = _validate.Primitive(X, y, w, b, alpha, fit_intercept)
+    d = a.data
     _validate.raise_if_nonfinite((d.X, "X"), (d.y, "y"))
-    return d.X.tolist(), d.y.tolist(), d.flat, np.ndim(X) == 0 and np.ndim(y) == 0
-
-
-def _weights(w, xs, flat):
-    w = _validate.coef(w, 1 if flat else len(xs[0]), flat).tolist()
-    return w[0] if flat else w
+    w = float(a.w[0]) if d.flat else a.w.tolist()
+    return d.X.tolist(), d.y.tolist(), w, d.flat, a
 
 
 def _sums(xs, ys, w, b):
@@ -119,8 +114,10 @@ def _sums(xs, ys, w, b):
 
 def forward(X, w, b=0.0):
     """Prediction ``x·w + b`` (``x * w`` in the tutorial)."""
-    xs, _, flat, scalar = _as_lists(X)
-    w, b = _weights(w, xs, flat), _validate.intercept(b)
+    arr, scalar = _validate.values(X, "x")
+    xs, flat = arr.tolist(), arr.ndim == 1
+    w = _validate.coef(w, 1 if flat else arr.shape[1], flat).tolist()
+    w, b = w[0] if flat else w, _validate.intercept(b)
     out = [_predict(x, w, b) for x in xs]
     return _validate.elementwise_result(_validate.finite_result(out, "forward"),
                                         X, scalar, flat)
@@ -128,8 +125,8 @@ def forward(X, w, b=0.0):
 
 def loss(X, y, w, b=0.0, *, alpha=0.0):
     """Per-sample loss ``(x·w + b - y)**2 + alpha*|w|**2``, elementwise."""
-    xs, ys, flat, scalar = _as_lists(X, y)
-    w, b, alpha = _weights(w, xs, flat), _validate.intercept(b), _validate.penalty(alpha)
+    xs, ys, w, flat, a = _as_lists(X, y, w, b, alpha)
+    b, alpha, scalar = a.b, a.alpha, np.ndim(X) == 0 and np.ndim(y) == 0
     out = []
     for x, yi in zip(xs, ys):
         r = _predict(x, w, b) - yi
@@ -140,8 +137,8 @@ def loss(X, y, w, b=0.0, *, alpha=0.0):
 
 def cost(X, y, w, b=0.0, *, alpha=0.0):
     """Mean squared error ``mean((x·w + b - y)**2) + alpha*|w|**2``."""
-    xs, ys, flat, _ = _as_lists(X, y)
-    w, b, alpha = _weights(w, xs, flat), _validate.intercept(b), _validate.penalty(alpha)
+    xs, ys, w, flat, a = _as_lists(X, y, w, b, alpha)
+    b, alpha = a.b, a.alpha
     cost, _, _ = _sums(xs, ys, w, b)
     return _validate.finite_result(cost / len(xs) + _penalty(alpha, w), "cost")
 
@@ -152,9 +149,8 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False):
     With ``fit_intercept=True``, the pair ``(grad_w, grad_b)`` with
     ``grad_b = mean(2*(x·w + b - y))``.
     """
-    xs, ys, flat, _ = _as_lists(X, y)
-    w, b, alpha = _weights(w, xs, flat), _validate.intercept(b), _validate.penalty(alpha)
-    fit_intercept = _validate.flag(fit_intercept, "fit_intercept")
+    xs, ys, w, flat, a = _as_lists(X, y, w, b, alpha, fit_intercept)
+    b, alpha, fit_intercept = a.b, a.alpha, a.fit_intercept
     _, grad, grad_b = _sums(xs, ys, w, b)
     n = len(xs)
     grad = _mean2(grad, n)
@@ -167,11 +163,9 @@ def gradient(X, y, w, b=0.0, *, alpha=0.0, fit_intercept=False):
 
 # ------------------------------------------------------------------- trainers
 
-def _orders(n, epochs, shuffle, seed):
+def _orders(n, epochs, how, rng):
     """The sample order of each epoch: 0..n-1, a fresh permutation per epoch
-    (shuffle=True), or gdfast._shuffle's block order (shuffle="blocks")."""
-    how = _shuffle.mode(shuffle)
-    rng = _validate.seed(seed) if how else None
+    (how "global": shuffle=True), or gdfast._shuffle's block order ("blocks")."""
     for _ in range(epochs):
         if how == "global":
             yield rng.permutation(n).tolist()
@@ -225,12 +219,22 @@ class _Run:
             self.hook.close()
 
 
+_NO_BATCHES = object()      # _setup's batch_size for the trainers without one
+
+
 def _setup(trainer, method, X, y, w, b, lr, epochs, alpha, fit_intercept, callback,
-           progress):
+           progress, batch_size=_NO_BATCHES, shuffle=False, seed=None):
+    """Every argument checked in the compiled side's order (the shared ones,
+    batch_size, shuffle, seed), then the data's finiteness; the data as
+    lists, the run, and (batch size, shuffle mode, generator)."""
     p = _validate.Training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback,
                            progress)
+    size = None if batch_size is _NO_BATCHES else _validate.batch_size(batch_size, p.data.n)
+    how = _shuffle.mode(shuffle)
+    rng = _validate.seed(seed) if how else None
     _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
-    return p, p.data.X.tolist(), p.data.y.tolist(), _Run(trainer, method, p)
+    return (p, p.data.X.tolist(), p.data.y.tolist(), _Run(trainer, method, p),
+            (size, how, rng))
 
 
 def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, alpha=0.0,
@@ -240,8 +244,8 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     ``loss_history[e]`` is the cost at the start of epoch ``e`` (before that
     epoch's update): exactly the tutorial's printout.
     """
-    p, xs, ys, run = _setup("batch_gd", "pass", X, y, w, b, lr, epochs, alpha,
-                            fit_intercept, callback, progress)
+    p, xs, ys, run, _ = _setup("batch_gd", "pass", X, y, w, b, lr, epochs, alpha,
+                               fit_intercept, callback, progress)
     w, b, n = run.w, run.b, len(xs)
     with run:
         for epoch in range(p.epochs):
@@ -262,11 +266,12 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     ``loss_history[e]`` is the loss of the epoch's last sample after its
     update: exactly the tutorial's printout.
     """
-    p, xs, ys, run = _setup("sgd", "plain", X, y, w, b, lr, epochs, alpha,
-                            fit_intercept, callback, progress)
+    p, xs, ys, run, (_, how, rng) = _setup("sgd", "plain", X, y, w, b, lr, epochs, alpha,
+                                           fit_intercept, callback, progress,
+                                           shuffle=shuffle, seed=seed)
     w, b = run.w, run.b
     with run:
-        for epoch, order in enumerate(_orders(len(xs), p.epochs, shuffle, seed)):
+        for epoch, order in enumerate(_orders(len(xs), p.epochs, how, rng)):
             rss = 0.0                       # the epoch's pre-update squared residuals
             for i in order:
                 x, yi = xs[i], ys[i]
@@ -291,13 +296,13 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     smaller and is averaged over its own size. ``loss_history[e]`` is the
     cost of the epoch's last batch before its update.
     """
-    p, xs, ys, run = _setup("minibatch_gd", "batches", X, y, w, b, lr, epochs, alpha,
-                            fit_intercept, callback, progress)
+    p, xs, ys, run, (size, how, rng) = _setup("minibatch_gd", "batches", X, y, w, b, lr,
+                                              epochs, alpha, fit_intercept, callback,
+                                              progress, batch_size, shuffle, seed)
     n = len(xs)
-    size = _validate.batch_size(batch_size, n)
     w, b = run.w, run.b
     with run:
-        for epoch, order in enumerate(_orders(n, p.epochs, shuffle, seed)):
+        for epoch, order in enumerate(_orders(n, p.epochs, how, rng)):
             rss = 0.0                       # the batches' pre-update squared residuals
             for start in range(0, n, size):
                 batch = order[start:start + size]

@@ -140,3 +140,38 @@ def test_validation_is_one_shared_path():
     assert inspect.getsource(_validate).count("def data(") == 1
     assert "_kernels" not in inspect.getsource(_validate)   # pure Python: both use it
     assert gdfast.IMPLEMENTATION in ("compiled", "python")
+
+
+NAN_X = [1.0, float("nan"), 3.0]
+SEVERAL_FAULTS = [
+    # each call has two faults (or a fault and non-finite data): both
+    # implementations report the same one, parameters before finiteness
+    lambda m: m.minibatch_gd(NAN_X, GOOD_Y, batch_size=2.5),
+    lambda m: m.sgd(NAN_X, GOOD_Y, shuffle=True, seed="x"),
+    lambda m: m.sgd(NAN_X, GOOD_Y, shuffle="bad"),
+    lambda m: m.minibatch_gd(NAN_X, GOOD_Y, batch_size=0, shuffle="bad"),
+    lambda m: m.cost(None, GOOD_Y, 1.0, alpha=-1),
+    lambda m: m.cost(NAN_X, GOOD_Y, "a"),
+    lambda m: m.cost(GOOD_X, GOOD_Y, "a", b=float("nan")),
+    lambda m: m.loss(GOOD_X, GOOD_Y, 1.0, b="x", alpha=-1),
+    lambda m: m.loss(NAN_X, GOOD_Y, 1.0, alpha=-1),
+    lambda m: m.gradient(NAN_X, GOOD_Y, 1.0, fit_intercept="z"),
+    lambda m: m.gradient(GOOD_X, GOOD_Y, [1.0, 2.0], alpha=-1),
+]
+
+
+@pytest.mark.parametrize("call", SEVERAL_FAULTS)
+def test_several_faults_give_the_same_error_on_both_implementations(call):
+    """One order of checks for both (the arguments in _validate's order --
+    the data's shape and dtype, w, b, alpha, fit_intercept, then each
+    trainer's batch_size, shuffle, seed -- and the data's finiteness last):
+    the reference scanned the data first, the compiled side checked alpha
+    before the data and b before w."""
+    import gdfast.reference as reference
+    errors = []
+    for m in (reference, compiled):
+        with pytest.raises((TypeError, ValueError)) as info:
+            call(m)
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1]
+    assert "finite" not in errors[0][1]          # a parameter's fault, not the NaN
