@@ -82,8 +82,13 @@ def epochs(trainer, method, p, epoch):
 
 def rounds(trainer, method, p, kernel, status_diverged, status_stopped):
     """Drive a tutorial whole-run kernel ``kernel(rows, e0, w, hook) -> (done,
-    status)`` (w a float; rows [w, 0, loss]): :func:`whole_runs` with d = 1."""
+    status)`` (w a float; rows [w, 0, loss]): :func:`whole_runs` with d = 1.
+    The kernels give the hook w as a float; for X of shape (n, 1) it gets
+    the array of one coefficient, as every other 2-D run gives."""
     def run(rows, e0, w, b, hook):
+        if hook is not None and not p.data.flat:
+            def hook(e, w1, loss, hook=hook):
+                return hook(e, np.array([w1]), loss)
         return kernel(rows, e0, float(w[0]), hook)
     return whole_runs(trainer, method, p, run, status_diverged, status_stopped)
 

@@ -120,6 +120,11 @@ class TrainResult:
             epoch_loss.setflags(write=False)
         self._epoch_loss = epoch_loss
 
+    def __reduce__(self):
+        # through __init__, so an unpickled result is read-only as well
+        return (type(self), (self._hist, self._coef, self._intercept, self._flat,
+                             self._trainer, self._method, self._epoch_loss))
+
     @property
     def coef(self):
         return self._coef

@@ -65,3 +65,8 @@ class DivergenceError(FloatingPointError):
             "w or the loss became non-finite; use a smaller learning rate "
             "(or rescale xs); the epochs before it are in .result"
         )
+
+    def __reduce__(self):
+        # rebuilt from its own arguments (the default would pass the message
+        # alone to __init__): it crosses process pools and pickles
+        return (type(self), (self.epoch, self.lr, self.result))

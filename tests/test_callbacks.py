@@ -73,3 +73,15 @@ def test_progress_bar_with_many_features(impl, name, d, capsys):
     assert res.epochs == 4 and "4/4" in err
     assert f"w=[{res.coef_history[-1][0]:.4g}" in err
     assert ("..." in err) == (d > 3)
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_callback_gets_an_array_for_one_column_x(impl, name):
+    """X of shape (n, 1) is 2-D data: the callback gets an array of one
+    coefficient, as its result's coef is (the compiled side's one-feature
+    whole-run kernels gave a float)."""
+    X, y = np.array([[1.0], [2.0], [3.0]]), np.array([2.0, 4.0, 6.0])
+    seen = []
+    res = getattr(impl, name)(X, y, epochs=3, callback=lambda e, w, l: seen.append(w))
+    assert all(isinstance(w, np.ndarray) and w.shape == (1,) for w in seen)
+    np.testing.assert_array_equal(np.array(seen), res.coef_history)

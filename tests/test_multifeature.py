@@ -4,9 +4,12 @@ Expectations come from the reference (the oracle), from numpy's least
 squares, or from the algebra of the model -- never from the code under test.
 """
 
+import pickle
+
 import numpy as np
 import pytest
 
+import gdfast
 import gdfast._compiled as compiled
 import gdfast.reference as reference
 from helpers import max_rel
@@ -39,6 +42,23 @@ def test_two_d_results_are_arrays_one_d_results_are_floats(impl):
     assert not r2.coef.flags.writeable and not r2.coef_history.flags.writeable
     r1 = impl.batch_gd(X[:, 0], y, epochs=4)
     assert isinstance(r1.coef, float) and r1.coef_history.shape == (4,)
+    # a pickled result is the same result, read-only as well (the default
+    # pickling of a __slots__ class restored writable arrays)
+    for r in (r1, r2, impl.sgd(X, y, epochs=2, fit_intercept=True)):
+        back = pickle.loads(pickle.dumps(r))
+        assert repr(back) == repr(r) and back.method == r.method
+        np.testing.assert_array_equal(back.coef_history, r.coef_history)
+        if r.epoch_loss_history is not None:
+            np.testing.assert_array_equal(back.epoch_loss_history, r.epoch_loss_history)
+        for a in (back.coef_history, back.loss_history, back.epoch_loss_history,
+                  back.coef if isinstance(back.coef, np.ndarray) else None):
+            assert a is None or not a.flags.writeable
+    with pytest.raises(gdfast.DivergenceError) as info:
+        impl.batch_gd(X, y, lr=1e3, epochs=50, fit_intercept=True)
+    back = pickle.loads(pickle.dumps(info.value))   # crosses process pools
+    assert (back.epoch, back.lr, str(back)) == (info.value.epoch, info.value.lr,
+                                                str(info.value))
+    assert back.result.epochs == info.value.result.epochs
     assert r1.w is r1.coef or r1.w == r1.coef
     assert type(impl.cost(X, y, np.ones(3))) is float
     g = impl.gradient(X, y, np.ones(3))
