@@ -36,6 +36,16 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _parser():
     from . import IMPLEMENTATION, __version__
 
@@ -62,7 +72,7 @@ def _parser():
                    help="epochs for the synthetic runs (default: %(default)s)")
     d.add_argument("--ref-n", type=_positive_int, default=10_000,
                    help="subsample the reference is timed on (default: %(default)s)")
-    d.add_argument("--seed", type=int, default=0, help="synthetic data seed (default: 0)")
+    d.add_argument("--seed", type=_seed, default=0, help="synthetic data seed (default: 0)")
     b = sub.add_parser("bench", help="time gdfast against the reference, numpy and the memory floor",
                        description="Measure ns per sample per epoch for gdfast, numpy, the "
                                    "reference and the memory floor; print a table and save "

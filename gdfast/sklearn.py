@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
@@ -195,7 +195,7 @@ def _finite_cost(X, y, w, b, alpha):
             r = X @ w
             r += b
             r -= y
-            c = float(r @ r) / X.shape[0] + alpha * float(w @ w)
+            c = float(r @ r) / X.shape[0] + (alpha * float(w @ w) if alpha else 0.0)
         return c if math.isfinite(c) else None
     try:
         return float(_gd.cost(X, y, w, b, alpha=alpha))
@@ -251,6 +251,16 @@ def _schema_kept_on_error(est):
             elif hasattr(est, a):
                 delattr(est, a)
         raise
+
+
+def _predict_chunk(Xk, coef, intercept):
+    """One chunk's predictions (GDRegressor._predict_dask)."""
+    Xk = np.ascontiguousarray(Xk, dtype=Xk.dtype if Xk.dtype.kind == "f"
+                              and Xk.dtype.itemsize in (4, 8) else np.float64)
+    if Xk.shape[0] == 0:
+        return np.empty(0)
+    with _finite_inputs(Xk):
+        return np.asarray(_gd.forward(Xk, coef, intercept), dtype=np.float64)
 
 
 def _is_dask(a):
@@ -683,7 +693,18 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         from . import dask as gdd
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim} dimensions")
-        n, d = int(X.shape[0]), int(X.shape[1])
+        if np.ndim(y) == 2 and y.shape[1] == 1:     # as check_X_y does in memory
+            warnings.warn("A column-vector y was passed when a 1d array was expected. "
+                          "Please change the shape of y to (n_samples,), for example "
+                          "using ravel().", DataConversionWarning, stacklevel=3)
+            y = y[:, 0]
+        if self.solver != "batch" and isinstance(self.shuffle, str):
+            raise ValueError(
+                f"shuffle={self.shuffle!r} is for in-memory data; on Dask arrays "
+                "shuffle=True visits the chunks in a random order and each chunk's "
+                "rows in a random order (rows never leave their chunk: docs/dask.md)")
+        dd = gdd._data(X, y)            # chunking, lengths, dtypes: gdfast.dask's checks
+        n, d = dd.n, dd.d
         first = not partial or not hasattr(self, "coef_")
         if not first and d != self.n_features_in_:
             raise ValueError(f"X has {d} features, but GDRegressor is expecting "
@@ -691,6 +712,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if isinstance(self.lr, str):
             sq = (da.asarray(X).astype(np.float64) ** 2).sum(axis=1)
             mx, mean = dask.compute(sq.max(), sq.mean())
+            if not (math.isfinite(mx) and math.isfinite(mean)):
+                gdd._raise_if_nonfinite(dd)   # a NaN or inf, by its global index
             lr = auto_lr(self.solver, float(mx), float(mean), bool(self.fit_intercept),
                          alpha)
         else:
@@ -722,8 +745,27 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         else:
             self.n_iter_, self.loss_curve_, self.t_ = res.epochs, curve, n * res.epochs
         self.n_features_in_, self.lr_, self.method_ = d, lr, res.method
+        if first and hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_      # a Dask array has no column names
         self._rng = rng
         return self
+
+    def _predict_dask(self, X):
+        """predict() of a Dask array: checked now (2-D, real dtype, the
+        fitted number of features), computed lazily chunk by chunk, each
+        chunk's finiteness checked as it is predicted (scikit-learn's
+        message: "Input X contains NaN.")."""
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D array, got {X.ndim} dimensions")
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"X must be real numbers, got dtype {X.dtype}")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but GDRegressor is expecting "
+                             f"{self.n_features_in_} features as input")
+        if X.numblocks[1] > 1:
+            X = X.rechunk({1: -1})
+        return X.map_blocks(_predict_chunk, self.coef_, self.intercept_, drop_axis=1,
+                            dtype=np.float64, meta=np.empty(0))
 
     def predict(self, X):
         """Predictions ``X @ coef_ + intercept_`` (float64, computed without
@@ -739,7 +781,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if _is_dask(X):
-            return X @ self.coef_ + self.intercept_     # lazy, a Dask array
+            return self._predict_dask(X)
         X = _validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
                            order="C", **_NO_FINITE_CHECK)
         with _finite_inputs(X):          # gdfast.forward checks finiteness itself

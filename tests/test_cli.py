@@ -131,7 +131,8 @@ def test_quiet_skips_epoch_lines(tmp_path):
 @pytest.mark.parametrize("args", [["demo", "--n", "0"], ["demo", "--bogus"], ["nope"],
                                   ["demo", "--epochs", "x"],
                                   ["bench", "--sizes", "abc"], ["bench", "--sizes", "3,1e3,"],
-                                  ["bench", "--repeats", "0"]])
+                                  ["bench", "--repeats", "0"], ["demo", "--seed", "-1"],
+                                  ["demo", "--seed", "x"]])
 def test_bad_options_exit_nonzero_with_one_line(args, tmp_path):
     proc = _run(args, tmp_path)
     assert proc.returncode == 2

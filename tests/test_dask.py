@@ -746,3 +746,15 @@ def test_persist_when_only_x_is_held(cluster_client):
         assert gdd._placement(placed, both=True) is not None
         kw = dict(lr=0.01, epochs=2, fit_intercept=True)
         same_bits(gdd.sgd(Xp, y, **kw), gdfast.sgd(X, y, **kw))
+
+
+def test_pass_without_penalty_adds_no_penalty_term_near_overflow():
+    """alpha = 0 adds nothing to the pass method's cost, as in memory: with
+    |w| = 1e155, 0 * |w|**2 would be 0 * inf = NaN, a divergence the
+    in-memory trainer does not have."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((100, 2)) * 1e-150, np.ones(100)
+    kw = dict(w=1e155, lr=1e-3, epochs=2, method="pass")
+    with dask.config.set(scheduler="threads"):
+        close(gdd.batch_gd(da.from_array(X, chunks=(50, 2)), y, **kw),
+              gdfast.batch_gd(X, y, **kw), 1e-12)

@@ -53,3 +53,54 @@ def test_dask_input_with_wrong_feature_count_is_refused():
     m = GDRegressor(solver="sgd", lr=0.01, max_iter=2, tol=None).fit(X, y)
     with pytest.raises(ValueError, match="features"):
         m.partial_fit(da.from_array(np.ones((10, 2)), chunks=(5, 2)), np.ones(10))
+
+
+def test_dask_input_errors_read_as_in_memory_and_y_column_is_raveled():
+    """Refused before training with the messages of gdfast.dask (unknown
+    chunks, a NaN by its global index -- lr="auto" read the NaN as an
+    overflow), shuffle="blocks" refused by name, and y of shape (n, 1)
+    raveled with scikit-learn's DataConversionWarning, as in memory."""
+    from sklearn.exceptions import DataConversionWarning
+    X, y = _data(400, 3)
+    Xd, yd = da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100)
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        GDRegressor().fit(Xd[yd > 0], y[y > 0])
+    Xn = X.copy()
+    Xn[277, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X must be finite, got nan at index \(277, 1\)"):
+        GDRegressor().fit(da.from_array(Xn, chunks=(100, 3)), yd)
+    with pytest.raises(ValueError, match="shuffle='blocks' is for in-memory data"):
+        GDRegressor(shuffle="blocks").fit(Xd, yd)
+    kw = dict(lr=0.01, max_iter=3, tol=None, shuffle=False)
+    with pytest.warns(DataConversionWarning):
+        col = GDRegressor(**kw).fit(Xd, yd.reshape(-1, 1))
+    flat = GDRegressor(**kw).fit(Xd, yd)
+    assert np.array_equal(col.coef_, flat.coef_)
+
+
+def test_predict_on_dask_checks_its_input_and_matches_in_memory():
+    X, y = _data(400, 3)
+    m = GDRegressor(lr=0.01, max_iter=3, tol=None).fit(X, y)
+    Xd = da.from_array(X, chunks=(100, 3))
+    got = m.predict(Xd)
+    assert isinstance(got, da.Array)
+    np.testing.assert_array_equal(got.compute(), m.predict(X))
+    np.testing.assert_array_equal(m.predict(da.from_array(X.astype(np.float32), chunks=(100, 3)))
+                                  .compute(), m.predict(X.astype(np.float32)))
+    with pytest.raises(ValueError, match="X has 2 features, but GDRegressor is expecting 3"):
+        m.predict(Xd[:, :2])
+    with pytest.raises(ValueError, match="real numbers"):
+        m.predict(da.from_array(np.array([["a", "b", "c"]]), chunks=1))
+    bad = X.copy()
+    bad[350, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):   # never a silent NaN
+        m.predict(da.from_array(bad, chunks=(100, 3))).compute()
+
+
+def test_refit_on_dask_forgets_the_column_names_of_a_dataframe_fit():
+    pd = pytest.importorskip("pandas")
+    X, y = _data(400, 3)
+    m = GDRegressor(lr=0.01, max_iter=2, tol=None).fit(pd.DataFrame(X, columns=list("abc")), y)
+    assert list(m.feature_names_in_) == list("abc")
+    m.fit(da.from_array(X[:, :2], chunks=(100, 2)), y)
+    assert m.n_features_in_ == 2 and not hasattr(m, "feature_names_in_")
