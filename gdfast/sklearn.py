@@ -269,6 +269,20 @@ def _is_dask(a):
     return m is not None and isinstance(a, m.Array)
 
 
+def _warn_if_rising(curve, patience, lr):
+    """The tol rule stops a diverging run too (its loss never improves): warn
+    when the run stopped with the loss risen in each of its last
+    ``patience`` epochs to above the first epoch's -- a step size too large,
+    not a minimum (SGDRegressor says nothing there)."""
+    tail = curve[-patience - 1:]
+    if (len(curve) > patience and curve[-1] > curve[0]
+            and all(a < b for a, b in zip(tail, tail[1:]))):
+        warnings.warn(f"The loss rose in each of the last {patience} epochs, from "
+                      f"{tail[0]:.6g} to {tail[-1]:.6g}: the run stopped by the tol rule is "
+                      f"diverging, not converged; use a smaller lr (got {lr!r}) or "
+                      "lr='auto'.", ConvergenceWarning, stacklevel=3)
+
+
 class _Stopper:
     """SGDRegressor's rule: ``n_iter_no_change`` epochs in a row whose loss
     is not below ``best - tol`` -> converged. ``tol=None`` never stops."""
@@ -334,7 +348,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Stop when ``loss_curve_`` has not gone below its best value minus
         ``tol`` for ``n_iter_no_change`` epochs in a row (``SGDRegressor``'s
         rule, on this estimator's loss, which is twice scikit-learn's squared
-        loss). ``None``: run all ``max_iter`` epochs.
+        loss). ``None``: run all ``max_iter`` epochs. A run the rule stops
+        while its loss rises epoch after epoch (a step size too large to
+        converge, whose coefficients are still finite) gets a
+        ``ConvergenceWarning`` saying so.
     n_iter_no_change : int, default=5
         See ``tol``.
     warm_start : bool, default=False
@@ -616,6 +633,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             warnings.warn("Maximum number of iteration reached before convergence. "
                           "Consider increasing max_iter to improve the fit.",
                           ConvergenceWarning, stacklevel=2)
+        elif converged:
+            _warn_if_rising(curve, int(self.n_iter_no_change), lr)
         self.coef_, self.intercept_ = w, b
         self.n_iter_, self.loss_curve_, self.lr_ = n_iter, curve, lr
         self.t_ = n_iter * n
@@ -735,6 +754,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             warnings.warn("Maximum number of iteration reached before convergence. "
                           "Consider increasing max_iter to improve the fit.",
                           ConvergenceWarning, stacklevel=3)
+        elif state["converged"]:
+            _warn_if_rising([float(v) for v in res.loss_history],
+                            int(self.n_iter_no_change), lr)
         self.coef_ = np.array(res.coef, dtype=np.float64).reshape(d)
         self.intercept_ = float(res.intercept)
         curve = [float(v) for v in res.loss_history]

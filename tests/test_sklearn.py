@@ -274,6 +274,27 @@ def test_convergence_warning_when_max_iter_ends_the_run():
         GDRegressor(lr=1e-4, max_iter=3, random_state=0).fit(X, y)
 
 
+@pytest.mark.parametrize("dask_input", [False, True], ids=["numpy", "dask"])
+def test_a_run_stopped_while_its_loss_rises_warns(dask_input):
+    """lr = 100 on standardized data: batch GD's loss grows every epoch
+    (finite for a while), so the tol rule -- no improvement for
+    n_iter_no_change epochs -- stops it; that is divergence, not
+    convergence (SGDRegressor would say nothing). A converging fit stays
+    silent."""
+    X, y = _data(300, 3, seed=4)
+    X = (X - X.mean(0)) / X.std(0)
+    if dask_input:
+        da = pytest.importorskip("dask.array")
+        X, y = da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100)
+    with pytest.warns(ConvergenceWarning, match="rose in each of the last 5 epochs"):
+        est = GDRegressor(solver="batch", lr=100.0).fit(X, y)
+    curve = est.loss_curve_
+    assert all(a < b for a, b in zip(curve[-6:], curve[-5:])) and curve[-1] > curve[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GDRegressor(solver="batch", lr="auto").fit(X, y)
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_stops_by_sgdregressors_rule(solver):
     X, y = _data(200, 3, seed=15)
