@@ -43,7 +43,7 @@ import numpy as np
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from . import _chunks, _driver, _kernels, _plan, _rows, _stats, _validate
+from . import _chunks, _compiled, _driver, _kernels, _plan, _rows, _stats, _validate
 from ._hooks import make_hook
 from ._result import History, TrainResult
 from .errors import DivergenceError
@@ -526,7 +526,10 @@ def _one_read(dd):
     """The in-memory statistics' one read (gdfast._stats._one_pass) over the
     chunks: the pilot from the first non-empty chunk's first rows, then one
     reduction of the moments of [x, y - x.w0]. A Stats (its s_ee None where
-    the residuals must still be read), or None (use the two reductions)."""
+    the residuals must still be read), or None (use the two reductions).
+    One graph: where the pilot fails (first rows not finite, or overflowing)
+    every chunk is still loaded once for nothing -- mostly a path to the
+    error naming the NaN."""
     if dd.n < _stats.ONE_PASS_MIN:
         return None
     first = next(k for k in range(dd.chunks) if dd.sizes[k])
@@ -645,7 +648,8 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         st = _collect(dd)
         if st is not None:
             return _driver.whole_runs(
-                "batch_gd", method, p, _stats.whole_run(st, lr, alpha, fit_b, p.flat),
+                "batch_gd", method, p,
+                _stats.whole_run(st, lr, alpha, fit_b, p.flat, _compiled._signals()),
                 _kernels.DIVERGED, _kernels.STOPPED, p.d, p.flat,
                 lambda: _raise_if_nonfinite(dd))
         _raise_if_nonfinite(dd)

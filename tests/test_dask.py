@@ -758,3 +758,61 @@ def test_pass_without_penalty_adds_no_penalty_term_near_overflow():
     with dask.config.set(scheduler="threads"):
         close(gdd.batch_gd(da.from_array(X, chunks=(50, 2)), y, **kw),
               gdfast.batch_gd(X, y, **kw), 1e-12)
+
+
+def test_ctrl_c_stops_the_statistics_epochs(tmp_path):
+    """The statistics' epochs run on the client in one compiled call per
+    buffer of epochs: Ctrl-C interrupts them there too (the loop polls for
+    signals in the main thread)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    code = (
+        "import time, numpy as np, dask, dask.array as da, gdfast.dask as gdd\n"
+        "X = np.random.default_rng(0).standard_normal((1000, 3)); y = X.sum(1)\n"
+        "Xd = da.from_array(X, chunks=(250, 3))\n"
+        "with dask.config.set(scheduler='synchronous'):\n"
+        "    print('started', flush=True); t0 = time.perf_counter()\n"
+        "    try:\n"
+        "        gdd.batch_gd(Xd, y, epochs=2 * 10**8, lr=1e-3, method='stats')\n"
+        "        print('finished', flush=True)\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('interrupted after %.2f s' % (time.perf_counter() - t0), flush=True)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.startswith("interrupted after"), out
+    assert float(out.split()[2]) < 6.0
+
+
+def test_the_statistics_epochs_poll_for_signals_in_the_main_thread(monkeypatch):
+    """What the test above relies on, checked directly: the compiled epoch
+    loop is asked to poll for Ctrl-C when the call runs in the main thread
+    (it was not, so an interrupt waited for the buffer of epochs to end),
+    and not elsewhere (Python delivers signals to the main thread only)."""
+    import threading
+    from gdfast import _stats
+    asked = []
+    whole_run = _stats.whole_run
+
+    def recording(*args, **kw):
+        asked.append(args[5] if len(args) > 5 else kw.get("signals", False))
+        return whole_run(*args, **kw)
+    monkeypatch.setattr(_stats, "whole_run", recording)
+    X, y = make(n=400)
+    Xd, yd = dask_pair(X, y, chunks=100)
+    with dask.config.set(scheduler="threads"):
+        gdd.batch_gd(Xd, yd, epochs=5, method="stats")
+        t = threading.Thread(target=gdd.batch_gd, args=(Xd, yd), kwargs=dict(
+            epochs=5, method="stats"))
+        t.start()
+        t.join()
+    assert asked == [True, False]

@@ -244,6 +244,8 @@ INTERRUPT_CHILD = textwrap.dedent("""
     (3_000_000, "batch_gd(x, y, epochs=10**6, method='pass')"),
     (3_000_000, "minibatch_gd(x, y, epochs=10**6, shuffle=True)"),
     (3, "batch_gd(x, y, epochs=2 * 10**8, lr=1e-3, method='stats')"),
+    (3000, "batch_gd(x.reshape(-1, 3), y[:1000], epochs=2 * 10**8, lr=1e-3, "
+           "fit_intercept=True, method='stats')"),
     (3, "sgd(x, y, epochs=2 * 10**8, lr=1e-3)"),
 ])
 def test_ctrl_c_stops_a_long_run_promptly(impl, n, call, tmp_path):
