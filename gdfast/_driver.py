@@ -101,6 +101,8 @@ def whole_runs(trainer, method, p, kernel, status_diverged, status_stopped, d=No
     between calls. ``check()`` raises for non-finite data before a
     divergence is reported. d, flat and check default to the in-memory
     data's (gdfast.dask passes its own)."""
+    if (d is None) != (flat is None):
+        raise TypeError("whole_runs: pass d and flat together")
     if d is None:
         d, flat = p.data.d, p.data.flat
     if check is None:

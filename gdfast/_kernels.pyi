@@ -4,9 +4,10 @@ the statistics' batch-GD epochs for d features (stats_epochs, rows
 [w (d), b, loss] of a (epochs, d + 2) hist).
 
 Arrays are 1-D C-contiguous float32 or float64 (x and y of one dtype),
-n >= 1; ``hist`` is a C-contiguous float64 array of shape (epochs, 3): a
-kernel runs up to ``hist.shape[0]`` epochs and writes row e as
-[w, 0.0, loss]; ``e0`` numbers the first of them for the hook. Nothing is
+n >= 1; ``hist`` is a C-contiguous float64 array of shape (epochs, 3)
+((epochs, d + 2) for stats_epochs, whose C is (d, d) and other arrays (d,)):
+a kernel runs up to ``hist.shape[0]`` epochs and writes row e as
+[w, 0.0, loss] ([w (d), b, loss]); ``e0`` numbers the first of them for the hook. Nothing is
 checked here: gdfast._validate does that first.
 """
 

@@ -23,9 +23,9 @@ Training kernels run up to ``hist.shape[0]`` epochs (the driver grows the
 history and calls again from the state reached), write epoch e's
 [w, 0, loss] to hist[e] (stats_epochs, the statistics' epochs for d
 features: [w (d), b, loss]) and return ``(epochs_done, status)`` with status RAN (all
-epochs ran), DIVERGED (epoch ``epochs_done`` produced a non-finite w or
-loss; histories hold the finite epochs before it) or STOPPED (the hook
-asked to stop after epoch ``epochs_done - 1``).
+epochs ran), DIVERGED (epoch ``epochs_done`` produced a non-finite w, loss
+or (stats_epochs) intercept; histories hold the finite epochs before it) or
+STOPPED (the hook asked to stop after epoch ``epochs_done - 1``).
 """
 
 from cython cimport floating
@@ -287,10 +287,17 @@ def stats_epochs(double n, const double[:, ::1] C, const double[::1] wstar,
     cdef object wobj
     cdef int status = S_RAN
     cdef Ticker t = Ticker(0, signals)
-    cdef double* work = <double*>malloc(3 * d * sizeof(double))
+    cdef double* work
     cdef double* wc
     cdef double* dl
     cdef double* cd
+    # seven arrays whose sizes must agree: checked once (the loop runs
+    # without bounds checks)
+    if not (C.shape[0] == C.shape[1] == xbar.shape[0] == h.shape[0] == s_u.shape[0]
+            == w0.shape[0] == d and hist.shape[1] == d + 2 and d >= 1):
+        raise ValueError(f"stats_epochs: inconsistent shapes (d = {d}, C {C.shape[0]}x"
+                         f"{C.shape[1]}, hist rows of {hist.shape[1]})")
+    work = <double*>malloc(3 * d * sizeof(double))
     if work == NULL:
         raise MemoryError()
     wc, dl, cd = work, work + d, work + 2 * d

@@ -69,4 +69,4 @@ class DivergenceError(FloatingPointError):
     def __reduce__(self):
         # rebuilt from its own arguments (the default would pass the message
         # alone to __init__): it crosses process pools and pickles
-        return (type(self), (self.epoch, self.lr, self.result))
+        return (type(self), (self.epoch, self.lr, self.result), self.__dict__)

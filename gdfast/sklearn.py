@@ -280,7 +280,7 @@ def _warn_if_rising(curve, patience, lr):
         warnings.warn(f"The loss rose in each of the last {patience} epochs, from "
                       f"{tail[0]:.6g} to {tail[-1]:.6g}: the run stopped by the tol rule is "
                       f"diverging, not converged; use a smaller lr (got {lr!r}) or "
-                      "lr='auto'.", ConvergenceWarning, stacklevel=3)
+                      "lr='auto'.", ConvergenceWarning, stacklevel=4)
 
 
 class _Stopper:
@@ -632,7 +632,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if tol is not None and not converged:
             warnings.warn("Maximum number of iteration reached before convergence. "
                           "Consider increasing max_iter to improve the fit.",
-                          ConvergenceWarning, stacklevel=2)
+                          ConvergenceWarning, stacklevel=3)
         elif converged:
             _warn_if_rising(curve, int(self.n_iter_no_change), lr)
         self.coef_, self.intercept_ = w, b

@@ -42,8 +42,21 @@ def test_two_d_results_are_arrays_one_d_results_are_floats(impl):
     assert not r2.coef.flags.writeable and not r2.coef_history.flags.writeable
     r1 = impl.batch_gd(X[:, 0], y, epochs=4)
     assert isinstance(r1.coef, float) and r1.coef_history.shape == (4,)
-    # a pickled result is the same result, read-only as well (the default
-    # pickling of a __slots__ class restored writable arrays)
+    assert r1.w is r1.coef or r1.w == r1.coef
+    assert type(impl.cost(X, y, np.ones(3))) is float
+    g = impl.gradient(X, y, np.ones(3))
+    assert isinstance(g, np.ndarray) and g.shape == (3,)
+
+
+def test_results_and_divergence_errors_pickle(impl):
+    """A pickled result is the same result, read-only as well (the default
+    pickling of a __slots__ class restored writable arrays); a
+    DivergenceError survives pickling with its epoch, lr, result and notes
+    (the default rebuilt it from the message alone, which failed: process
+    pools could not report it)."""
+    X, y, _ = linear_data(50, 3)
+    r1, r2 = impl.batch_gd(X[:, 0], y, epochs=4), impl.batch_gd(X, y, epochs=4,
+                                                                fit_intercept=True)
     for r in (r1, r2, impl.sgd(X, y, epochs=2, fit_intercept=True)):
         back = pickle.loads(pickle.dumps(r))
         assert repr(back) == repr(r) and back.method == r.method
@@ -55,14 +68,13 @@ def test_two_d_results_are_arrays_one_d_results_are_floats(impl):
             assert a is None or not a.flags.writeable
     with pytest.raises(gdfast.DivergenceError) as info:
         impl.batch_gd(X, y, lr=1e3, epochs=50, fit_intercept=True)
-    back = pickle.loads(pickle.dumps(info.value))   # crosses process pools
-    assert (back.epoch, back.lr, str(back)) == (info.value.epoch, info.value.lr,
-                                                str(info.value))
-    assert back.result.epochs == info.value.result.epochs
-    assert r1.w is r1.coef or r1.w == r1.coef
-    assert type(impl.cost(X, y, np.ones(3))) is float
-    g = impl.gradient(X, y, np.ones(3))
-    assert isinstance(g, np.ndarray) and g.shape == (3,)
+    err = info.value
+    if hasattr(err, "add_note"):
+        err.add_note("seen in a worker")
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.epoch, back.lr, str(back)) == (err.epoch, err.lr, str(err))
+    assert back.result.epochs == err.result.epochs
+    assert getattr(back, "__notes__", None) == getattr(err, "__notes__", None)
     gw, gb = impl.gradient(X, y, np.ones(3), 0.5, fit_intercept=True)
     assert gw.shape == (3,) and type(gb) is float
     assert impl.forward(X, np.ones(3)).shape == (50,)

@@ -360,7 +360,7 @@ def _python_epochs(st, w, b, lr, alpha, fit_intercept, epochs):
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("alpha", [0.0, 0.05])
-@pytest.mark.parametrize("d", [1, 3, 17, 40])
+@pytest.mark.parametrize("d", [1, 2, 3, 6, 17, 40])
 def test_compiled_epochs_within_bound_of_the_python_epoch(d, alpha, fit_intercept):
     """The trainers run the statistics' epochs in one compiled call
     (_stats.whole_run); _stats.epoch is the same formula in numpy. They
@@ -421,3 +421,18 @@ def test_compiled_epochs_call_back_stop_and_diverge_as_the_python_epoch(flat):
         compiled.batch_gd(X, y, w=0.0, lr=50.0, epochs=10_000, fit_intercept=True,
                           method="stats")
     assert info.value.epoch == bad and info.value.result.epochs == bad
+
+
+def test_compiled_epochs_refuse_inconsistent_shapes():
+    """The loop runs without bounds checks: its seven arrays are checked
+    once on entry (a history row too short for d + 2 values wrote past it)."""
+    from gdfast import _kernels
+    d = 2
+    v, C = np.zeros(d), np.eye(d)
+    args = (10.0, C, v, v, 0.0, v, v, 0.0, 1.0, v, 0.0, 0.1, 0.0, True)
+    assert _kernels.stats_epochs(*args, np.empty((3, d + 2)))[0] == 3
+    for bad in (np.empty((3, d + 1)), np.empty((3, 3 * d))):
+        with pytest.raises(ValueError, match="inconsistent shapes"):
+            _kernels.stats_epochs(*args, bad)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _kernels.stats_epochs(10.0, np.eye(3), *args[2:], np.empty((3, d + 2)))
