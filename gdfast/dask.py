@@ -662,7 +662,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         g = dd.graph("pass")
         tot = g.compute(g.tree([g.task(_pass_sums, xk, yk, w, b, nthreads)
                                 for xk, yk in zip(dd.xkeys, dd.ykeys)], _add))
-        c = float(tot[0]) / n + (alpha * float(w @ w) if alpha else 0.0)
+        c = float(tot[0]) / n + _compiled._penalty(alpha, w)
         w = w - lr * (2.0 * tot[2:] / n + (2.0 * alpha) * w)
         if fit_b:
             b = b - lr * (2.0 * float(tot[1]) / n)
