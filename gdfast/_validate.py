@@ -55,7 +55,11 @@ class Data:
     __slots__ = ("X", "y", "flat", "n", "d", "names")
 
     def __init__(self, X, y, flat, names):
-        self.X, self.y, self.flat, self.names = X, y, flat, names
+        # views of their own, not the caller's array objects: a callback
+        # that reshapes the caller's X or y (``X.shape = ...``) cannot change
+        # the shapes the kernels were validated for (it made them read and
+        # write out of bounds)
+        self.X, self.y, self.flat, self.names = X.view(), y.view(), flat, names
         self.n = X.shape[0]
         self.d = 1 if flat else X.shape[1]
 

@@ -486,7 +486,14 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     # --------------------------------------------------------------- state
 
     def _start(self, d, warm):
-        if warm and getattr(self, "coef_", None) is not None and self.coef_.shape == (d,):
+        """(w, b) a fit starts from: the fitted ones when warm, else zeros. A
+        warm start on data with another number of features is refused, as
+        SGDRegressor refuses it (it restarted from zeros without a word)."""
+        if warm and getattr(self, "coef_", None) is not None:
+            if self.coef_.shape != (d,):
+                raise ValueError(f"X has {d} features, but GDRegressor is expecting "
+                                 f"{self.coef_.shape[0]} features as input: warm_start=True "
+                                 "continues from coef_ (set warm_start=False to refit)")
             return np.array(self.coef_, dtype=np.float64), float(self.intercept_)
         return np.zeros(d), 0.0
 

@@ -297,3 +297,26 @@ def test_compiled_many_small_calls_keep_rss_flat():
     burst(25_000)   # 100k+ calls in all
     grown = _rss_bytes() - before
     assert grown < 4 * 1024 * 1024, f"RSS grew by {grown} bytes"
+
+
+@pytest.mark.parametrize("call", [
+    lambda X, y, cb: compiled.sgd(X, y, w=0.0, lr=1e-6, epochs=3, method="plain", callback=cb),
+    lambda X, y, cb: compiled.batch_gd(X, y, w=0.0, lr=1e-6, epochs=3, method="pass",
+                                       callback=cb),
+    lambda X, y, cb: compiled.minibatch_gd(X, y, 8, w=0.0, lr=1e-6, epochs=3, callback=cb),
+])
+@pytest.mark.parametrize("shape", [(1, 4000 * 4), (2000, 8), (8000, 2)])
+def test_a_callback_reshaping_the_callers_x_changes_nothing(call, shape):
+    """The trainers keep views of their own: a callback that sets the
+    caller's X.shape (the same buffer seen as another shape) neither
+    crashes the run nor changes it (the kernels re-read X's shape every
+    epoch, past the ends of w and y)."""
+    X = np.random.default_rng(0).standard_normal((4000, 4))
+    y = X @ [1.0, 2.0, 3.0, 4.0]
+    expected = call(X.copy(), y, None)
+
+    def cb(e, w, loss):
+        X.shape = shape
+        y.shape = (1, 4000)
+    got = call(X, y, cb)
+    np.testing.assert_array_equal(got.coef_history, expected.coef_history)

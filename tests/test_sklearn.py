@@ -295,6 +295,17 @@ def test_a_run_stopped_while_its_loss_rises_warns(dask_input):
         GDRegressor(solver="batch", lr="auto").fit(X, y)
 
 
+def test_warm_start_on_another_number_of_features_is_refused():
+    """As SGDRegressor refuses it; the fitted state is kept."""
+    X, y = _data(80, 3)
+    est = GDRegressor(warm_start=True, max_iter=3, tol=None).fit(X, y)
+    coef = est.coef_.copy()
+    with pytest.raises(ValueError, match="X has 2 features, but GDRegressor is expecting 3"):
+        est.fit(X[:, :2], y)
+    assert est.n_features_in_ == 3 and np.array_equal(est.coef_, coef)
+    GDRegressor(max_iter=3, tol=None).fit(X, y).fit(X[:, :2], y)   # not warm: a refit
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_stops_by_sgdregressors_rule(solver):
     X, y = _data(200, 3, seed=15)
