@@ -19,7 +19,9 @@ a single number (one sample). ``y`` is 1-D of length ``n``. What is copied:
   beyond float64's range is refused with its index).
 
 ``X`` and ``y`` may have different float dtypes (float32 ``X`` with float64
-``y``): each keeps its own. Finiteness of float32/float64 data is not a
+``y``): each keeps its own (the compiled tutorial-model kernels -- one
+feature, no intercept, b = 0 -- take one dtype, so gdfast._compiled widens
+both to float64 copies there). Finiteness of float32/float64 data is not a
 separate pass in the compiled implementation: NaN and inf propagate through
 every sum, so a non-finite result triggers :func:`raise_if_nonfinite`, which
 names the first bad element, before anything is recorded or returned.

@@ -30,7 +30,12 @@ def _int_from(least, what):
     """An argparse type: an integer >= least (1e6 spelled either way)."""
     def parse(text):
         try:
-            value = int(float(text)) if "e" in text.lower() else int(text)
+            if "e" in text.lower():
+                value = int(float(text))
+                if float(text) != value:    # 1.9e0, 1e-3: not an integer
+                    value = None
+            else:
+                value = int(text)
         except (ValueError, OverflowError):
             value = None
         if value is None or value < least:

@@ -7,7 +7,10 @@ is resolved lazily, on first access.
 Every epoch runs in gdfast's compiled trainers (``gdfast.sgd``,
 ``gdfast.batch_gd``, ``gdfast.minibatch_gd``) on the validated arrays as
 they are: float32 ``X`` stays float32 (no float64 copy), C-contiguous
-arrays are not copied at all. See docs/sklearn.md.
+arrays are not copied at all -- except one feature with fit_intercept=False
+and alpha=0 (the tutorial's model) when X and y have different float
+dtypes, which its one-dtype kernels take as float64 copies. See
+docs/sklearn.md.
 """
 
 import contextlib
@@ -570,8 +573,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y, alpha, tol):
         n, d = X.shape
+        w, b = self._start(d, bool(self.warm_start))    # before any read of X
         lr, norm_stats = self._norms(X, reset=True)
-        w, b = self._start(d, bool(self.warm_start))
         p0 = (w.copy(), b)
         stop = _Stopper(tol, int(self.n_iter_no_change))
         max_iter = int(self.max_iter)
@@ -735,6 +738,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if not first and d != self.n_features_in_:
             raise ValueError(f"X has {d} features, but GDRegressor is expecting "
                              f"{self.n_features_in_} features as input")
+        w, b = self._start(d, bool(self.warm_start) or not first)   # before any read
         if isinstance(self.lr, str):
             sq = (da.asarray(X).astype(np.float64) ** 2).sum(axis=1)
             mx, mean = dask.compute(sq.max(), sq.mean())
@@ -744,7 +748,6 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                          alpha)
         else:
             lr = float(self.lr)
-        w, b = self._start(d, bool(self.warm_start) or not first)
         rng = getattr(self, "_rng", None) if not first else None
         rng = rng if rng is not None else _generator(self.random_state)
         stop = _Stopper(tol, int(self.n_iter_no_change))

@@ -132,7 +132,7 @@ def test_quiet_skips_epoch_lines(tmp_path):
                                   ["demo", "--epochs", "x"],
                                   ["bench", "--sizes", "abc"], ["bench", "--sizes", "3,1e3,"],
                                   ["bench", "--repeats", "0"], ["demo", "--seed", "-1"],
-                                  ["demo", "--seed", "x"]])
+                                  ["demo", "--seed", "x"], ["demo", "--n", "1.5e0"]])
 def test_bad_options_exit_nonzero_with_one_line(args, tmp_path):
     proc = _run(args, tmp_path)
     assert proc.returncode == 2

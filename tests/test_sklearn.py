@@ -304,6 +304,19 @@ def test_warm_start_on_another_number_of_features_is_refused():
         est.fit(X[:, :2], y)
     assert est.n_features_in_ == 3 and np.array_equal(est.coef_, coef)
     GDRegressor(max_iter=3, tol=None).fit(X, y).fit(X[:, :2], y)   # not warm: a refit
+    # refused before X is read (lr="auto" reads it for the row norms)
+    import gdfast.sklearn as gsk
+
+    def no_read(X):
+        raise AssertionError("X was read before the feature count was checked")
+    est.set_params(lr="auto")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(gsk, "_sq_norms", no_read)
+    try:
+        with pytest.raises(ValueError, match="expecting 3"):
+            est.fit(X[:, :2], y)
+    finally:
+        mp.undo()
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
