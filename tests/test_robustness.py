@@ -278,6 +278,8 @@ def _rss_bytes():
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer's quarantine holds freed memory (tests/memcheck.sh)")
 def test_compiled_many_small_calls_keep_rss_flat():
     x, y = np.array(X), np.array(Y)
 
