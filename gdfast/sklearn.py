@@ -258,8 +258,8 @@ def _schema_kept_on_error(est):
 
 def _predict_chunk(Xk, coef, intercept):
     """One chunk's predictions (GDRegressor._predict_dask)."""
-    Xk = np.ascontiguousarray(Xk, dtype=Xk.dtype if Xk.dtype.kind == "f"
-                              and Xk.dtype.itemsize in (4, 8) else np.float64)
+    from .dask import _rows_of          # the trainers' chunk conversion
+    Xk = _rows_of(Xk)
     if Xk.shape[0] == 0:
         return np.empty(0)
     with _finite_inputs(Xk):
