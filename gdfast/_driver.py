@@ -27,15 +27,11 @@ from .errors import DivergenceError
 __all__ = ["epochs", "rounds", "whole_runs"]
 
 
-def _finish(trainer, method, p, hist, w, b, means=None):
-    return TrainResult(hist.rows(), w, b, p.data.flat, trainer, method, means)
-
-
-def _last_state(p, hist):
+def _last_state(p, hist, d):
     """(w, b) after the last recorded epoch (the initial values if none)."""
     if hist.k:
         row = hist.rows()[-1]
-        return row[:p.data.d].copy(), float(row[p.data.d])
+        return row[:d].copy(), float(row[d])
     return p.w, p.b
 
 
@@ -43,41 +39,49 @@ def _check_data(p):
     _validate.raise_if_nonfinite((p.data.X, "X"), (p.data.y, "y"))
 
 
-def epochs(trainer, method, p, epoch):
+def epochs(trainer, method, p, epoch, data=None, check=None):
     """Run ``epoch(w, b) -> (b, loss)`` or ``(b, loss, rss)`` (updates the
     float64 array w in place) up to p.epochs times; returns the TrainResult.
     ``rss``, the epoch's sum of pre-update squared residuals, becomes its
     ``epoch_loss_history`` entry ``rss/n + alpha*|w|**2`` (except for the
     tutorial's model: see TrainResult). (The kernels add no penalty term
     without alpha, as the reference does, so a loss is NaN only when the
-    model's numbers overflow.)"""
+    model's numbers overflow.) ``data`` (its ``d``, ``n`` and ``flat``) and
+    ``check()`` (raises for non-finite data before a divergence is reported)
+    default to the in-memory data's (gdfast.dask passes its own)."""
+    if data is None:
+        data = p.data
+    if check is None:
+        def check():
+            _check_data(p)
     w, b = p.w.copy(), p.b
-    hist = History(p.data.d, p.epochs)
-    tutorial = _validate.tutorial_model(p.data.d, p.fit_intercept, p.alpha, p.b)
+    hist = History(data.d, p.epochs)
+    tutorial = _validate.tutorial_model(data.d, p.fit_intercept, p.alpha, p.b)
     means = None if trainer == "batch_gd" or tutorial else []
     hook = make_hook(p.callback, p.progress, p.epochs, trainer)
-    flat = p.data.flat
+
+    def result(w, b):
+        return TrainResult(hist.rows(), w, b, data.flat, trainer, method, means)
     try:
         if not p.epochs:
-            _check_data(p)
+            check()
         e = 0
         while e < p.epochs:
             out = epoch(w, b)
             b, loss = out[0], out[1]
             if not (math.isfinite(loss) and math.isfinite(b) and np.isfinite(w).all()):
-                _check_data(p)
-                raise DivergenceError(e, p.lr, _finish(trainer, method, p, hist,
-                                                       *_last_state(p, hist), means))
+                check()
+                raise DivergenceError(e, p.lr, result(*_last_state(p, hist, data.d)))
             hist.append(w, b, loss)
             if means is not None:
-                means.append(_validate.epoch_mean(out[2], p.data.n, p.alpha, w))
-            if hook is not None and hook(e, float(w[0]) if flat else w.copy(), loss):
+                means.append(_validate.epoch_mean(out[2], data.n, p.alpha, w))
+            if hook is not None and hook(e, float(w[0]) if data.flat else w.copy(), loss):
                 break
             e += 1
     finally:
         if hook is not None:
             hook.close()
-    return _finish(trainer, method, p, hist, w, b, means)
+    return result(w, b)
 
 
 def rounds(trainer, method, p, kernel, status_diverged, status_stopped):

@@ -34,6 +34,7 @@ trainer (which would move the data); :func:`row_order` gives the order used.
 """
 
 import functools
+import itertools
 import math
 import uuid
 
@@ -44,9 +45,6 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from . import _chunks, _compiled, _driver, _kernels, _plan, _rows, _stats, _validate
-from ._hooks import make_hook
-from ._result import History, TrainResult
-from .errors import DivergenceError
 
 __all__ = ["batch_gd", "sgd", "minibatch_gd", "persist", "row_order", "SPLIT_EVERY"]
 
@@ -349,40 +347,18 @@ def _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
 
 
 def _run(trainer, method, p, dd, epoch):
-    """The in-memory driver's loop (gdfast._driver.epochs) with a distributed
-    data check: ``epoch(e, w, b) -> (w, b, loss)`` or ``(w, b, loss, rss)``
-    returns new values (rss: the epoch's pre-update squared residuals, for
-    ``epoch_loss_history``)."""
-    w, b = p.w.copy(), p.b
-    hist = History(p.d, p.epochs)
-    hook = make_hook(p.callback, p.progress, p.epochs, trainer)
-    tutorial = _validate.tutorial_model(p.d, p.fit_intercept, p.alpha, p.b)
-    means = None if trainer == "batch_gd" or tutorial else []
+    """The in-memory driver (gdfast._driver.epochs) over ``epoch(e, w, b) ->
+    (w, b, loss)`` or ``(w, b, loss, rss)``, which returns new values (rss:
+    the epoch's pre-update squared residuals, for ``epoch_loss_history``),
+    with the distributed data check."""
+    count = itertools.count()
 
-    def done(w, b):
-        return TrainResult(hist.rows(), w, b, p.flat, trainer, method, means)
-    try:
-        e = 0
-        while e < p.epochs:
-            out = epoch(e, w, b)
-            w_new, b_new, loss = out[:3]
-            if not (math.isfinite(loss) and math.isfinite(b_new)
-                    and np.isfinite(w_new).all()):
-                _raise_if_nonfinite(dd)
-                raise DivergenceError(e, p.lr, done(w, b))
-            w, b = np.array(w_new, dtype=np.float64), float(b_new)
-            hist.append(w, b, loss)
-            if means is not None:
-                means.append(_validate.epoch_mean(out[3], dd.n, p.alpha, w))
-            if hook is not None and hook(e, float(w[0]) if p.flat else w.copy(), loss):
-                break
-            e += 1
-        if not p.epochs:
-            _raise_if_nonfinite(dd)
-    finally:
-        if hook is not None:
-            hook.close()
-    return done(w, b)
+    def in_place(w, b):
+        out = epoch(next(count), w, b)
+        w[:] = out[0]
+        return (float(out[1]),) + tuple(out[2:])
+    return _driver.epochs(trainer, method, p, in_place, data=dd,
+                          check=lambda: _raise_if_nonfinite(dd))
 
 
 def _persist_choice(persist):
