@@ -37,7 +37,7 @@ import numpy as np
 
 __all__ = ["Data", "Primitive", "Training", "data", "values", "coef", "intercept", "real",
            "learning_rate", "penalty", "count", "batch_size", "threads", "callback",
-           "choice", "flag", "seed", "raise_if_nonfinite", "finite_result",
+           "choice", "flag", "training", "seed", "raise_if_nonfinite", "finite_result",
            "elementwise_result", "tutorial_model", "epoch_mean", "MAX_THREADS",
            "MAX_COUNT"]
 
@@ -376,14 +376,22 @@ class Training:
 
     def __init__(self, X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
         self.data = data(X, y)
-        self.w = coef(w, self.data.d, self.data.flat)
-        self.b = intercept(b)
-        self.lr = learning_rate(lr)
-        self.epochs = count(epochs, "epochs", 0)
-        self.alpha = penalty(alpha)
-        self.fit_intercept = flag(fit_intercept, "fit_intercept")
-        self.callback = _callback(callback)
-        self.progress = bool(progress)
+        training(self, self.data.d, self.data.flat, w, b, lr, epochs, alpha, fit_intercept,
+                 callback, progress)
+
+
+def training(p, d, flat, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
+    """Check the trainers' shared arguments (after the data, whose d and
+    flat they need) in one order, onto p's attributes (Training's, and
+    gdfast.dask's for its own data)."""
+    p.w = coef(w, d, flat)
+    p.b = intercept(b)
+    p.lr = learning_rate(lr)
+    p.epochs = count(epochs, "epochs", 0)
+    p.alpha = penalty(alpha)
+    p.fit_intercept = flag(fit_intercept, "fit_intercept")
+    p.callback = _callback(callback)
+    p.progress = flag(progress, "progress")
 
 
 def tutorial_model(d, fit_intercept, alpha, b):

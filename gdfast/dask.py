@@ -335,14 +335,8 @@ class _Params:
 def _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
     p = _Params()
     p.d, p.flat = dd.d, dd.flat
-    p.w = _validate.coef(w, dd.d, dd.flat)
-    p.b = _validate.intercept(b)
-    p.lr = _validate.learning_rate(lr)
-    p.epochs = _validate.count(epochs, "epochs", 0)
-    p.alpha = _validate.penalty(alpha)
-    p.fit_intercept = _validate.flag(fit_intercept, "fit_intercept")
-    p.callback = _validate.callback(callback)
-    p.progress = bool(progress)
+    _validate.training(p, dd.d, dd.flat, w, b, lr, epochs, alpha, fit_intercept, callback,
+                       progress)
     return p
 
 

@@ -84,6 +84,9 @@ def test_nonfinite_data_with_zero_epochs_still_raises(impl):
     ({"w": None}, TypeError, ["w", "real number"]),
     ({"w": "1"}, TypeError, ["w", "real number"]),
     ({"callback": 3}, TypeError, ["callback"]),
+    ({"progress": "no"}, TypeError, ["progress", "True or False"]),
+    ({"progress": np.array([1, 0])}, TypeError, ["progress", "True or False"]),
+    ({"fit_intercept": 1}, TypeError, ["fit_intercept", "True or False"]),
 ])
 def test_bad_parameters(impl, name, kw, exc, words):
     with pytest.raises(exc) as info:
