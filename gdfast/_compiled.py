@@ -606,12 +606,13 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         outcome may differ from "plain" (gdfast._plan).
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
+    shuffled = _shuffle.mode(shuffle) is not None
     pair = _tutorial_model(p)
-    later = pair is not None and not shuffle    # certified from the first epoch's read
+    later = pair is not None and not shuffled   # certified from the first epoch's read
     chosen = _plan.sgd_method(method, p.data.n, p.data.d, pair is not None,
                               None if later else lambda: _plan.sgd_certified(
                                   *pair, float(p.w[0]), p.lr, p.epochs, _rows.max_abs_pair),
-                              shuffled=bool(shuffle))
+                              shuffled=shuffled)
     refill, order, blocks = _order(shuffle, seed, p.data.n, generate=True)
     signals, lr = _signals(), p.lr
     rows_, group = _shuffle.BLOCK_ROWS, _shuffle.GROUP
@@ -698,15 +699,16 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, p.data.n)
+    shuffled = _shuffle.mode(shuffle) is not None
     nthreads, signals, lr = _threads(threads), _signals(), p.lr
     pair = _tutorial_model(p)
     m = min(size, p.data.n)               # the largest batch's samples
-    later = pair is not None and not shuffle    # certified from the first epoch's read
+    later = pair is not None and not shuffled   # certified from the first epoch's read
     chosen = _plan.minibatch_method(
         method, p.data.n, p.epochs, pair is not None,
         None if later else lambda: _plan.sgd_certified(
             *pair, float(p.w[0]), p.lr, p.epochs, _rows.max_abs_pair, batch=m),
-        batch=m, shuffled=bool(shuffle))
+        batch=m, shuffled=shuffled)
     refill, order, _ = _order(shuffle, seed, p.data.n)
     if pair is not None:
         x, yv = pair

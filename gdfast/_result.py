@@ -102,7 +102,8 @@ class TrainResult:
                  "_epoch_loss")
 
     def __init__(self, rows, coef, intercept, flat, trainer, method, epoch_loss=None):
-        hist = np.ascontiguousarray(rows, dtype=np.float64)
+        # a view: read-only without touching the flags of the caller's array
+        hist = np.ascontiguousarray(rows, dtype=np.float64).view()
         if hist.ndim != 2 or hist.shape[1] < 3:
             raise ValueError("rows must have shape (epochs, d + 2)")
         hist.setflags(write=False)

@@ -86,9 +86,11 @@ def seq_gradient(xs, ys, w):
     """mean(2*x*(x*w - y)) for plain numbers or sequences, else None."""
     cdef double out[3]
     cdef Py_ssize_t n
+    cdef double g
     if not plain_sums(xs, ys, w, out, &n):
         return None
-    return 2.0 * out[1] / n
+    g = 2.0 * out[1] / n
+    return g if isfinite(g) else None      # the general path names the overflow
 
 
 def seq_forward(x, w):

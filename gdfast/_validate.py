@@ -206,6 +206,9 @@ def data(X, y, names=("X", "y")):
 def values(x, name="x"):
     """Validate one elementwise operand (a number, 1-D or 2-D), checked finite."""
     arr = _array(x, name, 2)
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one feature (column), got shape "
+                         f"{arr.shape}")
     scalar = arr.ndim == 0
     if scalar:
         arr = arr.reshape(1)
@@ -236,7 +239,12 @@ def real(v, name):
 def coef(w, d, flat, name="w"):
     """Initial coefficients: a scalar (broadcast) or shape (d,) -> a fresh
     float64 array of shape (d,) (never the caller's object)."""
-    if np.ndim(w) == 0:
+    try:
+        nd = np.ndim(w)
+    except (ValueError, TypeError) as exc:          # a ragged nested sequence
+        raise ValueError(f"{name} must be a real number or an array of shape ({d},): "
+                         f"{exc}") from None
+    if nd == 0:
         return np.full(d, real(w, name))
     if isinstance(w, np.ma.MaskedArray):
         raise TypeError(f"{name} must not be a masked array")

@@ -26,8 +26,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _int_from(least, what):
-    """An argparse type: an integer >= least (1e6 spelled either way)."""
+def _int_from(least, what, most=sys.maxsize):
+    """An argparse type: an integer in [least, most] (1e6 spelled either way)."""
     def parse(text):
         try:
             if "e" in text.lower():
@@ -40,12 +40,17 @@ def _int_from(least, what):
             value = None
         if value is None or value < least:
             raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most:,}, got {text!r}")
         return value
     return parse
 
 
 _positive_int = _int_from(1, "positive")
 _seed = _int_from(0, "non-negative")
+#: --n and --ref-n: the synthetic data take 16 bytes per sample
+MAX_DEMO_N = 10 ** 9
+_samples = _int_from(1, "positive", MAX_DEMO_N)
 
 
 def _parser():
@@ -68,11 +73,11 @@ def _parser():
     d.add_argument("--quiet", action="store_true", help="skip the per-epoch lines")
     d.add_argument("--show", action="store_true",
                    help="also open the figure in a window (needs a display)")
-    d.add_argument("--n", type=_positive_int, default=1_000_000,
+    d.add_argument("--n", type=_samples, default=1_000_000,
                    help="samples in the synthetic dataset (default: %(default)s; 1e6 works)")
     d.add_argument("--epochs", type=_positive_int, default=100,
                    help="epochs for the synthetic runs (default: %(default)s)")
-    d.add_argument("--ref-n", type=_positive_int, default=10_000,
+    d.add_argument("--ref-n", type=_samples, default=10_000,
                    help="subsample the reference is timed on (default: %(default)s)")
     d.add_argument("--seed", type=_seed, default=0, help="synthetic data seed (default: 0)")
     b = sub.add_parser("bench", help="time gdfast against the reference, numpy and the memory floor",
@@ -92,6 +97,8 @@ def _check_demo_args(parser, args):
     folder = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(folder):
         parser.error(f"--out {args.out}: the folder {folder} does not exist")
+    if os.path.isdir(args.out):
+        parser.error(f"--out {args.out}: is a folder, not a file")
     if ext:
         try:
             from matplotlib.figure import Figure

@@ -823,7 +823,8 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     one_feature = dd.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
-    method = _plan.sgd_method(method, dd.n, dd.d, one_feature, shuffled=bool(shuffle))
+    shuffle = _validate.flag(shuffle, "shuffle")
+    method = _plan.sgd_method(method, dd.n, dd.d, one_feature, shuffled=shuffle)
     mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "blocks": _rows.BLOCKS}.get(method)
     plan = _plans(shuffle, seed, dd.chunks)
     persist = _persist_choice(persist)

@@ -70,6 +70,22 @@ def test_out_into_a_missing_folder_is_refused_before_training(tmp_path):
     assert "does not exist" in proc.stderr and len(proc.stderr.splitlines()) == 1
 
 
+def test_out_that_is_a_folder_is_refused_before_training(tmp_path):
+    (tmp_path / "d.png").mkdir()
+    proc = _run(["demo", "--out", "d.png", "--epochs", "1"], tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "is a folder" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("flag,value", [("--epochs", str(2 ** 63)), ("--n", "1e13"),
+                                        ("--ref-n", str(10 ** 10))])
+def test_counts_beyond_their_limit_are_refused_before_training(tmp_path, flag, value):
+    proc = _run(["demo", "--quiet", flag, value], tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "at most" in proc.stderr and flag in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+
+
 def test_out_in_a_format_matplotlib_cannot_write_is_refused(tmp_path):
     pytest.importorskip("matplotlib")
     proc = _run(["demo", "--out", "x.nosuchformat"], tmp_path)

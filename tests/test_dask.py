@@ -419,7 +419,8 @@ def test_mismatched_lengths_and_types_refused_like_in_memory():
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         gdd.sgd(Xd[Xd[:, 0] > 0], y)
     for kw in (dict(lr=-1.0), dict(epochs=-1), dict(alpha=-1.0), dict(w=[1.0, 2.0]),
-               dict(seed="x", shuffle=True), dict(method="nope"), dict(progress="no")):
+               dict(seed="x", shuffle=True), dict(method="nope"), dict(progress="no"),
+               dict(shuffle=np.array([1, 0]))):
         with pytest.raises((TypeError, ValueError)) as e0:
             gdfast.sgd(X, y, **kw)
         with pytest.raises(type(e0.value)) as e1:

@@ -48,6 +48,12 @@ def test_two_d_results_are_arrays_one_d_results_are_floats(impl):
     assert isinstance(g, np.ndarray) and g.shape == (3,)
 
 
+def test_a_result_built_from_the_callers_rows_leaves_their_flags():
+    rows = np.zeros((2, 3))
+    r = gdfast.TrainResult(rows, 0.0, 0.0, True, "sgd", "plain")
+    assert rows.flags.writeable and not r.w_history.flags.writeable
+
+
 def test_results_and_divergence_errors_pickle(impl):
     """A pickled result is the same result, read-only as well (the default
     pickling of a __slots__ class restored writable arrays); a

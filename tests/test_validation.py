@@ -103,7 +103,8 @@ def test_bad_batch_size(impl, bs, exc):
 
 
 @pytest.mark.parametrize("w,exc", [(float("nan"), ValueError), (np.inf, ValueError),
-                                   ("1", TypeError), (None, TypeError), (1j, TypeError)])
+                                   ("1", TypeError), (None, TypeError), (1j, TypeError),
+                                   ([[1.0], [2.0, 3.0]], ValueError)])
 def test_primitives_check_w(impl, w, exc):
     for call in (lambda: impl.cost(GOOD_X, GOOD_Y, w),
                  lambda: impl.gradient(GOOD_X, GOOD_Y, w),
@@ -128,9 +129,24 @@ def test_overflowing_primitives_raise_overflow_error(impl):
     for call in (lambda: impl.cost([1e200], [0.0], 1e200),
                  lambda: impl.loss(1e200, 0.0, 1e200),
                  lambda: impl.forward(1e200, 1e200),
-                 lambda: impl.gradient([1e200], [0.0], 1e200)):
+                 lambda: impl.gradient([1e200], [0.0], 1e200),
+                 # finite sums whose mean gradient, 2*sum(x*r)/n, overflows
+                 lambda: impl.gradient([1e154], [-1e154], 0.0),
+                 lambda: impl.gradient(1e154, -1e154, 0.0),
+                 lambda: impl.gradient(np.array([1e154]), np.array([-1e154]), 0.0)):
         with pytest.raises(OverflowError, match="overflowed float64"):
             call()
+
+
+@pytest.mark.parametrize("name", ["sgd", "minibatch_gd"])
+def test_shuffle_that_is_not_a_flag_is_named(impl, name):
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        getattr(impl, name)(GOOD_X, GOOD_Y, shuffle=np.array([1, 0]))
+
+
+def test_forward_refuses_x_without_columns(impl):
+    with pytest.raises(ValueError, match="at least one feature"):
+        impl.forward(np.ones((2, 0)), 2.0, b=1.0)
 
 
 def test_validation_is_one_shared_path():
