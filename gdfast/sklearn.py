@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 
 import gdfast as _gd
 
+from . import _validate
 from ._result import TrainResult
 from .errors import DivergenceError
 
@@ -206,6 +207,14 @@ def _finite_cost(X, y, w, b, alpha):
         return None
 
 
+def _finite_cost_dask(X, y, w, b, alpha):
+    """_finite_cost on Dask arrays (one reduction): None when it overflows."""
+    with np.errstate(all="ignore"):
+        r = X @ np.asarray(w, dtype=np.float64) + b - y
+        v = float((r * r).mean().compute()) + alpha * float(np.dot(w, w))
+    return v if math.isfinite(v) else None
+
+
 def _epoch_loss(res, X, y, alpha):
     """loss_curve_'s entry for the last epoch of ``res`` (see loss_curve_),
     or None when it is not finite."""
@@ -347,7 +356,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState, default=None
         Source of the shuffles. An int ``s`` gives the orders of
         ``gdfast.sgd(..., shuffle=True, seed=s)``.
-    tol : float or None, default=1e-3
+    tol : float >= 0 or None, default=1e-3
         Stop when ``loss_curve_`` has not gone below its best value minus
         ``tol`` for ``n_iter_no_change`` epochs in a row (``SGDRegressor``'s
         rule, on this estimator's loss, which is twice scikit-learn's squared
@@ -454,7 +463,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             if isinstance(self.lr, str):
                 raise ValueError(f"lr must be a positive number or 'auto', got {self.lr!r:.40}")
             _check_real(self.lr, "lr", 0.0, strict=True)
-        _check_int(self.max_iter, "max_iter", 1)
+        if _check_int(self.max_iter, "max_iter", 1) > _validate.MAX_COUNT:
+            raise ValueError(f"max_iter must be <= {_validate.MAX_COUNT}, got {self.max_iter}")
         _check_int(self.batch_size, "batch_size", 1)
         _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
         _check_flag(self.fit_intercept, "fit_intercept")
@@ -462,7 +472,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             _check_flag(self.shuffle, "shuffle")
         _check_flag(self.warm_start, "warm_start")
         alpha = _check_real(self.alpha, "alpha", 0.0)
-        tol = None if self.tol is None else _check_real(self.tol, "tol", -math.inf)
+        tol = None if self.tol is None else _check_real(self.tol, "tol", 0.0)
         return alpha, tol
 
     def _data(self, X, y, reset):
@@ -500,20 +510,21 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             return np.array(self.coef_, dtype=np.float64), float(self.intercept_)
         return np.zeros(d), 0.0
 
-    def _norms(self, X, reset):
+    def _norms(self, reset, chunk_norms):
         """lr for this call and the running (max, sum, count) of the squared
-        row norms seen (stored by the caller once the epoch succeeded)."""
-        auto = isinstance(self.lr, str)
-        prev = (0.0, 0.0, 0) if reset else getattr(self, "_norm_stats", (0.0, 0.0, 0))
-        mx, tot, seen = prev
-        if auto:
-            bmx, btot = _sq_norms(X)
-            mx, tot = max(mx, bmx), tot + btot
-        stats = (mx, tot, seen + X.shape[0])
-        if not auto:
-            return float(self.lr), stats
-        return auto_lr(self.solver, mx, tot / stats[2], bool(self.fit_intercept),
-                       float(self.alpha)), stats
+        row norms seen (stored by the caller once the epoch succeeded).
+        ``chunk_norms()`` gives this call's (max, sum, count); it is only
+        called for ``lr="auto"``. A numeric lr records nothing (None): an
+        "auto" call after it starts the running statistics afresh, rather
+        than dividing by rows whose norms were never read."""
+        if not isinstance(self.lr, str):
+            return float(self.lr), None
+        prev = None if reset else getattr(self, "_norm_stats", None)
+        mx, tot, seen = (0.0, 0.0, 0) if prev is None else prev
+        bmx, btot, m = chunk_norms()
+        mx, tot, seen = max(mx, bmx), tot + btot, seen + m
+        return auto_lr(self.solver, mx, tot / seen, bool(self.fit_intercept),
+                       float(self.alpha)), (mx, tot, seen)
 
     def _epoch(self, X, y, w, b, lr, alpha, rng, epochs=1, callback=None, trainers=_gd):
         """``epochs`` epochs of the solver's trainer from (w, b): the
@@ -537,6 +548,21 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             return trainers.sgd(X, y, shuffle=shuffle, seed=seed, **common)
         return trainers.minibatch_gd(X, y, batch_size=self.batch_size, shuffle=shuffle,
                                      seed=seed, **common)
+
+    def _batch_divergence(self, exc, lr, w, b, finite_cost):
+        """Raise the DivergenceError of a "batch" fit from the core's ``exc``
+        when they differ: the core names the epoch whose update (or
+        pre-update cost) broke; by loss_curve_'s definition (the cost after
+        each epoch) the epoch before it diverged when that cost overflowed
+        (``finite_cost(coef, intercept)`` None at the last finite state)."""
+        r = exc.result
+        if r.epochs and finite_cost(r.coef, r.intercept) is None:
+            d = len(w)
+            rows = np.column_stack([r.coef_history, r.intercept_history,
+                                    r.loss_history])[:-1]
+            w0 = rows[-1, :d] if len(rows) else w
+            b0 = float(rows[-1, d]) if len(rows) else b
+            raise DivergenceError(r.epochs - 1, lr, self._result(rows, w0, b0)) from exc
 
     def _result(self, rows, w, b):
         arr = np.array(rows, dtype=np.float64).reshape(-1, len(w) + 2)
@@ -574,7 +600,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     def _fit(self, X, y, alpha, tol):
         n, d = X.shape
         w, b = self._start(d, bool(self.warm_start))    # before any read of X
-        lr, norm_stats = self._norms(X, reset=True)
+        lr, norm_stats = self._norms(True, lambda: (*_sq_norms(X), n))
         p0 = (w.copy(), b)
         stop = _Stopper(tol, int(self.n_iter_no_change))
         max_iter = int(self.max_iter)
@@ -593,17 +619,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             try:
                 res = self._epoch(X, y, w, b, lr, alpha, rng, max_iter, callback)
             except DivergenceError as exc:
-                # the core names the epoch whose update (or pre-update cost)
-                # broke; by loss_curve_'s definition (cost after each epoch)
-                # the epoch before it diverged when that cost overflowed
-                r = exc.result
-                if r.epochs and _finite_cost(X, y, r.coef, r.intercept, alpha) is None:
-                    rows = np.column_stack([r.coef_history, r.intercept_history,
-                                            r.loss_history])[:-1]
-                    w0 = rows[-1, :d] if len(rows) else w
-                    b0 = float(rows[-1, d]) if len(rows) else b
-                    raise DivergenceError(r.epochs - 1, lr,
-                                          self._result(rows, w0, b0)) from exc
+                self._batch_divergence(exc, lr, w, b,
+                                       lambda c, i: _finite_cost(X, y, c, i, alpha))
                 raise
             w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
             self._last_method = res.method
@@ -683,7 +700,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     def _partial_fit(self, X, y, alpha, first):
         n, d = X.shape
-        lr, norm_stats = self._norms(X, reset=first)
+        lr, norm_stats = self._norms(first, lambda: (*_sq_norms(X), n))
         if first:
             w, b, epoch = np.zeros(d), 0.0, 0
             rng = _generator(self.random_state)
@@ -717,12 +734,23 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         for "batch" the cost before each epoch's update, for "sgd" the last
         row's loss), and ``tol`` stops on it."""
         import dask
-        import dask.array as da
 
         from . import dask as gdd
-        if X.ndim != 2:
+        first = not partial or not hasattr(self, "coef_")
+        # one of the pair may be in memory (a DataFrame, a list): X checked
+        # as in memory (its feature names kept), y taken as an array
+        names = not _is_dask(X)
+        if names:
+            X = _validate_data(self, X, reset=first, dtype=[np.float64, np.float32],
+                               order="C", **_NO_FINITE_CHECK)
+        elif X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim} dimensions")
-        if np.ndim(y) == 2 and y.shape[1] == 1:     # as check_X_y does in memory
+        if not _is_dask(y):
+            y = np.asarray(y)
+        # bool data become float64, as scikit-learn's checks make them in memory
+        X = X.astype(np.float64) if X.dtype.kind == "b" else X
+        y = y.astype(np.float64) if y.dtype.kind == "b" else y
+        if y.ndim == 2 and y.shape[1] == 1:     # as check_X_y does in memory
             warnings.warn("A column-vector y was passed when a 1d array was expected. "
                           "Please change the shape of y to (n_samples,), for example "
                           "using ravel().", DataConversionWarning, stacklevel=3)
@@ -734,20 +762,17 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 "rows in a random order (rows never leave their chunk: docs/dask.md)")
         dd = gdd._data(X, y)            # chunking, lengths, dtypes: gdfast.dask's checks
         n, d = dd.n, dd.d
-        first = not partial or not hasattr(self, "coef_")
         if not first and d != self.n_features_in_:
             raise ValueError(f"X has {d} features, but GDRegressor is expecting "
                              f"{self.n_features_in_} features as input")
         w, b = self._start(d, bool(self.warm_start) or not first)   # before any read
-        if isinstance(self.lr, str):
-            sq = (da.asarray(X).astype(np.float64) ** 2).sum(axis=1)
-            mx, mean = dask.compute(sq.max(), sq.mean())
-            if not (math.isfinite(mx) and math.isfinite(mean)):
+        def chunk_norms():
+            sq = (dd.X.astype(np.float64) ** 2).sum(axis=1)
+            mx, tot = dask.compute(sq.max(), sq.sum())
+            if not (math.isfinite(mx) and math.isfinite(tot)):
                 gdd._raise_if_nonfinite(dd)   # a NaN or inf, by its global index
-            lr = auto_lr(self.solver, float(mx), float(mean), bool(self.fit_intercept),
-                         alpha)
-        else:
-            lr = float(self.lr)
+            return float(mx), float(tot), n
+        lr, norm_stats = self._norms(first, chunk_norms)
         rng = getattr(self, "_rng", None) if not first else None
         rng = rng if rng is not None else _generator(self.random_state)
         stop = _Stopper(tol, int(self.n_iter_no_change))
@@ -758,8 +783,18 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 state["converged"] = True
                 return True
             return False
-        res = self._epoch(X, y, w, b, lr, alpha, rng, 1 if partial else int(self.max_iter),
-                          callback if tol is not None else None, trainers=gdd)
+        try:
+            res = self._epoch(X, y, w, b, lr, alpha, rng,
+                              1 if partial else int(self.max_iter),
+                              callback if tol is not None else None, trainers=gdd)
+        except DivergenceError as exc:
+            if partial:         # numbered by the estimator's epochs, as in memory
+                raise DivergenceError(0 if first else self.n_iter_, lr,
+                                      self._result([], w, b)) from exc
+            if self.solver == "batch":
+                self._batch_divergence(exc, lr, w, b, lambda c, i: _finite_cost_dask(
+                    dd.X, dd.y, c, i, alpha))
+            raise
         if tol is not None and not state["converged"] and not partial:
             warnings.warn("Maximum number of iteration reached before convergence. "
                           "Consider increasing max_iter to improve the fit.",
@@ -777,9 +812,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         else:
             self.n_iter_, self.loss_curve_, self.t_ = res.epochs, curve, n * res.epochs
         self.n_features_in_, self.lr_, self.method_ = d, lr, res.method
-        if first and hasattr(self, "feature_names_in_"):
+        if first and not names and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_      # a Dask array has no column names
-        self._rng = rng
+        self._rng, self._norm_stats = rng, norm_stats
         return self
 
     def _predict_dask(self, X):

@@ -247,6 +247,23 @@ def test_auto_lr_rule(solver, fit_intercept, alpha):
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
+def test_auto_lr_after_a_numeric_lr_starts_afresh(solver):
+    """Calls with a numeric lr read no norms; an "auto" call after them
+    takes the rule from its own rows (it divided by rows never read: a
+    step 17 times too large, and the loss grew by orders of magnitude)."""
+    X, y = _data(2000, 1, seed=15)
+    X = X * 10.0
+    est = GDRegressor(solver=solver, lr=1e-6, max_iter=1, tol=None).fit(X, y)
+    est.set_params(lr="auto").partial_fit(X[:100], y[:100])
+    fresh = GDRegressor(solver=solver).partial_fit(X[:100], y[:100])
+    assert est.lr_ == fresh.lr_
+    est.partial_fit(X[100:200], y[100:200])     # then the running rule over both
+    both = GDRegressor(solver=solver).partial_fit(X[:100], y[:100])
+    both.partial_fit(X[100:200], y[100:200])
+    assert est.lr_ == both.lr_
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_auto_lr_needs_no_tuning_on_badly_scaled_data(solver):
     rng = np.random.default_rng(14)
     X = rng.standard_normal((300, 3)) * [1e3, 1.0, 1e-2]
@@ -518,6 +535,9 @@ def test_failed_fit_keeps_the_fitted_schema():
     ({"random_state": "seed"}, ValueError, "random_state"),
     ({"random_state": -3}, ValueError, "random_state"),
     ({"method": "affine", "solver": "batch"}, ValueError, "method"),
+    ({"tol": -1.0}, ValueError, "tol"),                # SGDRegressor: [0, inf) or None
+    ({"max_iter": 2 ** 63}, ValueError, "max_iter"),   # not the core's "epochs"
+    ({"max_iter": 2 ** 63, "solver": "batch"}, ValueError, "max_iter"),
 ])
 def test_bad_parameters_refused_in_fit(params, err, word):
     X, y = _data(20, 2)

@@ -104,3 +104,61 @@ def test_refit_on_dask_forgets_the_column_names_of_a_dataframe_fit():
     assert list(m.feature_names_in_) == list("abc")
     m.fit(da.from_array(X[:, :2], chunks=(100, 2)), y)
     assert m.n_features_in_ == 2 and not hasattr(m, "feature_names_in_")
+
+
+@pytest.mark.parametrize("solver", ["sgd", "batch"])
+def test_auto_lr_on_dask_follows_all_rows_seen_as_in_memory(solver):
+    """partial_fit on Dask keeps the running norms as in memory (it used this
+    chunk's alone), and a Dask fit resets them (a later in-memory
+    partial_fit read the norms of an earlier fit)."""
+    X, y = _data(80, 2, seed=5)
+    big, small = X[:40] * 10.0, X[40:]
+    ys = [big @ [1.0, 2.0], small @ [1.0, 2.0]]
+    mem, dsk = GDRegressor(solver=solver), GDRegressor(solver=solver)
+    for A, t in zip((big, small), ys):
+        mem.partial_fit(A, t)
+        dsk.partial_fit(da.from_array(A, chunks=(20, 2)), da.from_array(t, chunks=20))
+        assert dsk.lr_ == pytest.approx(mem.lr_, rel=1e-12)
+    old = GDRegressor(solver=solver).fit(X[40:] * 0.01, ys[1])
+    old.set_params(max_iter=1, tol=None).fit(da.from_array(big, chunks=(20, 2)), ys[0])
+    old.partial_fit(big, ys[0])
+    ref = GDRegressor(solver=solver, max_iter=1, tol=None).fit(big, ys[0]).partial_fit(
+        big, ys[0])
+    assert old.lr_ == pytest.approx(ref.lr_, rel=1e-12)
+
+
+def test_batch_divergence_epoch_is_the_in_memory_one():
+    X, y = _data(40, 3, seed=6)
+    kw = dict(solver="batch", lr=5.0, max_iter=500, tol=None)
+    from gdfast import DivergenceError
+    with pytest.raises(DivergenceError) as mem:
+        GDRegressor(**kw).fit(X, y)
+    with pytest.raises(DivergenceError) as dsk:
+        GDRegressor(**kw).fit(da.from_array(X, chunks=(10, 3)), da.from_array(y, chunks=10))
+    assert dsk.value.epoch == mem.value.epoch
+    m = GDRegressor(solver="sgd", lr=0.01).partial_fit(X, y)
+    with pytest.raises(DivergenceError) as part:
+        m.set_params(lr=1e300).partial_fit(da.from_array(X, chunks=(10, 3)), y)
+    assert part.value.epoch == 1          # the estimator's epoch, as in memory
+
+
+def test_one_of_the_pair_in_memory_in_any_form():
+    """A DataFrame or list X beside a Dask y, a list or DataFrame y beside a
+    Dask X: used as in memory (an AttributeError or a pandas error before);
+    bool data become float64 as in memory."""
+    pd = pytest.importorskip("pandas")
+    X, y = _data(40, 3, seed=7)
+    Xd, yd = da.from_array(X, chunks=(10, 3)), da.from_array(y, chunks=10)
+    kw = dict(lr=0.01, max_iter=3, tol=None, shuffle=False)
+    want = GDRegressor(**kw).fit(X, y).coef_
+    df = pd.DataFrame(X, columns=list("abc"))
+    m = GDRegressor(**kw).fit(df, yd)
+    assert np.array_equal(m.coef_, want) and list(m.feature_names_in_) == list("abc")
+    assert np.array_equal(GDRegressor(**kw).fit(X.tolist(), yd).coef_, want)
+    assert np.array_equal(GDRegressor(**kw).fit(Xd, y.tolist()).coef_, want)
+    with pytest.warns(Warning, match="column-vector y"):
+        got = GDRegressor(**kw).fit(Xd, pd.DataFrame({"t": y})).coef_
+    assert np.array_equal(got, want)
+    B = X > 0
+    assert np.array_equal(GDRegressor(**kw).fit(da.from_array(B, chunks=(10, 3)), yd).coef_,
+                          GDRegressor(**kw).fit(B, y).coef_)
