@@ -37,11 +37,17 @@ of "auto" is the per-epoch method's; an explicit ``method="stats"`` or
 * ``minibatch_gd`` "affine": the ``sgd`` certificate, with its bound on
   intermediates scaled by the batch size (a batch's sums of ``x*x`` and
   ``x*y``); collected the same way.
-* ``sgd`` on many features ("blocks", "lanes"): no certificate yet. Their
-  intermediates are of the plain update's size (x·w, residuals, and for
-  "blocks" the rows' dot products x_i·x_k), so they overflow where the plain
-  form does to within a few binades; within that margin of float64's range
-  the outcome class may differ from "plain".
+* ``sgd`` on many features ("blocks", "lanes"): no certificate (it would
+  need max |x| and max |y|: a read of the data, about one floor in ``gdfast
+  bench``'s terms where a d = 10 SGD epoch takes about two, or the kernels' first epoch collecting them, as the one-feature
+  kernel does). Their intermediates differ from "plain"'s, so near float64's
+  range the outcome class (result or DivergenceError) may differ either
+  way: "blocks" forms the rows' dot products x_i·x_k, which overflow from
+  |x| of about 1e154 whatever w is (plain's products x·w and r·x may stay
+  small: w = 0, lr tiny); "lanes" scales the residual by 2·lr before
+  multiplying by x, so it stays finite where plain's 2·r·x overflows (lr
+  tiny, |r·x| above 1e308); and a diverging run may overflow an epoch
+  earlier or later. ``method="plain"`` keeps the reference's outcome.
 """
 
 import math
