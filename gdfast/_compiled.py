@@ -602,7 +602,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         first), so its outcome (result or DivergenceError) is always that of
         "plain"; an explicit ``method="affine"`` may differ near overflow
         (docs/hardening.md). "lanes" and "blocks" have no certificate: near
-        float64's range (e.g. "blocks"' x_i·x_k from |x| of about 1e154) their
+        float64's range (e.g. "blocks"' x_i·x_k from ``|x|`` of about 1e154) their
         outcome may differ from "plain"'s (gdfast._plan, docs/hardening.md).
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
