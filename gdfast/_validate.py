@@ -138,6 +138,16 @@ def _index(where):
     return str(int(where))
 
 
+def _holds_bool(seq):
+    """A bool anywhere in a (nested) list or tuple: numpy would widen
+    [True, 2.0] to floats, where a bool array is refused."""
+    for v in seq:
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (list, tuple))
+                                                and _holds_bool(v)):
+            return True
+    return False
+
+
 def _array(obj, name, max_ndim):
     """obj -> C-contiguous float32/float64 ndarray of ndim <= max_ndim,
     a view when obj already is one."""
@@ -160,6 +170,9 @@ def _array(obj, name, max_ndim):
         raise ValueError(f"{name} must be {'1-D or 2-D' if max_ndim == 2 else 'one-dimensional'}"
                          f", got {arr.ndim} dimensions (shape {arr.shape})")
     kind = arr.dtype.kind
+    if kind in "fiu" and isinstance(obj, (list, tuple)) and _holds_bool(obj):
+        raise TypeError(f"{name} must be real numbers, got a bool in a "
+                        f"{type(obj).__name__}")
     if kind == "O":
         return _convert_objects(arr, name)
     if kind not in "fiu":
@@ -259,8 +272,10 @@ def coef(w, d, flat, name="w"):
     if arr.ndim != 1 or arr.shape[0] != d:
         want = "a real number" + ("" if flat else f" or an array of shape ({d},)")
         raise ValueError(f"{name} must be {want} (one per feature), got shape {arr.shape}")
-    if arr.dtype.kind not in "fiuO":
-        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "fiuO" or (isinstance(w, (list, tuple)) and _holds_bool(w)):
+        raise TypeError(f"{name} must be real numbers, got "
+                        + (f"dtype {arr.dtype}" if arr.dtype.kind not in "fiuO"
+                           else f"a bool in a {type(w).__name__}"))
     return np.array([real(v, f"{name}[{j}]") for j, v in enumerate(arr.tolist())],
                     dtype=np.float64)
 

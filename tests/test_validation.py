@@ -37,6 +37,9 @@ BAD_DATA = [
     ([object()], [1.0], TypeError, ["real numbers"]),
     ([1 + 2j], [1.0], TypeError, ["complex"]),
     (np.array([True, False]), [1.0, 2.0], TypeError, ["bool"]),
+    # numpy widens a bool among numbers to a float: refused as a bool array is
+    ([True, 2.0], [1.0, 2.0], TypeError, ["bool"]),
+    ([1.0, 2.0], (1.0, np.True_), TypeError, ["bool"]),
 ]
 
 
@@ -104,7 +107,8 @@ def test_bad_batch_size(impl, bs, exc):
 
 @pytest.mark.parametrize("w,exc", [(float("nan"), ValueError), (np.inf, ValueError),
                                    ("1", TypeError), (None, TypeError), (1j, TypeError),
-                                   ([[1.0], [2.0, 3.0]], ValueError)])
+                                   ([[1.0], [2.0, 3.0]], ValueError),
+                                   ([True], TypeError)])
 def test_primitives_check_w(impl, w, exc):
     for call in (lambda: impl.cost(GOOD_X, GOOD_Y, w),
                  lambda: impl.gradient(GOOD_X, GOOD_Y, w),
