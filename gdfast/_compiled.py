@@ -112,7 +112,7 @@ def _one_feature(dat, b=0.0):
         return None
     x = dat.X.reshape(dat.n)
     y = dat.y
-    if x.dtype is not y.dtype:            # mixed float32/float64: widen one
+    if x.dtype != y.dtype:                # mixed float32/float64: widen one
         x = x.astype(np.float64, copy=False)
         y = y.astype(np.float64, copy=False)
     return x, y

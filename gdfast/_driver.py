@@ -124,6 +124,8 @@ def whole_runs(trainer, method, p, kernel, status_diverged, status_stopped, d=No
         while hist.k < p.epochs:
             rows = hist.room()
             done, status = kernel(rows, hist.k, w, b, hook)
+            if done and not p.fit_intercept:
+                rows[:done, d] = b      # the fixed b as given (the tutorial kernels write 0.0)
             hist.k += done
             if done:
                 w = rows[done - 1, :d].copy()

@@ -101,13 +101,13 @@ def seq_forward(x, w):
     if not as_double(w, &wd):
         return None
     if as_double(x, &xd):
-        v = xd * wd
+        v = xd * wd + 0.0          # the general path's + b (b = 0): -0.0 becomes 0.0
         return v if isfinite(v) else None
     n = read_seq(x, bx)
     if n < 0:
         return None
     for i in range(n):
-        bx[i] = bx[i] * wd
+        bx[i] = bx[i] * wd + 0.0
         if not isfinite(bx[i]):
             return None
     return [bx[i] for i in range(n)]

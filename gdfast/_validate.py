@@ -180,6 +180,10 @@ def _array(obj, name, max_ndim):
                         + (" (complex is not supported)" if kind == "c" else ""))
     dtype = arr.dtype.newbyteorder("=")
     if dtype in (_F32, _F64):
+        # the canonical dtype object: an equal but distinct one (a memmap's,
+        # after newbyteorder) made the tutorial-model path see mixed dtypes
+        # and widen both arrays to float64 copies
+        dtype = _F32 if dtype == _F32 else _F64
         return np.asarray(arr, dtype=dtype, order="C")   # no-op when already so
     with np.errstate(over="ignore"):                      # reported below, by index
         out = np.asarray(arr, dtype=_F64, order="C")     # ints, float16, longdouble

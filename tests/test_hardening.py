@@ -240,6 +240,38 @@ def test_compiled_shuffle_holds_one_index_array(call):
     assert peak < 8 * n + 256 * 1024, peak     # one int64 order of n, no second copy
 
 
+class _Sub(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize("wrap", [lambda a: a.view(np.memmap), lambda a: a.view(_Sub)],
+                         ids=["memmap", "subclass"])
+@pytest.mark.parametrize("call", [
+    lambda x: compiled.cost(x, x, 1.0),
+    lambda x: compiled.sgd(x, x, w=0.0, lr=1e-3, epochs=1),
+    lambda x: compiled.batch_gd(x, x, w=0.0, lr=1e-3, epochs=1),
+    lambda x: compiled.minibatch_gd(x, x, w=0.0, lr=1e-3, epochs=1),
+], ids=["cost", "sgd", "batch_gd", "minibatch_gd"])
+def test_float32_subclasses_are_used_in_place(wrap, call):
+    """A float32 memmap (or any ndarray subclass) is read where it lies, as a
+    float32 ndarray is: its dtype had come back from the byte-order check as
+    an equal but distinct object, which the tutorial model's kernels took
+    for mixed dtypes and widened both arrays to float64 copies (4x the data;
+    a 2**31-row memmap ran out of memory)."""
+    x = wrap(np.linspace(0.0, 1.0, 1_000_000, dtype=np.float32))
+    call(x[:10])
+    assert np.ma.MaskedArray      # numpy imports numpy.ma on first use: not ours
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        call(x)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes // 8, peak
+
+
 # ----------------------------------------- divergence: one rule, both sides
 
 def _diverging_cases(seed, count):

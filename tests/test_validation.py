@@ -2,6 +2,8 @@
 on both implementations (the ``impl`` fixture); compiled-only options are
 in tests named ``test_compiled_*``."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -198,3 +200,18 @@ def test_several_faults_give_the_same_error_on_both_implementations(call):
         errors.append((type(info.value), str(info.value)))
     assert errors[0] == errors[1]
     assert "finite" not in errors[0][1]          # a parameter's fault, not the NaN
+
+
+def test_forward_of_a_negative_zero_is_the_array_paths(impl):
+    """The list fast path adds b = 0 as the general path does (-0.0 * 1 + 0.0
+    is +0.0); it had returned -0.0 where the array path and the reference
+    gave 0.0."""
+    got = [impl.forward([-0.0], 1.0)[0], impl.forward(-0.0, 1.0),
+           float(impl.forward(np.array([-0.0]), 1.0)[0])]
+    assert [math.copysign(1.0, v) for v in got] == [1.0, 1.0, 1.0]
+
+
+def test_a_fixed_b_is_recorded_as_given(impl):
+    r = impl.batch_gd([1.0, 2.0, 3.0], [0.0, 0.0, 0.0], w=0.0, b=-0.0, epochs=2)
+    assert [math.copysign(1.0, v) for v in r.intercept_history] == [-1.0, -1.0]
+    assert math.copysign(1.0, r.intercept) == -1.0
