@@ -97,18 +97,17 @@ def rounds(trainer, method, p, kernel, status_diverged, status_stopped):
     return whole_runs(trainer, method, p, run, status_diverged, status_stopped)
 
 
-def whole_runs(trainer, method, p, kernel, status_diverged, status_stopped, d=None,
-               flat=None, check=None):
+def whole_runs(trainer, method, p, kernel, status_diverged, status_stopped, data=None,
+               check=None):
     """Drive a whole-run kernel ``kernel(rows, e0, w, b, hook) -> (done,
     status)`` that runs up to len(rows) epochs from epoch e0 and the state
     (w (d,) float64, b), writing [w (d), b, loss] rows; the history grows
     between calls. ``check()`` raises for non-finite data before a
-    divergence is reported. d, flat and check default to the in-memory
-    data's (gdfast.dask passes its own)."""
-    if (d is None) != (flat is None):
-        raise TypeError("whole_runs: pass d and flat together")
-    if d is None:
-        d, flat = p.data.d, p.data.flat
+    divergence is reported. ``data`` (its ``d`` and ``flat``) and check
+    default to the in-memory data's (gdfast.dask passes its own), as in
+    :func:`epochs`."""
+    data = p.data if data is None else data
+    d, flat = data.d, data.flat
     if check is None:
         def check():
             _check_data(p)

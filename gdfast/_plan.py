@@ -38,8 +38,8 @@ of "auto" is the per-epoch method's; an explicit ``method="stats"`` or
   intermediates scaled by the batch size (a batch's sums of ``x*x`` and
   ``x*y``); collected the same way.
 * ``sgd`` on many features ("blocks", "lanes"): no certificate (it would
-  need max |x| and max |y|: a read of the data, about one floor in ``gdfast
-  bench``'s terms where a d = 10 SGD epoch takes about two, or the kernels' first epoch collecting them, as the one-feature
+  need max |x| and max |y|: one more streaming read of the data (not measured
+  here), or the kernels' first epoch collecting them, as the one-feature
   kernel does). Their intermediates differ from "plain"'s, so near float64's
   range the outcome class (result or DivergenceError) may differ either
   way: "blocks" forms the rows' dot products x_i·x_k, which overflow from

@@ -42,7 +42,10 @@ class History:
         self.k += 1
 
     def rows(self):
-        return self.buf[:self.k]
+        """The recorded rows: a read-only view (TrainResult keeps it uncopied)."""
+        view = self.buf[:self.k]
+        view.setflags(write=False)
+        return view
 
 
 class TrainResult:
@@ -102,10 +105,13 @@ class TrainResult:
                  "_epoch_loss")
 
     def __init__(self, rows, coef, intercept, flat, trainer, method, epoch_loss=None):
-        # a view: read-only without touching the flags of the caller's array
-        hist = np.ascontiguousarray(rows, dtype=np.float64).view()
+        hist = np.ascontiguousarray(rows, dtype=np.float64)
         if hist.ndim != 2 or hist.shape[1] < 3:
             raise ValueError("rows must have shape (epochs, d + 2)")
+        if hist.flags.writeable:
+            # the caller's array: copied, so neither its flags change nor can
+            # writing into it change the result (History.rows() is read-only)
+            hist = hist.copy()
         hist.setflags(write=False)
         self._hist = hist
         if flat:

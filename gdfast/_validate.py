@@ -28,6 +28,7 @@ names the first bad element, before anything is recorded or returned.
 """
 
 import decimal
+import itertools
 import math
 import numbers
 import operator
@@ -37,7 +38,8 @@ import numpy as np
 
 __all__ = ["Data", "Primitive", "Training", "data", "values", "coef", "intercept", "real",
            "learning_rate", "penalty", "count", "batch_size", "threads", "callback",
-           "choice", "flag", "training", "seed", "raise_if_nonfinite", "finite_result",
+           "choice", "flag", "check_training", "require_columns", "seed",
+           "raise_if_nonfinite", "finite_result",
            "elementwise_result", "tutorial_model", "epoch_mean", "MAX_THREADS",
            "MAX_COUNT"]
 
@@ -139,13 +141,26 @@ def _index(where):
 
 
 def _holds_bool(seq):
-    """A bool anywhere in a (nested) list or tuple: numpy would widen
-    [True, 2.0] to floats, where a bool array is refused."""
-    for v in seq:
-        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (list, tuple))
-                                                and _holds_bool(v)):
-            return True
+    """A bool anywhere in a (nested) list or tuple -- a bool scalar or a bool
+    array among its items: numpy would widen [True, 2.0] to floats, where a
+    bool array is refused. The items' types are collected in C (set(map)),
+    so a long list of floats costs about what its conversion does."""
+    kinds = set(map(type, seq))
+    if bool in kinds or np.bool_ in kinds:
+        return True
+    if np.ndarray in kinds and any(v.dtype.kind == "b" for v in seq
+                                   if type(v) is np.ndarray):
+        return True
+    if list in kinds or tuple in kinds:     # the next level, flattened in C
+        return _holds_bool(list(itertools.chain.from_iterable(
+            v for v in seq if type(v) is list or type(v) is tuple)))
     return False
+
+
+def require_columns(arr, name):
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one feature (column), got shape "
+                         f"{arr.shape}")
 
 
 def _array(obj, name, max_ndim):
@@ -214,18 +229,14 @@ def data(X, y, names=("X", "y")):
                          f"{Xa.shape[0]} and {ya.shape[0]}")
     if Xa.shape[0] == 0:
         raise ValueError(f"{nx} and {ny} must not be empty")
-    if Xa.ndim == 2 and Xa.shape[1] == 0:
-        raise ValueError(f"{nx} must have at least one feature (column), got shape "
-                         f"{Xa.shape}")
+    require_columns(Xa, nx)
     return Data(Xa, ya, Xa.ndim == 1, names)
 
 
 def values(x, name="x"):
     """Validate one elementwise operand (a number, 1-D or 2-D), checked finite."""
     arr = _array(x, name, 2)
-    if arr.ndim == 2 and arr.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one feature (column), got shape "
-                         f"{arr.shape}")
+    require_columns(arr, name)
     scalar = arr.ndim == 0
     if scalar:
         arr = arr.reshape(1)
@@ -403,11 +414,11 @@ class Training:
 
     def __init__(self, X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
         self.data = data(X, y)
-        training(self, self.data.d, self.data.flat, w, b, lr, epochs, alpha, fit_intercept,
-                 callback, progress)
+        check_training(self, self.data.d, self.data.flat, w, b, lr, epochs, alpha,
+                       fit_intercept, callback, progress)
 
 
-def training(p, d, flat, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
+def check_training(p, d, flat, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
     """Check the trainers' shared arguments (after the data, whose d and
     flat they need) in one order, onto p's attributes (Training's, and
     gdfast.dask's for its own data)."""

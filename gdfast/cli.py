@@ -46,11 +46,13 @@ def _int_from(least, what, most=sys.maxsize):
     return parse
 
 
-_positive_int = _int_from(1, "positive")
 _seed = _int_from(0, "non-negative")
-#: --n and --ref-n: the synthetic data take 16 bytes per sample
-MAX_DEMO_N = 10 ** 9
-_samples = _int_from(1, "positive", MAX_DEMO_N)
+#: The demo's limits, checked before it trains: --n (x and y take 16 bytes
+#: per sample: 1.6 GB), --ref-n and --epochs (the pure-Python reference runs
+#: --epochs epochs over --ref-n samples: at these limits, minutes).
+MAX_DEMO_N = 10 ** 8
+MAX_DEMO_REF_N = 10 ** 6
+MAX_DEMO_EPOCHS = 10 ** 5
 
 
 def _parser():
@@ -73,12 +75,14 @@ def _parser():
     d.add_argument("--quiet", action="store_true", help="skip the per-epoch lines")
     d.add_argument("--show", action="store_true",
                    help="also open the figure in a window (needs a display)")
-    d.add_argument("--n", type=_samples, default=1_000_000,
-                   help="samples in the synthetic dataset (default: %(default)s; 1e6 works)")
-    d.add_argument("--epochs", type=_positive_int, default=100,
-                   help="epochs for the synthetic runs (default: %(default)s)")
-    d.add_argument("--ref-n", type=_samples, default=10_000,
-                   help="subsample the reference is timed on (default: %(default)s)")
+    d.add_argument("--n", type=_int_from(1, "positive", MAX_DEMO_N), default=1_000_000,
+                   help="samples in the synthetic dataset, at most 1e8 (default: %(default)s; "
+                        "1e6 works)")
+    d.add_argument("--epochs", type=_int_from(1, "positive", MAX_DEMO_EPOCHS), default=100,
+                   help="epochs for the synthetic runs, at most 1e5 (default: %(default)s)")
+    d.add_argument("--ref-n", type=_int_from(1, "positive", MAX_DEMO_REF_N), default=10_000,
+                   help="subsample the reference is timed on, at most 1e6 "
+                        "(default: %(default)s)")
     d.add_argument("--seed", type=_seed, default=0, help="synthetic data seed (default: 0)")
     b = sub.add_parser("bench", help="time gdfast against the reference, numpy and the memory floor",
                        description="Measure ns per sample per epoch for gdfast, numpy, the "

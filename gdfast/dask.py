@@ -157,9 +157,7 @@ def _data(X, y, names=("X", "y")):
     if X.shape[0] == 0:
         raise ValueError(f"{nx} and {ny} must not be empty")
     flat = X.ndim == 1
-    if not flat and X.shape[1] == 0:
-        raise ValueError(f"{nx} must have at least one feature (column), got shape "
-                         f"{X.shape}")
+    _validate.require_columns(X, nx)
     if not flat and X.numblocks[1] > 1:
         X = X.rechunk({1: -1})             # whole rows in every chunk
     if y.chunks[0] != X.chunks[0]:
@@ -335,8 +333,8 @@ class _Params:
 def _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress):
     p = _Params()
     p.d, p.flat = dd.d, dd.flat
-    _validate.training(p, dd.d, dd.flat, w, b, lr, epochs, alpha, fit_intercept, callback,
-                       progress)
+    _validate.check_training(p, dd.d, dd.flat, w, b, lr, epochs, alpha, fit_intercept,
+                             callback, progress)
     return p
 
 
@@ -620,8 +618,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
             return _driver.whole_runs(
                 "batch_gd", method, p,
                 _stats.whole_run(st, lr, alpha, fit_b, p.flat, _compiled._signals()),
-                _kernels.DIVERGED, _kernels.STOPPED, p.d, p.flat,
-                lambda: _raise_if_nonfinite(dd))
+                _kernels.DIVERGED, _kernels.STOPPED, dd, lambda: _raise_if_nonfinite(dd))
         _raise_if_nonfinite(dd)
         method = "pass"       # finite data whose squares overflow: passes report it
     if p.epochs > 1:
@@ -966,6 +963,7 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, dd.n)
+    shuffle = _validate.flag(shuffle, "shuffle")        # in the in-memory order
     _validate.choice(method, "method", ("auto", "batches"))
     nthreads = _validate.threads(threads)
     plan = _plans(shuffle, seed, dd.chunks)

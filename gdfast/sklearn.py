@@ -154,13 +154,6 @@ def _check_real(value, name, minimum, strict=False):
     return value
 
 
-def _check_flag(value, name):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{name} must be True or False, got {type(value).__name__} "
-                    f"{value!r:.40}")
-
-
 def _generator(random_state):
     """random_state -> the numpy Generator the core's ``seed`` takes.
 
@@ -371,7 +364,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         (otherwise from zeros).
     method : str, default="auto"
         The trainer's method (what ran is ``method_``): for "sgd" "auto",
-        "plain" or "affine"; for "batch" "auto", "pass" or "stats"; for
+        "plain", "lanes", "blocks" or "affine"; for "batch" "auto", "pass" or "stats"; for
         "minibatch" "auto", "batches" or "affine" (as in the core trainers;
         "affine" needs ``fit_intercept=False`` and one feature).
 
@@ -467,10 +460,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"max_iter must be <= {_validate.MAX_COUNT}, got {self.max_iter}")
         _check_int(self.batch_size, "batch_size", 1)
         _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
-        _check_flag(self.fit_intercept, "fit_intercept")
+        _validate.flag(self.fit_intercept, "fit_intercept")
         if not (isinstance(self.shuffle, str) and self.shuffle == "blocks"):
-            _check_flag(self.shuffle, "shuffle")
-        _check_flag(self.warm_start, "warm_start")
+            _validate.flag(self.shuffle, "shuffle")
+        _validate.flag(self.warm_start, "warm_start")
         alpha = _check_real(self.alpha, "alpha", 0.0)
         tol = None if self.tol is None else _check_real(self.tol, "tol", 0.0)
         return alpha, tol
@@ -676,9 +669,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         (shuffled within the chunk when ``shuffle=True``); "batch": one update
         with the chunk's mean gradient. Chunks given in order without
         shuffling make the updates of one ``fit`` epoch over their
-        concatenation ("sgd"; "minibatch" when chunk sizes are multiples of
-        ``batch_size``). With ``lr="auto"`` the step size follows all rows
-        seen so far.
+        concatenation ("sgd" when the same method runs on both -- small
+        chunks run "plain" where a large array may run "blocks" --;
+        "minibatch" when chunk sizes are multiples of ``batch_size``). With ``lr="auto"`` the step size follows all rows
+        seen so far (since the last ``fit``, or the last call with a numeric
+        ``lr``, which reads no norms).
 
         Parameters
         ----------

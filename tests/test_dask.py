@@ -420,12 +420,16 @@ def test_mismatched_lengths_and_types_refused_like_in_memory():
         gdd.sgd(Xd[Xd[:, 0] > 0], y)
     for kw in (dict(lr=-1.0), dict(epochs=-1), dict(alpha=-1.0), dict(w=[1.0, 2.0]),
                dict(seed="x", shuffle=True), dict(method="nope"), dict(progress="no"),
-               dict(shuffle=np.array([1, 0]))):
-        with pytest.raises((TypeError, ValueError)) as e0:
-            gdfast.sgd(X, y, **kw)
-        with pytest.raises(type(e0.value)) as e1:
-            gdd.sgd(Xd, y, **kw)
-        assert str(e1.value) == str(e0.value)
+               dict(shuffle=np.array([1, 0])),
+               dict(shuffle=np.array([1, 0]), method="nope")):   # shuffle named first
+        for name in ("sgd", "minibatch_gd"):
+            if name == "minibatch_gd" and kw.get("method") == "nope" and len(kw) == 1:
+                continue            # minibatch's methods differ: "nope" is refused alike
+            with pytest.raises((TypeError, ValueError)) as e0:
+                getattr(gdfast, name)(X, y, **kw)
+            with pytest.raises(type(e0.value)) as e1:
+                getattr(gdd, name)(Xd, y, **kw)
+            assert str(e1.value) == str(e0.value)
 
 
 def test_caller_arrays_untouched_and_integer_data():
@@ -817,3 +821,20 @@ def test_the_statistics_epochs_poll_for_signals_in_the_main_thread(monkeypatch):
         t.start()
         t.join()
     assert asked == [True, False]
+
+
+def test_blocks_chains_give_the_in_memory_bits_where_chunks_are_multiples_of_four():
+    """docs/dask.md, docs/sklearn.md: "blocks" (auto's choice from 65,536 rows
+    for 1-16 features, unshuffled) groups rows in fours from each chunk's
+    start, so chunk sizes that are multiples of four give the in-memory
+    bits; others agree within the method's rounding."""
+    X, y = make(70_000, 3, seed=4)
+    r0 = gdfast.sgd(X, y, w=0.0, lr=1e-3, epochs=1, fit_intercept=True)
+    assert r0.method == "blocks"
+    r = gdd.sgd(*dask_pair(X, y, (8192,) * 8 + (70_000 - 8 * 8192,)), w=0.0, lr=1e-3,
+                epochs=1, fit_intercept=True)
+    assert r.method == "blocks"
+    same_bits(r, r0)
+    r = gdd.sgd(*dask_pair(X, y, (10_001,) * 6 + (9_994,)), w=0.0, lr=1e-3, epochs=1,
+                fit_intercept=True)
+    np.testing.assert_allclose(r.coef, r0.coef, rtol=1e-12)

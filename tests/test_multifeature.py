@@ -52,6 +52,8 @@ def test_a_result_built_from_the_callers_rows_leaves_their_flags():
     rows = np.zeros((2, 3))
     r = gdfast.TrainResult(rows, 0.0, 0.0, True, "sgd", "plain")
     assert rows.flags.writeable and not r.w_history.flags.writeable
+    rows[1, 0] = 7.0                       # and the result is not an alias of them
+    assert r.w_history.tolist() == [0.0, 0.0]
 
 
 def test_results_and_divergence_errors_pickle(impl):
