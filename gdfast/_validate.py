@@ -158,6 +158,7 @@ def _holds_bool(seq):
 
 
 def require_columns(arr, name):
+    """Refuse a 2-D array (numpy or Dask) of zero columns."""
     if arr.ndim == 2 and arr.shape[1] == 0:
         raise ValueError(f"{name} must have at least one feature (column), got shape "
                          f"{arr.shape}")
