@@ -671,9 +671,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         shuffling make the updates of one ``fit`` epoch over their
         concatenation ("sgd" when the same method runs on both -- small
         chunks run "plain" where a large array may run "blocks" --;
-        "minibatch" when chunk sizes are multiples of ``batch_size``). With ``lr="auto"`` the step size follows all rows
-        seen so far (since the last ``fit``, or the last call with a numeric
-        ``lr``, which reads no norms).
+        "minibatch" when chunk sizes are multiples of ``batch_size``). With
+        ``lr="auto"`` the step size follows all rows seen so far (since the
+        last ``fit``, or the last call with a numeric ``lr``, which reads no
+        norms).
 
         Parameters
         ----------
