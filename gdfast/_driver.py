@@ -93,7 +93,9 @@ def rounds(trainer, method, p, kernel, status_diverged, status_stopped):
         if hook is not None and not p.data.flat:
             def hook(e, w1, loss, hook=hook):
                 return hook(e, np.array([w1]), loss)
-        return kernel(rows, e0, float(w[0]), hook)
+        done, status = kernel(rows, e0, float(w[0]), hook)
+        rows[:done, 1] = p.b        # b as given (0.0 or -0.0): the kernels write 0.0
+        return done, status
     return whole_runs(trainer, method, p, run, status_diverged, status_stopped)
 
 
@@ -123,8 +125,6 @@ def whole_runs(trainer, method, p, kernel, status_diverged, status_stopped, data
         while hist.k < p.epochs:
             rows = hist.room()
             done, status = kernel(rows, hist.k, w, b, hook)
-            if done and not p.fit_intercept:
-                rows[:done, d] = b      # the fixed b as given (the tutorial kernels write 0.0)
             hist.k += done
             if done:
                 w = rows[done - 1, :d].copy()

@@ -144,7 +144,7 @@ def _holds_bool(seq):
     """A bool anywhere in a (nested) list or tuple -- a bool scalar or a bool
     array among its items: numpy would widen [True, 2.0] to floats, where a
     bool array is refused. The items' types are collected in C (set(map)),
-    so a long list of floats costs about what its conversion does."""
+    not by a Python loop over the items."""
     kinds = set(map(type, seq))
     if bool in kinds or np.bool_ in kinds:
         return True

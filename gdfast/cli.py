@@ -49,7 +49,7 @@ def _int_from(least, what, most=sys.maxsize):
 _seed = _int_from(0, "non-negative")
 #: The demo's limits, checked before it trains: --n (x and y take 16 bytes
 #: per sample: 1.6 GB), --ref-n and --epochs (the pure-Python reference runs
-#: --epochs epochs over --ref-n samples: at these limits, minutes).
+#: --epochs epochs over --ref-n samples, one Python loop iteration each).
 MAX_DEMO_N = 10 ** 8
 MAX_DEMO_REF_N = 10 ** 6
 MAX_DEMO_EPOCHS = 10 ** 5

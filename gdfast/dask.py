@@ -652,8 +652,9 @@ def _perm(key, m):
 
 
 def _plans(shuffle, seed, chunks):
-    """plan(e) -> (chunk visiting order, keys or None) for each epoch."""
-    if not _validate.flag(shuffle, "shuffle"):
+    """plan(e) -> (chunk visiting order, keys or None) for each epoch
+    (``shuffle``: the trainers' checked flag)."""
+    if not shuffle:
         order = np.arange(chunks)
         return lambda e: (order, None)
     rng = _validate.seed(seed)

@@ -204,7 +204,7 @@ def _finite_cost_dask(X, y, w, b, alpha):
     """_finite_cost on Dask arrays (one reduction): None when it overflows."""
     with np.errstate(all="ignore"):
         r = X @ np.asarray(w, dtype=np.float64) + b - y
-        v = float((r * r).mean().compute()) + alpha * float(np.dot(w, w))
+        v = float((r * r).mean().compute()) + (alpha * float(np.dot(w, w)) if alpha else 0.0)
     return v if math.isfinite(v) else None
 
 
