@@ -22,7 +22,9 @@ ratios -- gdfast.benchreport.median_pair):
   each peer's time and final training loss, and the time gdfast.dask needs
   to reach that loss (batch_gd "stats" stopped by a callback; for the
   one-pass ``Incremental(SGDRegressor)`` also one epoch of gdfast.dask.sgd
-  with the same updates: lr = eta0/2, the chunks in the same order).
+  with the same updates: lr = eta0/2, the chunks in the same order). Each
+  peer and gdfast's run alternate --peer-repeats times (default 3): median
+  seconds and the median of the per-repeat ratios.
 
 The cluster is ``distributed.LocalCluster(n_workers=--workers,
 threads_per_worker=1, processes=False)`` (``--processes`` for worker
@@ -52,14 +54,17 @@ def parse(argv=None):
                     help="alternating repeats per pair (default 5)")
     ap.add_argument("--quick", action="store_true", help="1/50 of the rows and the chunk, "
                     "one repeat: a sanity run")
+    ap.add_argument("--peer-repeats", type=int, default=3,
+                    help="alternating repeats of each peer and gdfast's run to its loss "
+                         "(default 3; the slowest peer takes about a minute a run)")
     ap.add_argument("--no-peers", action="store_true", help="skip dask-ml")
     a = ap.parse_args(argv)
     if a.quick:
-        a.rows, a.chunk, a.repeats = a.rows / 50, a.chunk / 50, 1
+        a.rows, a.chunk, a.repeats, a.peer_repeats = a.rows / 50, a.chunk / 50, 1, 1
     a.rows, a.chunk = int(a.rows), int(a.chunk)
-    for name in ("rows", "chunk", "d", "workers", "repeats"):
+    for name in ("rows", "chunk", "d", "workers", "repeats", "peer_repeats"):
         if getattr(a, name) < 1:
-            ap.error(f"--{name} must be >= 1")
+            ap.error(f"--{name.replace('_', '-')} must be >= 1")
     return a
 
 
@@ -210,7 +215,7 @@ def sgd_rows(a, gdfast, gdd, mem, lazy, row):
         f"|w diff| {abs(r_a.w - r_d.w):.1e}")
 
 
-def reach(gdd, Xd, yd, target, d):
+def reach(gdd, Xd, yd, target):
     """Seconds for gdfast.dask.batch_gd (stats) to reach a loss <= target,
     and the loss it recorded there."""
     seen = {}
@@ -222,6 +227,25 @@ def reach(gdd, Xd, yd, target, d):
     r = gdd.batch_gd(Xd, yd, w=0.0, lr=0.05, epochs=100_000, fit_intercept=True,
                      method="stats", callback=stop)
     return time.perf_counter() - t, r.loss_history[-1], r.epochs
+
+
+def against(peer, ours, repeats):
+    """(peer's median seconds, ours', the median of the per-repeat ratios
+    peer/ours, ours' last result): ``peer()`` and ``ours(target)`` run
+    alternately, ``repeats`` times each (no warm-up run: a peer takes up to a
+    minute), with ``target = loss(peer's result)`` computed between them,
+    untimed (deterministic peers: the same every run)."""
+    tp, to, ratios = [], [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        got = peer()
+        tp.append(time.perf_counter() - t)
+        target = got[0] if isinstance(got, tuple) else None
+        t = time.perf_counter()
+        out = ours(target)
+        to.append(time.perf_counter() - t)
+        ratios.append(tp[-1] / to[-1])
+    return float(np.median(tp)), float(np.median(to)), float(np.median(ratios)), got, out
 
 
 def peers(a, Xd, yd, gdd):
@@ -236,36 +260,37 @@ def peers(a, Xd, yd, gdd):
         print(f"(peers skipped: {exc}; pip install dask-ml)")
         return
     warnings.filterwarnings("ignore")
+    print(f"(each peer, then gdfast.dask to the loss it reached, {a.peer_repeats} times: "
+          f"median seconds and the median of the per-repeat ratios)\n")
     print("| peer | peer s | peer final loss | gdfast.dask s to that loss | peer / gdfast |")
     print("|---|---:|---:|---:|---:|")
-    d = Xd.shape[1]
+
     default = LinearRegression().solver
-    for solver in (default, "gradient_descent"):
-        est = LinearRegression(solver=solver, penalty="l2", C=1e12)
-        t = time.perf_counter()
-        est.fit(Xd, yd)
-        t_peer = time.perf_counter() - t
-        loss = mse(Xd, yd, est.coef_, est.intercept_)
-        t_g, l_g, ep = reach(gdd, Xd, yd, loss, d)
-        print(f"| dask-ml LinearRegression(solver={solver!r}) | {t_peer:.3f} | {loss:.10g} "
-              f"| {t_g:.3f} ({ep} epochs) | {t_peer / t_g:.1f} |")
+    peers = [(f"dask-ml LinearRegression(solver={solver!r})",
+              lambda s=solver: LinearRegression(solver=s, penalty="l2", C=1e12))
+             for solver in (default, "gradient_descent")]
     # shuffle_blocks=False: the chunks in order, as gdfast.dask.sgd visits them
-    inc = Incremental(SGDRegressor(penalty=None, learning_rate="constant", eta0=1e-3,
-                                   shuffle=False, fit_intercept=True), shuffle_blocks=False)
-    t = time.perf_counter()
-    inc.fit(Xd, yd)
-    t_peer = time.perf_counter() - t
-    loss = mse(Xd, yd, inc.coef_, inc.intercept_)
-    t_g, l_g, ep = reach(gdd, Xd, yd, loss, d)
-    print(f"| dask-ml Incremental(SGDRegressor), one pass | {t_peer:.3f} | {loss:.10g} "
-          f"| {t_g:.3f} ({ep} epochs) | {t_peer / t_g:.1f} |")
-    # the same updates as that SGDRegressor: its squared loss is half of ours,
-    # so its eta0 = 1e-3 is our lr = 5e-4
-    t = time.perf_counter()
-    r = gdd.sgd(Xd, yd, w=0.0, lr=0.5e-3, epochs=1, fit_intercept=True)
-    t_s = time.perf_counter() - t
+    peers.append(("dask-ml Incremental(SGDRegressor), one pass", lambda: Incremental(
+        SGDRegressor(penalty=None, learning_rate="constant", eta0=1e-3, shuffle=False,
+                     fit_intercept=True), shuffle_blocks=False)))
+    for name, make in peers:
+        def peer():
+            est = make()
+            est.fit(Xd, yd)
+            return (mse(Xd, yd, est.coef_, est.intercept_),)
+        t_peer, t_g, ratio, (loss,), (_, _, epochs) = against(
+            peer, lambda target: reach(gdd, Xd, yd, target), a.peer_repeats)
+        print(f"| {name} | {t_peer:.3f} | {loss:.10g} | {t_g:.3f} ({epochs} epochs) "
+              f"| {ratio:.1f} |")
+    # the same updates as Incremental's SGDRegressor: its squared loss is
+    # half of ours, so its eta0 = 1e-3 is our lr = 5e-4
+    incremental = peers[-1][1]
+    t_peer, t_s, ratio, _, r = against(
+        lambda: incremental().fit(Xd, yd),
+        lambda _: gdd.sgd(Xd, yd, w=0.0, lr=0.5e-3, epochs=1, fit_intercept=True),
+        a.peer_repeats)
     print(f"| (gdfast.dask.sgd, one pass, the same updates (lr = eta0/2): {t_s:.3f} s, loss "
-          f"{mse(Xd, yd, r.coef, r.intercept):.10g}) | | | | {t_peer / t_s:.1f} |")
+          f"{mse(Xd, yd, r.coef, r.intercept):.10g}) | | | | {ratio:.1f} |")
 
 
 if __name__ == "__main__":
