@@ -58,9 +58,23 @@ else:
 
 from .plot import plot_compare, plot_loss
 
+
+
+def _installed(name):
+    """Whether a top-level package can be imported (found, not imported)."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):       # blocked, or a module without a spec
+        return False
+
+
+# GDRegressor only where scikit-learn is installed, so that a star import
+# works without it (with it, a star import imports scikit-learn)
 __all__ = ["forward", "loss", "cost", "gradient", "batch_gd", "sgd", "minibatch_gd",
            "TrainResult", "DivergenceError", "IMPLEMENTATION", "PURE_PYTHON_ENV",
-           "plot_loss", "plot_compare", "GDRegressor", "__version__"]
+           "plot_loss", "plot_compare", "__version__"] + (
+               ["GDRegressor"] if _installed("sklearn") else [])
 
 
 def __getattr__(name):

@@ -38,11 +38,15 @@ import itertools
 import math
 import uuid
 
-import dask
-import dask.array as da
 import numpy as np
-from dask.delayed import Delayed
-from dask.highlevelgraph import HighLevelGraph
+
+try:
+    import dask
+    import dask.array as da
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
+except ImportError as exc:
+    raise ImportError(f"gdfast.dask needs dask ({exc}): pip install 'gdfast[dask]'") from exc
 
 from . import _chunks, _compiled, _driver, _kernels, _plan, _rows, _stats, _validate
 
@@ -706,6 +710,17 @@ def row_order(chunks, seed=None, epochs=1):
 
 # --------------------------------------------------------------------- sgd
 
+def _shuffle_flag(shuffle):
+    """``shuffle`` of gdfast.dask's sgd and minibatch_gd as a bool; the
+    in-memory trainers' ``"blocks"`` is named as such."""
+    if isinstance(shuffle, str) and shuffle == "blocks":
+        raise ValueError(
+            "shuffle='blocks' is for in-memory data; on Dask arrays shuffle=True visits "
+            "the chunks in a random order and each chunk's rows in a random order (rows "
+            "never leave their chunk: docs/dask.md)")
+    return _validate.flag(shuffle, "shuffle")
+
+
 def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
     """SGD over one chunk from the incoming (w, b, loss): a pure function
     (the incoming w is copied, never written). mode: _rows.PLAIN, LANES or
@@ -821,7 +836,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     one_feature = dd.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
-    shuffle = _validate.flag(shuffle, "shuffle")
+    shuffle = _shuffle_flag(shuffle)
     method = _plan.sgd_method(method, dd.n, dd.d, one_feature, shuffled=shuffle)
     mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "blocks": _rows.BLOCKS}.get(method)
     plan = _plans(shuffle, seed, dd.chunks)
@@ -964,7 +979,7 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, dd.n)
-    shuffle = _validate.flag(shuffle, "shuffle")        # in the in-memory order
+    shuffle = _shuffle_flag(shuffle)         # in the in-memory order
     _validate.choice(method, "method", ("auto", "batches"))
     nthreads = _validate.threads(threads)
     plan = _plans(shuffle, seed, dd.chunks)

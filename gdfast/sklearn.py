@@ -21,10 +21,15 @@ import sys
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
-from sklearn.utils import assert_all_finite
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
+
+try:
+    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+    from sklearn.utils import assert_all_finite
+    from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
+except ImportError as exc:
+    raise ImportError(f"gdfast.GDRegressor needs scikit-learn ({exc}): "
+                      "pip install 'gdfast[sklearn]'") from exc
 
 import gdfast as _gd
 
@@ -751,11 +756,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                           "Please change the shape of y to (n_samples,), for example "
                           "using ravel().", DataConversionWarning, stacklevel=3)
             y = y[:, 0]
-        if self.solver != "batch" and isinstance(self.shuffle, str):
-            raise ValueError(
-                f"shuffle={self.shuffle!r} is for in-memory data; on Dask arrays "
-                "shuffle=True visits the chunks in a random order and each chunk's "
-                "rows in a random order (rows never leave their chunk: docs/dask.md)")
+        if self.solver != "batch":
+            gdd._shuffle_flag(self.shuffle)
         dd = gdd._data(X, y)            # chunking, lengths, dtypes: gdfast.dask's checks
         n, d = dd.n, dd.d
         if not first and d != self.n_features_in_:

@@ -34,3 +34,22 @@ def with_and_without_avx2(code, cwd, timeout=120):
         assert proc.returncode == 0, proc.stderr
         runs[flag] = proc.stdout.splitlines()
     return runs
+
+
+def without(package, code, cwd, timeout=120):
+    """Run ``code`` in a fresh interpreter where ``package`` cannot be found
+    (a finder ahead of the others refuses it, as if not installed); its
+    stdout (the run must succeed)."""
+    import subprocess
+    import sys
+    block = (
+        "import sys\n"
+        "class _Absent:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.partition('.')[0] == {package!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _Absent())\n")
+    proc = subprocess.run([sys.executable, "-c", block + code], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout

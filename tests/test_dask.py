@@ -91,6 +91,17 @@ def test_import_gdfast_does_not_import_dask(tmp_path):
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_without_dask_gdfast_dask_says_what_to_install(tmp_path):
+    from helpers import without
+    out = without("dask", (
+        "import gdfast\n"
+        "try:\n"
+        "    import gdfast.dask\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"), tmp_path)
+    assert "gdfast.dask needs dask" in out and "pip install 'gdfast[dask]'" in out, out
+
+
 def test_docstring_examples_run():
     import doctest
     with dask.config.set(scheduler="threads"):

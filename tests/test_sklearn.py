@@ -85,6 +85,19 @@ def test_import_gdfast_does_not_import_sklearn(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
 
 
+def test_without_sklearn_the_estimator_says_what_to_install(tmp_path):
+    from helpers import without
+    out = without("sklearn", (
+        "import gdfast\n"
+        "assert 'GDRegressor' not in gdfast.__all__\n"
+        "exec('from gdfast import *')      # works without the extra\n"
+        "try:\n"
+        "    gdfast.GDRegressor\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"), tmp_path)
+    assert "needs scikit-learn" in out and "pip install 'gdfast[sklearn]'" in out, out
+
+
 def test_lazy_attribute_and_all():
     assert "GDRegressor" in gdfast.__all__
     assert gdfast.GDRegressor is gsk.GDRegressor
@@ -115,6 +128,22 @@ def test_matches_sgdregressor(penalty, alpha, epochs):
     assert_allclose(ours.intercept_, sk.intercept_[0], rtol=1e-9, atol=0)
     assert ours.n_iter_ == sk.n_iter_ == epochs
     assert ours.t_ == epochs * len(y) == sk.t_ - 1     # sklearn counts from 1
+
+
+@pytest.mark.parametrize("tol_sk", [1e-3, 1e-2])
+def test_tol_twice_sgdregressors_stops_at_its_epoch(tol_sk):
+    # our epoch loss is twice scikit-learn's (each the mean of the samples'
+    # pre-update losses), so tol = 2*tol_sk is its rule on its numbers
+    # (a small step: epochs improve slowly, so tol_sk itself stops later)
+    X, y = _data(400, 6, seed=3)
+    lr = 2e-4
+    sk = SGDRegressor(penalty=None, learning_rate="constant", eta0=2 * lr, shuffle=False,
+                      max_iter=300, tol=tol_sk, n_iter_no_change=3).fit(X, y)
+    ours = GDRegressor(solver="sgd", lr=lr, shuffle=False, max_iter=300, tol=2 * tol_sk,
+                       n_iter_no_change=3).fit(X, y)
+    assert 3 < sk.n_iter_ < 300
+    assert ours.n_iter_ == sk.n_iter_
+    assert_allclose(ours.coef_, sk.coef_, rtol=1e-9, atol=0)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.05])
