@@ -23,7 +23,6 @@ their runs are identical.
 
 import numpy as np
 
-from . import _validate
 
 __all__ = ["BLOCK_ROWS", "GROUP", "mode", "block_draws", "block_order"]
 
@@ -36,8 +35,13 @@ GROUP = 64
 def mode(shuffle):
     """None (no shuffle), "global" (True) or "blocks"."""
     if isinstance(shuffle, str):
-        return _validate.choice(shuffle, "shuffle", ("blocks",))
-    return "global" if _validate.flag(shuffle, "shuffle") else None
+        if shuffle != "blocks":
+            raise ValueError(f"shuffle must be True, False or 'blocks', got {shuffle!r:.40}")
+        return shuffle
+    if isinstance(shuffle, (bool, np.bool_)):
+        return "global" if shuffle else None
+    raise TypeError(f"shuffle must be True, False or 'blocks', got "
+                    f"{type(shuffle).__name__} {shuffle!r:.40}")
 
 
 def block_draws(rng, n):

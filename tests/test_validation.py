@@ -161,8 +161,10 @@ def test_overflowing_primitives_raise_overflow_error(impl):
 
 @pytest.mark.parametrize("name", ["sgd", "minibatch_gd"])
 def test_shuffle_that_is_not_a_flag_is_named(impl, name):
-    with pytest.raises(TypeError, match="shuffle must be True or False"):
+    with pytest.raises(TypeError, match="shuffle must be True, False or 'blocks', got ndarray"):
         getattr(impl, name)(GOOD_X, GOOD_Y, shuffle=np.array([1, 0]))
+    with pytest.raises(ValueError, match="shuffle must be True, False or 'blocks', got 'foo'"):
+        getattr(impl, name)(GOOD_X, GOOD_Y, shuffle="foo")
 
 
 def test_forward_refuses_x_without_columns(impl):
