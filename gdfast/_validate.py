@@ -13,10 +13,12 @@ a single number (one sample). ``y`` is 1-D of length ``n``. What is copied:
 * C-contiguous float32/float64 arrays: nothing, used in place;
 * other float32/float64 layouts (Fortran order, strided views): one
   C-contiguous copy of that array, same dtype;
-* integers, float16, longdouble, lists, object arrays, DataFrames: one
-  float64 array, each value converted as ``float()`` would
-  (``Fraction``, ``Decimal`` and Python ints of any size included; a value
-  beyond float64's range is refused with its index).
+* integers, float16, longdouble, lists, object arrays: one float64 array,
+  each value converted as ``float()`` would (``Fraction``, ``Decimal`` and
+  Python ints of any size included; a value beyond float64's range is
+  refused with its index);
+* DataFrames and Series: their ``np.asarray``, then as above (a float
+  DataFrame is column-major: one C-contiguous copy, same dtype).
 
 ``X`` and ``y`` may have different float dtypes (float32 ``X`` with float64
 ``y``): each keeps its own (the compiled tutorial-model kernels -- one
