@@ -551,7 +551,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         Visit the samples of each epoch in a fresh order (see below).
     seed : None, int or numpy.random.Generator
         Source of the shuffles (anything ``numpy.random.default_rng`` takes).
-    method : {"auto", "plain", "affine", "lanes", "blocks"}
+    method : {"auto", "plain", "affine", "lanes", "gram"}
         See below.
 
     Returns
@@ -582,12 +582,12 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         same update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding four
         segments of each block side by side: several times faster, equal up
         to rounding (docs/accuracy.md). "lanes" (any data) takes each x·w in
-        SIMD lanes and vectorises the update. "blocks" (any data) updates
+        SIMD lanes and vectorises the update. "gram" (any data) updates
         four rows at a time through their Gram matrix, so the chain of
         dependent operations per row is short. Both equal "plain" in real
         arithmetic, within documented rounding. "auto" (default): from
         STATS_MIN_N samples on, "affine" where it applies and a certificate
-        holds, "blocks" up to 16 features (_plan.BLOCKS_MAX_D) in order,
+        holds, "gram" up to 16 features (_plan.GRAM_MAX_D) in order,
         "lanes" beyond 16 or shuffled; "plain" below STATS_MIN_N.
         Overflow: all follow the one divergence rule (an epoch whose
         coefficients, intercept or recorded loss are not finite raises
@@ -601,8 +601,8 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         holds, else the call reruns as "plain" -- and a shuffled call reads
         first), so its outcome (result or DivergenceError) is always that of
         "plain"; an explicit ``method="affine"`` may differ near overflow
-        (docs/hardening.md). "lanes" and "blocks" have no certificate: near
-        float64's range (e.g. "blocks"' x_i·x_k from ``|x|`` of about 1e154) their
+        (docs/hardening.md). "lanes" and "gram" have no certificate: near
+        float64's range (e.g. "gram"'s x_i·x_k from ``|x|`` of about 1e154) their
         outcome may differ from "plain"'s (gdfast._plan, docs/hardening.md).
     """
     p = _training(X, y, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
@@ -632,7 +632,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 
     Xr, yv = p.data.rows(), p.data.y
     kern = _SGD_EPOCH[Xr.dtype, yv.dtype]
-    mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "blocks": _rows.BLOCKS}[method]
+    mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "gram": _rows.BLOCKS}[method]
 
     def epoch(w, b):
         if refill is not None:

@@ -37,12 +37,12 @@ of "auto" is the per-epoch method's; an explicit ``method="stats"`` or
 * ``minibatch_gd`` "affine": the ``sgd`` certificate, with its bound on
   intermediates scaled by the batch size (a batch's sums of ``x*x`` and
   ``x*y``); collected the same way.
-* ``sgd`` on many features ("blocks", "lanes"): no certificate (it would
+* ``sgd`` on many features ("gram", "lanes"): no certificate (it would
   need max |x| and max |y|: one more streaming read of the data (not measured
   here), or the kernels' first epoch collecting them, as the one-feature
   kernel does). Their intermediates differ from "plain"'s, so near float64's
   range the outcome class (result or DivergenceError) may differ either
-  way: "blocks" forms the rows' dot products x_i·x_k, which overflow from
+  way: "gram" forms the rows' dot products x_i·x_k, which overflow from
   |x| of about 1e154 whatever w is (plain's products x·w and r·x may stay
   small: w = 0, lr tiny); "lanes" scales the residual by 2·lr before
   multiplying by x, so it stays finite where plain's 2·r·x overflows (lr
@@ -57,7 +57,7 @@ import numpy as np
 from . import _validate
 
 __all__ = ["STATS_MIN_N", "AFFINE_MIN_EPOCHS", "AFFINE_MAX_BATCH", "GRAM_SPEEDUP",
-           "BLOCKS_MAX_D", "SAFE", "batch_method", "sgd_method", "minibatch_method",
+           "GRAM_MAX_D", "SAFE", "batch_method", "sgd_method", "minibatch_method",
            "stats_passes", "sgd_certified", "sgd_certifiable", "sgd_certified_maxima",
            "stats_certified", "tutorial_stats_certified"]
 
@@ -106,24 +106,24 @@ def batch_method(method, n, d, epochs, one_feature):
     return "pass"
 
 
-#: "blocks" handles up to this many features with d fixed at compile time
-BLOCKS_MAX_D = 16
+#: "gram" handles up to this many features with d fixed at compile time
+GRAM_MAX_D = 16
 
 
 def sgd_method(method, n, d, one_feature, certified=None, shuffled=False):
     """"plain" (the update as written, the reference's order), "affine" (1-D
     data without intercept or penalty only: each step as a map
     w -> a*w + c, folded four segments at a time), "lanes" (any data: the
-    dot product x·w in SIMD lanes, the update vectorised) or "blocks" (any
+    dot product x·w in SIMD lanes, the update vectorised) or "gram" (any
     data, four rows at a time through their Gram matrix; fastest for
-    d <= BLOCKS_MAX_D). auto, from STATS_MIN_N samples on: "affine" where it
-    applies and ``certified()`` (see the module docstring) is true, "blocks"
-    up to BLOCKS_MAX_D features unshuffled, else "lanes" (through a shuffled
+    d <= GRAM_MAX_D). auto, from STATS_MIN_N samples on: "affine" where it
+    applies and ``certified()`` (see the module docstring) is true, "gram"
+    up to GRAM_MAX_D features unshuffled, else "lanes" (through a shuffled
     order the rows come from cache misses, and the four-row blocks lose to
     the shorter row-at-a-time body: bench/bench_sklearn.py's shuffled rows);
     "plain" below STATS_MIN_N and for one feature without a certificate."""
     method = _validate.choice(method, "method",
-                              ("auto", "plain", "affine", "lanes", "blocks"))
+                              ("auto", "plain", "affine", "lanes", "gram"))
     if method == "affine" and not one_feature:
         raise ValueError("method='affine' needs one feature without intercept or "
                          "penalty (b=0, fit_intercept=False, alpha=0); use 'lanes' or "
@@ -133,7 +133,7 @@ def sgd_method(method, n, d, one_feature, certified=None, shuffled=False):
             return "plain"
         if one_feature:
             return "affine" if (certified is None or certified()) else "plain"
-        return "blocks" if d <= BLOCKS_MAX_D and not shuffled else "lanes"
+        return "gram" if d <= GRAM_MAX_D and not shuffled else "lanes"
     return method
 
 

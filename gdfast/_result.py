@@ -88,8 +88,8 @@ class TrainResult:
         ``"batch_gd"``, ``"sgd"`` or ``"minibatch_gd"``.
     method : str
         The method that actually ran (what ``method="auto"`` chose):
-        ``"pass"``/``"stats"`` (batch_gd), ``"plain"``/``"affine"`` (sgd),
-        ``"batches"``/``"affine"`` (minibatch_gd).
+        ``"pass"``/``"stats"`` (batch_gd), ``"plain"``/``"affine"``/``"lanes"``/
+        ``"gram"`` (sgd), ``"batches"``/``"affine"`` (minibatch_gd).
 
     Examples
     --------

@@ -143,7 +143,7 @@ GDFAST_DOT8P(f, float)
 #define dotp_d(x, w, d) ((d) <= 16 ? dot4p_d(x, w, d) : dot8p_d(x, w, d))
 #define dotp_f(x, w, d) ((d) <= 16 ? dot4p_f(x, w, d) : dot8p_f(x, w, d))
 
-/* x.z of two rows, four lanes, padded: the "blocks" SGD's Gram entries */
+/* x.z of two rows, four lanes, padded: the "gram" SGD's Gram entries */
 #define GDFAST_DOT4PX(SUFFIX, T)                                                  \
 static inline __attribute__((always_inline)) double dot4px_##SUFFIX(const T *x,   \
                                                                     const T *z,   \
@@ -327,7 +327,7 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
 /* Vector q of row u of a block, loaded where it is used: the rows stay in L1,
  * and a load folded into its multiply costs less than the spills of keeping
  * a block's up to sixteen row vectors in the sixteen registers beside w and
- * the sums (measured: about 15% of an SGD epoch at d = 10, the "blocks" form
+ * the sums (measured: about 15% of an SGD epoch at d = 10, the "gram" form
  * below). */
 #define GDFAST_XROW(LD_, LDM_, u, q)                                              \
     ((q) < nf ? LD_(xr[u] + 4 * (q)) : LDM_(xr[u] + 4 * (q), m, m32))
@@ -572,7 +572,7 @@ GDFAST_SGD(ff_avx2, float, float, __attribute__((target("avx2"))), dotl_f_avx2, 
 #endif
 
 
-/* "blocks": B = GDFAST_SGD_B rows at a time. With q_i = x_i.w (w at the
+/* "gram": B = GDFAST_SGD_B rows at a time. With q_i = x_i.w (w at the
  * block's start), G_ik = x_i.x_k and K_ik = c (delta^{i-1-k} G_ik + fb)
  * (fb = 1 with an intercept, else 0), the residuals of the B updates are,
  * exactly in real arithmetic,
@@ -650,7 +650,7 @@ GDFAST_SGD4(fd_base, float, double, , dotq_f, dotqx_f)
 GDFAST_SGD4(ff_base, float, float, , dotq_f, dotqx_f)
 
 #ifdef GDFAST_AVX2
-/* "blocks" with AVX2 for d <= 16 (a compile-time constant): w in registers,
+/* "gram" with AVX2 for d <= 16 (a compile-time constant): w in registers,
  * the rows read from L1 where they are used (GDFAST_XUSE: float32 rows
  * widened once and kept), each dot product in the four padded lanes of dot4p/dot4px,
  * combined as (l0 + l1) + (l2 + l3); the same expressions as the plain-C

@@ -300,7 +300,7 @@ cdef double fast_sgd(const floating* X, const yfloat* y, const int64_t* idx,
                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d, double* w, double b,
                      double lr, double alpha, bint fit_b, int mode,
                      double* rss) noexcept nogil:
-    """Rows lo..hi-1 by the "lanes" (mode LANES) or "blocks" (BLOCKS) form;
+    """Rows lo..hi-1 by the "lanes" (mode LANES) or "gram" (BLOCKS) form;
     adds the rows' pre-update squared residuals to rss."""
     cdef const int64_t* ix = idx + lo if idx != NULL else NULL
     cdef const floating* Xs = X if idx != NULL else X + lo * d

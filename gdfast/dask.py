@@ -722,7 +722,7 @@ def _shuffle_flag(shuffle):
 
 
 def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
-    """SGD over one chunk from the incoming (w, b, loss): a pure function
+    """SGD over one chunk from the incoming (w, b, loss, rss): a pure function
     (the incoming w is copied, never written). mode: _rows.PLAIN, LANES or
     BLOCKS (the last groups rows in fours from the chunk's start)."""
     X = _rows_of(Xk)
@@ -838,7 +838,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     one_feature = dd.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
     shuffle = _shuffle_flag(shuffle)
     method = _plan.sgd_method(method, dd.n, dd.d, one_feature, shuffled=shuffle)
-    mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "blocks": _rows.BLOCKS}.get(method)
+    mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "gram": _rows.BLOCKS}.get(method)
     plan = _plans(shuffle, seed, dd.chunks)
     persist = _persist_choice(persist)
     if p.epochs > 1:

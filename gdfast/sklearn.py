@@ -58,7 +58,7 @@ _SOLVERS = ("sgd", "batch", "minibatch")
 _TRAINER = {"sgd": "sgd", "batch": "batch_gd", "minibatch": "minibatch_gd"}
 #: what the pure-Python reference computes (it takes no ``method``)
 _REFERENCE_METHODS = ("pass", "plain", "batches")
-_METHODS = {"sgd": ("auto", "plain", "affine", "lanes", "blocks"), "batch": ("auto", "pass", "stats"),
+_METHODS = {"sgd": ("auto", "plain", "affine", "lanes", "gram"), "batch": ("auto", "pass", "stats"),
             "minibatch": ("auto", "batches", "affine")}
 
 #: ``lr="auto"`` is ``SAFETY / L`` (see :func:`auto_lr`).
@@ -369,9 +369,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         (otherwise from zeros).
     method : str, default="auto"
         The trainer's method (what ran is ``method_``): for "sgd" "auto",
-        "plain", "lanes", "blocks" or "affine"; for "batch" "auto", "pass" or "stats"; for
+        "plain", "lanes", "gram" or "affine"; for "batch" "auto", "pass" or "stats"; for
         "minibatch" "auto", "batches" or "affine" (as in the core trainers;
-        "affine" needs ``fit_intercept=False`` and one feature).
+        "affine" needs one feature, ``fit_intercept=False`` and ``alpha=0``).
 
     Attributes
     ----------
@@ -400,8 +400,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Number of samples seen (epochs times rows), summed over
         ``partial_fit`` calls since the last ``fit``.
     method_ : str
-        The method the trainer ran: "plain"/"affine" (sgd), "pass"/"stats"
-        (batch), "batches"/"affine" (minibatch).
+        The method the trainer ran: "plain"/"affine"/"lanes"/"gram" (sgd),
+        "pass"/"stats" (batch), "batches"/"affine" (minibatch).
     n_features_in_ : int
     feature_names_in_ : numpy.ndarray of str
         Only when ``X`` had string column names (a DataFrame).
@@ -675,7 +675,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         with the chunk's mean gradient. Chunks given in order without
         shuffling make the updates of one ``fit`` epoch over their
         concatenation ("sgd" when the same method runs on both -- small
-        chunks run "plain" where a large array may run "blocks" --;
+        chunks run "plain" where a large array may run "gram" --;
         "minibatch" when chunk sizes are multiples of ``batch_size``). With
         ``lr="auto"`` the step size follows all rows seen so far (since the
         last ``fit``, or the last call with a numeric ``lr``, which reads no

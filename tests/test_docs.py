@@ -42,3 +42,29 @@ def test_api_reference_builds_without_warnings(tmp_path):
                           cwd=tmp_path)  # `-m` puts the cwd first: keep the source tree off it
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "html" / "api.html").exists()
+
+
+def test_the_docs_name_tests_that_exist():
+    """Every test the README and docs/ name exists where they say: ``file.py::name`` in that
+    file, a bare name in docs/hardening.md in tests/test_hardening.py (its stated rule),
+    elsewhere in some test file."""
+    import re
+    tests = pathlib.Path(__file__).resolve().parent
+    if not DOCS.exists():
+        pytest.skip(f"no docs/ beside the tests ({DOCS}): run from a clone or an sdist")
+    defined = {p.name: set(re.findall(r"^def (test_\w+)", p.read_text(), re.M))
+               for p in tests.glob("test_*.py")}
+    anywhere = set().union(*defined.values())
+    missing = []
+    for doc in [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for file, name in re.findall(r"(?:(test_\w+\.py)::)?\b(test_[a-z0-9_]*[a-z0-9])\b(?![.*])",
+                                     doc.read_text()):
+            if file:
+                ok = name in defined.get(file, ())
+            elif doc.name == "hardening.md":
+                ok = name in defined["test_hardening.py"]
+            else:
+                ok = name in anywhere
+            if not ok:
+                missing.append(f"{doc.name}: {file + '::' if file else ''}{name}")
+    assert not missing, missing

@@ -637,7 +637,7 @@ def _ending(run):
 
 
 def test_many_feature_sgd_auto_near_overflow_is_as_documented():
-    """docs/hardening.md: "blocks" and "lanes" have no overflow certificate,
+    """docs/hardening.md: "gram" and "lanes" have no overflow certificate,
     and on the cases adversarial testing found their outcome differs from
     "plain"'s, which keeps the reference's. (A certificate would turn the
     two middle assertions around: then change the docs with them.)"""
@@ -649,7 +649,7 @@ def test_many_feature_sgd_auto_near_overflow_is_as_documented():
     want = _ending(lambda: reference.sgd(X, y, **kw))
     assert want == ("result", [0.0, 0.0])
     assert _ending(lambda: compiled.sgd(X, y, method="plain", **kw)) == want
-    assert _ending(lambda: compiled.sgd(X, y, **kw)) == ("diverged", 0)     # "blocks"
+    assert _ending(lambda: compiled.sgd(X, y, **kw)) == ("diverged", 0)     # "gram"
     X[:, 0] = 1e160
     y[:] = 1e150
     kw = dict(w=0.0, lr=1e-322, epochs=1, shuffle=True, seed=0)

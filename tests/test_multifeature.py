@@ -405,7 +405,7 @@ def _replayed_epoch_losses(X, y, lr, epochs, alpha, batch):
 
 
 @pytest.mark.parametrize("trainer, method", [("sgd", "auto"), ("sgd", "plain"),
-                                             ("sgd", "lanes"), ("sgd", "blocks"),
+                                             ("sgd", "lanes"), ("sgd", "gram"),
                                              ("minibatch_gd", "auto")])
 @pytest.mark.parametrize("alpha", [0.0, 0.1])
 def test_epoch_loss_history_is_the_mean_pre_update_loss(impl, trainer, method, alpha):
@@ -432,7 +432,7 @@ def test_epoch_loss_history_is_none_for_batch_gd_and_the_tutorial_model(impl):
     assert impl.sgd(X[:, 0], y, lr=0.001, epochs=2, b=1.0).epoch_loss_history is not None
 
 
-@pytest.mark.parametrize("trainer, method", [("sgd", "lanes"), ("sgd", "blocks"),
+@pytest.mark.parametrize("trainer, method", [("sgd", "lanes"), ("sgd", "gram"),
                                              ("sgd", "plain"), ("minibatch_gd", "batches")])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_epoch_loss_history_compiled_matches_reference_shuffled(trainer, method, dtype):

@@ -116,11 +116,11 @@ def test_simd_paths_give_identical_bits(tmp_path):
     assert runs["0"][1:] == runs["1"][1:]
 
 
-@pytest.mark.parametrize("method", ["lanes", "blocks"])
+@pytest.mark.parametrize("method", ["lanes", "gram"])
 @pytest.mark.parametrize("d", [2, 7, 10, 40])
 @pytest.mark.parametrize("fit,alpha", [(False, 0.0), (True, 0.0), (True, 0.1)])
 def test_fast_sgd_within_bound_of_plain(method, d, fit, alpha):
-    """methods "lanes" and "blocks" rearrange the update exactly in real
+    """methods "lanes" and "gram" rearrange the update exactly in real
     arithmetic: over three shuffled 20,000-row epochs the coefficients stay
     within 1e-12 of the largest |coefficient| (docs/accuracy.md)."""
     import gdfast._compiled as compiled

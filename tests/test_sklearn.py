@@ -701,11 +701,11 @@ def test_methods_under_the_pure_python_implementation(tmp_path):
             "for solver, method in (('minibatch', 'batches'), ('sgd', 'plain'), ('batch', 'pass')):\n"
             "    GDRegressor(solver=solver, method=method, max_iter=2, tol=None).fit(X, y)\n"
             "try:\n"
-            "    GDRegressor(solver='sgd', method='blocks', max_iter=2, tol=None).fit(X, y)\n"
+            "    GDRegressor(solver='sgd', method='gram', max_iter=2, tol=None).fit(X, y)\n"
             "except ValueError as e:\n"
             "    print('refused:', e)\n")
     env = dict(os.environ, GDFAST_PURE_PYTHON="1")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "refused: method='blocks' needs gdfast's compiled implementation" in proc.stdout
+    assert "refused: method='gram' needs gdfast's compiled implementation" in proc.stdout
