@@ -48,7 +48,10 @@ def epochs(trainer, method, p, epoch, data=None, check=None):
     without alpha, as the reference does, so a loss is NaN only when the
     model's numbers overflow.) ``data`` (its ``d``, ``n`` and ``flat``) and
     ``check()`` (raises for non-finite data before a divergence is reported)
-    default to the in-memory data's (gdfast.dask passes its own)."""
+    default to the in-memory data's (gdfast.dask passes its own). A callback
+    with a true attribute ``_epoch_loss`` (GDRegressor's tol rule on Dask
+    arrays) is given the epoch's ``epoch_loss_history`` entry as its loss,
+    where the epoch has one."""
     if data is None:
         data = p.data
     if check is None:
@@ -59,6 +62,7 @@ def epochs(trainer, method, p, epoch, data=None, check=None):
     tutorial = _validate.tutorial_model(data.d, p.fit_intercept, p.alpha, p.b)
     means = None if trainer == "batch_gd" or tutorial else []
     hook = make_hook(p.callback, p.progress, p.epochs, trainer)
+    mean_to_hook = means is not None and getattr(p.callback, "_epoch_loss", False)
 
     def result(w, b):
         return TrainResult(hist.rows(), w, b, data.flat, trainer, method, means)
@@ -75,7 +79,8 @@ def epochs(trainer, method, p, epoch, data=None, check=None):
             hist.append(w, b, loss)
             if means is not None:
                 means.append(_validate.epoch_mean(out[2], data.n, p.alpha, w))
-            if hook is not None and hook(e, float(w[0]) if data.flat else w.copy(), loss):
+            if hook is not None and hook(e, float(w[0]) if data.flat else w.copy(),
+                                         means[-1] if mean_to_hook else loss):
                 break
             e += 1
     finally:

@@ -293,6 +293,18 @@ def _warn_if_rising(curve, patience, lr):
                       "lr='auto'.", ConvergenceWarning, stacklevel=4)
 
 
+def _batch_stopper(stop, state):
+    """The "batch" fits' callback: ``loss`` at epoch e is the cost before e,
+    i.e. after epoch e - 1 (loss_curve_[e - 1]); the rule ``stop`` on it
+    records ``state["stopped"] = e`` (e epochs to keep) and ends the run."""
+    def callback(epoch, w_now, loss):
+        if epoch >= 1 and stop(loss):
+            state["stopped"] = epoch
+            return True
+        return False
+    return callback
+
+
 class _Stopper:
     """SGDRegressor's rule: ``n_iter_no_change`` epochs in a row whose loss
     is not below ``best - tol`` -> converged. ``tol=None`` never stops."""
@@ -392,8 +404,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         tutorial's kernels run, is it the cost after the epoch, one extra
         pass). "batch": the cost ``mean((X @ coef + b - y)**2) +
         alpha*|coef|**2`` after each epoch (free, from the next epoch's
-        pass). After ``partial_fit``, the same for that chunk. On Dask
-        arrays: the trainer's ``loss_history`` (see ``_fit_dask``).
+        pass). After ``partial_fit``, the same for that chunk. The same on
+        Dask arrays.
     lr_ : float
         The step size used (``lr``, or what ``"auto"`` derived).
     t_ : int
@@ -547,6 +559,31 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         return trainers.minibatch_gd(X, y, batch_size=self.batch_size, shuffle=shuffle,
                                      seed=seed, **common)
 
+    def _batch_end(self, res, state, stop, p0, lr, finite_cost):
+        """(coef, intercept, loss_curve_, n_iter_, converged) of a "batch" fit
+        from the trainer's result: loss_curve_ is the cost after each epoch
+        (``loss_history[1:]``, then the final cost, one pass). A run the tol
+        rule stopped at epoch e's callback (judging the cost after epoch
+        e - 1, which is the cost before e) ends after epoch e - 1: epoch e
+        is rolled back, so the run stops where the rule fires, as for "sgd".
+        The final cost overflowing is the last epoch's divergence."""
+        hist = res.loss_history
+        e = state.get("stopped")
+        if e is not None:
+            return (np.array(res.coef_history[e - 1], dtype=np.float64),
+                    float(res.intercept_history[e - 1]),
+                    [float(v) for v in hist[1:e + 1]], e, True)
+        w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
+        last = finite_cost(w, b)
+        if last is None:
+            d = len(w)
+            rows = np.column_stack([res.coef_history, res.intercept_history, hist])
+            before = rows[-2] if len(rows) > 1 else np.r_[p0[0], p0[1], 0.0]
+            raise DivergenceError(res.epochs - 1, lr, self._result(
+                rows[:-1], before[:d], float(before[d])))
+        curve = [float(v) for v in hist[1:]] + [last]
+        return w, b, curve, res.epochs, stop(last)
+
     def _batch_divergence(self, exc, lr, w, b, finite_cost):
         """Raise the DivergenceError of a "batch" fit from the core's ``exc``
         when they differ: the core names the epoch whose update (or
@@ -605,35 +642,18 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         rng = _generator(self.random_state)
         converged = False
         if self.solver == "batch":
-            # one call: "auto" may run the statistics method over all epochs;
-            # loss_history[e] is the cost before epoch e = after epoch e - 1
-            state = {"converged": False}
-
-            def callback(epoch, w_now, loss):
-                if epoch >= 1 and stop(loss):
-                    state["converged"] = True
-                    return True
-                return False
+            # one call: "auto" may run the statistics method over all epochs
+            state = {}
             try:
-                res = self._epoch(X, y, w, b, lr, alpha, rng, max_iter, callback)
+                res = self._epoch(X, y, w, b, lr, alpha, rng, max_iter,
+                                  _batch_stopper(stop, state))
             except DivergenceError as exc:
                 self._batch_divergence(exc, lr, w, b,
                                        lambda c, i: _finite_cost(X, y, c, i, alpha))
                 raise
-            w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
             self._last_method = res.method
-            rows = np.column_stack([res.coef_history, res.intercept_history,
-                                    res.loss_history])
-            curve = [float(v) for v in res.loss_history[1:]]
-            last = _finite_cost(X, y, w, b, alpha)
-            if last is None:            # the last epoch's cost overflowed
-                before = rows[-2] if len(rows) > 1 else np.r_[p0[0], p0[1], 0.0]
-                raise DivergenceError(res.epochs - 1, lr, self._result(
-                    rows[:-1], before[:d], float(before[d])))
-            curve.append(last)
-            n_iter, converged = res.epochs, state["converged"]
-            if tol is not None and not converged and stop(curve[-1]):
-                converged = True
+            w, b, curve, n_iter, converged = self._batch_end(
+                res, state, stop, p0, lr, lambda c, i: _finite_cost(X, y, c, i, alpha))
         else:
             curve, rows = [], []
             n_iter = 0
@@ -730,10 +750,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     def _fit_dask(self, X, y, alpha, tol, partial):
         """fit / partial_fit on Dask arrays: the same solver through
         gdfast.dask (chunk by chunk, on the active scheduler); the same
-        parameters and fitted attributes. ``loss_curve_`` is then the
-        trainer's recorded loss per epoch (``TrainResult.loss_history``:
-        for "batch" the cost before each epoch's update, for "sgd" the last
-        row's loss), and ``tol`` stops on it."""
+        parameters and fitted attributes, ``loss_curve_`` and the tol rule
+        as in memory: "sgd", "minibatch" the epoch's mean pre-update loss
+        (the trainer hands it to the callback; for one feature without
+        intercept or penalty the cost after the epoch, one reduction),
+        "batch" the cost after each epoch."""
         import dask
 
         from . import dask as gdd
@@ -773,42 +794,66 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         lr, norm_stats = self._norms(first, chunk_norms)
         rng = getattr(self, "_rng", None) if not first else None
         rng = rng if rng is not None else _generator(self.random_state)
-        stop = _Stopper(tol, int(self.n_iter_no_change))
-        state = {"converged": False}
+        stop = _Stopper(None if partial else tol, int(self.n_iter_no_change))
+        state = {}
 
-        def callback(epoch, w_now, loss):
-            if stop(loss):
-                state["converged"] = True
-                return True
-            return False
+        def cost(c, i):
+            return _finite_cost_dask(dd.X, dd.y, c, i, alpha)
+        if self.solver == "batch":
+            callback = _batch_stopper(stop, state)
+        else:
+            curve, rows = [], []
+            # one feature, no intercept, no penalty: no epoch mean (see TrainResult)
+            after = _validate.tutorial_model(d, bool(self.fit_intercept), alpha, b)
+
+            def callback(epoch, w_now, loss):
+                if after:
+                    loss = cost(w_now, b)
+                    if loss is None:        # finite coefficients, overflowing cost
+                        last = rows[-1] if rows else [*w, b]
+                        raise DivergenceError(epoch, lr, self._result(
+                            rows, np.array(last[:d]), float(last[d])))
+                curve.append(float(loss))
+                rows.append([*w_now, b, loss])
+                if stop(loss):
+                    state["stopped"] = epoch + 1
+                    return True
+                return False
+            callback._epoch_loss = True
+        epoch0 = 0 if first or not partial else self.n_iter_
         try:
             res = self._epoch(X, y, w, b, lr, alpha, rng,
-                              1 if partial else int(self.max_iter),
-                              callback if tol is not None else None, trainers=gdd)
+                              1 if partial else int(self.max_iter), callback, trainers=gdd)
         except DivergenceError as exc:
             if partial:         # numbered by the estimator's epochs, as in memory
-                raise DivergenceError(0 if first else self.n_iter_, lr,
-                                      self._result([], w, b)) from exc
+                raise DivergenceError(epoch0, lr, self._result([], w, b)) from exc
             if self.solver == "batch":
-                self._batch_divergence(exc, lr, w, b, lambda c, i: _finite_cost_dask(
-                    dd.X, dd.y, c, i, alpha))
+                self._batch_divergence(exc, lr, w, b, cost)
             raise
-        if tol is not None and not state["converged"] and not partial:
+        if self.solver == "batch":
+            try:
+                w, b, curve, epochs, converged = self._batch_end(res, state, stop, (w, b),
+                                                                 lr, cost)
+            except DivergenceError as exc:      # the final cost overflowed
+                if partial:
+                    raise DivergenceError(epoch0, lr, self._result([], w, b)) from exc
+                raise
+        else:
+            w, b = np.array(res.coef, dtype=np.float64).reshape(d), float(res.intercept)
+            epochs, converged = res.epochs, "stopped" in state
+        if tol is not None and not converged and not partial:
             warnings.warn("Maximum number of iteration reached before convergence. "
                           "Consider increasing max_iter to improve the fit.",
                           ConvergenceWarning, stacklevel=3)
-        elif state["converged"]:
-            _warn_if_rising([float(v) for v in res.loss_history],
-                            int(self.n_iter_no_change), lr)
-        self.coef_ = np.array(res.coef, dtype=np.float64).reshape(d)
-        self.intercept_ = float(res.intercept)
-        curve = [float(v) for v in res.loss_history]
+        elif converged:
+            _warn_if_rising(curve, int(self.n_iter_no_change), lr)
+        self.coef_, self.intercept_ = w, b
         if partial and not first:
-            self.n_iter_ += res.epochs
+            self.n_iter_ += epochs
             self.loss_curve_ = list(self.loss_curve_) + curve
-            self.t_ += n * res.epochs
+            self.t_ += n * epochs
         else:
-            self.n_iter_, self.loss_curve_, self.t_ = res.epochs, curve, n * res.epochs
+            self.n_iter_, self.loss_curve_, self.t_ = epochs, curve, n * epochs
         self.n_features_in_, self.lr_, self.method_ = d, lr, res.method
         if first and not names and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_      # a Dask array has no column names

@@ -29,6 +29,26 @@ def test_fit_on_a_dask_array_equals_fit_in_memory(solver):
                        mem.predict(X))
 
 
+@pytest.mark.parametrize("solver", ["sgd", "minibatch", "batch"])
+@pytest.mark.parametrize("outlier", [False, True])
+def test_tol_on_dask_stops_where_it_stops_in_memory(solver, outlier):
+    """The tol rule watches the same loss_curve_ as in memory (the epoch's mean
+    loss, not its last row's; for "batch" the cost after each epoch), so an
+    unshuffled fit stops at the same epoch with the same coefficients."""
+    X, y = _data(2000, 3, seed=5)
+    if outlier:             # a last row unlike the rest: its own loss is large
+        y[-1] = -50.0
+    kw = dict(solver=solver, lr=0.02 if solver == "batch" else 1e-3, shuffle=False,
+              batch_size=8, method="auto")
+    mem = GDRegressor(**kw).fit(X, y)
+    dsk = GDRegressor(**kw).fit(da.from_array(X, chunks=(500, 3)), da.from_array(y, chunks=500))
+    assert 5 < mem.n_iter_ < 1000
+    assert dsk.n_iter_ == mem.n_iter_
+    np.testing.assert_allclose(dsk.loss_curve_, mem.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(dsk.coef_, mem.coef_, rtol=1e-12)
+    assert dsk.intercept_ == pytest.approx(mem.intercept_, rel=1e-12)
+
+
 def test_batch_solver_on_dask_reaches_least_squares():
     X, y = _data(2000, 3, seed=1)
     A = np.column_stack([X, np.ones(len(y))])
