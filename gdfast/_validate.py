@@ -142,21 +142,31 @@ def _index(where):
     return str(int(where))
 
 
-def _holds_bool(seq):
-    """A bool anywhere in a (nested) list or tuple -- a bool scalar or a bool
-    array among its items: numpy would widen [True, 2.0] to floats, where a
-    bool array is refused. The items' types are collected in C (set(map)),
-    not by a Python loop over the items."""
+def _lost_in(seq):
+    """What np.asarray would silently lose from a (nested) list or tuple:
+    "a bool" (a bool, or an array of bools -- an ndarray of any subclass, a
+    Series, a memoryview -- among its items: numpy widens [True, 2.0] to
+    floats, where a bool array is refused), "a masked array" (its mask is
+    dropped), or None. The items' types are collected in C (set(map)); only
+    items of array-like types are looked at one by one."""
     kinds = set(map(type, seq))
     if bool in kinds or np.bool_ in kinds:
-        return True
-    if np.ndarray in kinds and any(v.dtype.kind == "b" for v in seq
-                                   if type(v) is np.ndarray):
-        return True
+        return "a bool"
+    for t in kinds:
+        if t in (float, int, list, tuple) or issubclass(t, np.generic):
+            continue
+        if issubclass(t, np.ma.MaskedArray):
+            return "a masked array"
+        if t is memoryview:
+            if any(v.format == "?" for v in seq if type(v) is t):
+                return "a bool"
+        elif hasattr(t, "dtype") and any(getattr(v.dtype, "kind", None) == "b"
+                                         for v in seq if type(v) is t):
+            return "a bool"
     if list in kinds or tuple in kinds:     # the next level, flattened in C
-        return _holds_bool(list(itertools.chain.from_iterable(
+        return _lost_in(list(itertools.chain.from_iterable(
             v for v in seq if type(v) is list or type(v) is tuple)))
-    return False
+    return None
 
 
 def require_columns(arr, name):
@@ -177,6 +187,10 @@ def _array(obj, name, max_ndim):
                         f"ignored; pass {name}.compressed() or {name}.filled(value)")
     if isinstance(obj, (str, bytes)) or obj is None:
         raise TypeError(f"{name} must be real numbers, got {type(obj).__name__}")
+    lost = _lost_in(obj) if isinstance(obj, (list, tuple)) else None
+    if lost == "a masked array":            # before np.asarray, which warns about masks
+        raise TypeError(f"{name} must not hold masked arrays: their masks would be "
+                        f"ignored; pass plain arrays (.compressed() or .filled(value))")
     try:
         arr = np.asarray(obj)
     except (ValueError, TypeError) as exc:  # ragged nesting and the like
@@ -188,7 +202,7 @@ def _array(obj, name, max_ndim):
         raise ValueError(f"{name} must be {'1-D or 2-D' if max_ndim == 2 else 'one-dimensional'}"
                          f", got {arr.ndim} dimensions (shape {arr.shape})")
     kind = arr.dtype.kind
-    if kind in "fiu" and isinstance(obj, (list, tuple)) and _holds_bool(obj):
+    if kind in "fiu" and lost == "a bool":
         raise TypeError(f"{name} must be real numbers, got a bool in a "
                         f"{type(obj).__name__}")
     if kind == "O":
@@ -270,6 +284,9 @@ def real(v, name):
 def coef(w, d, flat, name="w"):
     """Initial coefficients: a scalar (broadcast) or shape (d,) -> a fresh
     float64 array of shape (d,) (never the caller's object)."""
+    lost = _lost_in(w) if isinstance(w, (list, tuple)) else None
+    if lost == "a masked array":                    # before np.ndim, which warns
+        raise TypeError(f"{name} must not hold masked arrays")
     try:
         nd = np.ndim(w)
     except (ValueError, TypeError) as exc:          # a ragged nested sequence
@@ -290,7 +307,7 @@ def coef(w, d, flat, name="w"):
     if arr.ndim != 1 or arr.shape[0] != d:
         want = "a real number" + ("" if flat else f" or an array of shape ({d},)")
         raise ValueError(f"{name} must be {want} (one per feature), got shape {arr.shape}")
-    if arr.dtype.kind not in "fiuO" or (isinstance(w, (list, tuple)) and _holds_bool(w)):
+    if arr.dtype.kind not in "fiuO" or lost == "a bool":
         raise TypeError(f"{name} must be real numbers, got "
                         + (f"dtype {arr.dtype}" if arr.dtype.kind not in "fiuO"
                            else f"a bool in a {type(w).__name__}"))

@@ -24,6 +24,10 @@ def _all_data_calls(impl, xs, ys):
         yield name, lambda name=name: getattr(impl, name)(xs, ys, epochs=2)
 
 
+class _Sub(np.ndarray):
+    """An ndarray subclass (its items are not exactly ndarrays)."""
+
+
 BAD_DATA = [
     # (xs, ys, exception, words the message must contain)
     ([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 3.0, 4.0], ValueError, ["same length", "5 and 4"]),
@@ -45,6 +49,13 @@ BAD_DATA = [
     ([1.0, 2.0], (1.0, np.True_), TypeError, ["bool"]),
     ([np.array([True, False]), np.array([1.0, 2.0])], [1.0, 2.0], TypeError, ["bool"]),
     ([np.array(True), 2.0], [1.0, 2.0], TypeError, ["bool"]),
+    # bools in any array-like item: a subclass, a Series, a memoryview
+    ([np.array([True, False]).view(_Sub), [1.0, 2.0]], [1.0, 2.0], TypeError, ["bool"]),
+    ([memoryview(np.array([True, False])), [1.0, 2.0]], [1.0, 2.0], TypeError, ["bool"]),
+    # np.asarray drops the masks of masked items (a 0-d masked item: a NaN)
+    ([np.ma.array([1.0, 99.0], mask=[0, 1]), [3.0, 4.0]], [1.0, 2.0], TypeError,
+     ["masked"]),
+    ([np.ma.array(9.0, mask=True), 2.0], [1.0, 2.0], TypeError, ["masked"]),
 ]
 
 
@@ -124,7 +135,9 @@ def test_primitives_check_w(impl, w, exc):
 
 @pytest.mark.parametrize("w,exc,words", [
     ([[1.0], [2.0, 3.0]], ValueError, "w must be a real number or an array of shape (2,)"),
-    ([True, 2.0], TypeError, "w must be real numbers, got a bool in a list")])
+    ([True, 2.0], TypeError, "w must be real numbers, got a bool in a list"),
+    ([np.array(True).view(_Sub), 1.0], TypeError, "w must be real numbers, got a bool"),
+    ([np.ma.array(1.0, mask=True), 1.0], TypeError, "w must not hold masked arrays")])
 def test_w_ragged_or_holding_a_bool(impl, w, exc, words):
     X2 = [[1.0, 2.0], [3.0, 4.0]]
     for call in (lambda: impl.cost(X2, [1.0, 2.0], w),
