@@ -150,7 +150,16 @@ def _data(X, y, names=("X", "y")):
         raise ValueError(f"{ny} must be one-dimensional, got {y.ndim} dimensions "
                          f"(shape {y.shape})")
     for a, name in ((X, nx), (y, ny)):
-        if any(math.isnan(c) for c in a.chunks[0]):
+        meta = getattr(a, "_meta", None)            # the type of its chunks
+        if isinstance(meta, np.ma.MaskedArray):
+            raise TypeError(f"{name} must not be a masked array: its mask would be "
+                            f"ignored; pass {name}.map_blocks(np.ma.filled) or drop the "
+                            "masked rows")
+        if meta is not None and not isinstance(meta, np.ndarray):
+            raise TypeError(f"{name}'s chunks must be numpy arrays, got "
+                            f"{type(meta).__module__}.{type(meta).__name__} (sparse and "
+                            "other chunk types are not supported)")
+        if any(math.isnan(c) for axis in a.chunks for c in axis):
             raise ValueError(f"{name} has unknown chunk sizes (a filtered or "
                              f"concatenated dask array); call {name}.compute_chunk_sizes() "
                              "first")

@@ -417,6 +417,26 @@ def test_mismatched_chunks_aligned():
     same_bits(r, gdfast.minibatch_gd(X, y, 64, lr=0.01, epochs=2))
 
 
+@pytest.mark.parametrize("trainer", ["batch_gd", "sgd", "minibatch_gd"])
+def test_masked_sparse_or_unknown_width_chunks_refused_before_any_compute(trainer):
+    """A masked Dask array trained on its hidden values, sparse chunks failed
+    inside a task with scipy's errors, and an unknown column count gave
+    "cannot convert float NaN to integer"."""
+    X, y = make()
+    Xd, yd = da.from_array(X, chunks=(500, 3)), da.from_array(y, chunks=500)
+    fit = getattr(gdd, trainer)
+    with pytest.raises(TypeError, match="X must not be a masked array"):
+        fit(da.ma.masked_array(Xd, mask=Xd > 2), yd)
+    with pytest.raises(TypeError, match="y must not be a masked array"):
+        fit(Xd, da.ma.masked_array(yd, mask=yd > 2))
+    wide = Xd.map_blocks(lambda b: b, chunks=(Xd.chunks[0], (np.nan,)))
+    with pytest.raises(ValueError, match="X has unknown chunk sizes"):
+        fit(wide, yd)
+    sp = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="X's chunks must be numpy arrays, got scipy.sparse"):
+        fit(Xd.map_blocks(sp.csr_matrix), yd)
+
+
 def test_mismatched_lengths_and_types_refused_like_in_memory():
     X, y = make()
     Xd = da.from_array(X, chunks=(500, 3))
