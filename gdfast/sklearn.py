@@ -786,8 +786,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                              f"{self.n_features_in_} features as input")
         w, b = self._start(d, bool(self.warm_start) or not first)   # before any read
         def chunk_norms():
-            sq = (dd.X.astype(np.float64) ** 2).sum(axis=1)
-            mx, tot = dask.compute(sq.max(), sq.sum())
+            # each chunk's rows as in memory (_sq_norms), so the largest
+            # norm, which lr="auto" takes for "sgd" and "minibatch", is its bits
+            parts = dask.compute(*[dask.delayed(_sq_norms)(c)
+                                   for c in dd.X.to_delayed().ravel()])
+            mx = max(p[0] for p in parts)
+            tot = sum(p[1] for p in parts)
             if not (math.isfinite(mx) and math.isfinite(tot)):
                 gdd._raise_if_nonfinite(dd)   # a NaN or inf, by its global index
             return float(mx), float(tot), n

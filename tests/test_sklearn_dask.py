@@ -147,6 +147,22 @@ def test_auto_lr_on_dask_follows_all_rows_seen_as_in_memory(solver):
     assert old.lr_ == pytest.approx(ref.lr_, rel=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "minibatch"])
+def test_auto_lr_on_dask_has_the_in_memory_bits(solver):
+    """The largest row norm, which "sgd" and "minibatch" take, comes from the
+    same per-row formula on every chunk: the same step, so the same bits
+    (it came from (X**2).sum(axis=1), 3.5e-18 off)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 3))
+    y = X @ [1.0, 2.0, 3.0] + 1.0 + rng.normal(size=3000)
+    kw = dict(solver=solver, shuffle=False, tol=None, max_iter=6, batch_size=8)
+    mem = GDRegressor(**kw, method="plain" if solver == "sgd" else "auto").fit(X, y)
+    dsk = GDRegressor(**kw, method="plain" if solver == "sgd" else "auto").fit(
+        da.from_array(X, chunks=(400, 3)), y)
+    assert dsk.lr_ == mem.lr_
+    assert np.array_equal(dsk.coef_, mem.coef_) and dsk.intercept_ == mem.intercept_
+
+
 def test_batch_divergence_epoch_is_the_in_memory_one():
     X, y = _data(40, 3, seed=6)
     kw = dict(solver="batch", lr=5.0, max_iter=500, tol=None)
