@@ -254,3 +254,15 @@ def test_signed_zeros_compare_equal():
                 lambda m: m.forward(np.array([-0.0]), 1.0, b=-0.0)[0]):
         a, b = run(compiled), run(reference)
         assert a == b == 0.0
+
+
+@pytest.mark.parametrize("name", ["sgd", "minibatch_gd"])
+@pytest.mark.parametrize("X", [[1.0, np.nan, 3.0], [[1.0, 2.0], [np.nan, 1.0], [3.0, 4.0]]])
+def test_bad_data_leaves_the_callers_generator_untouched(impl, name, X):
+    """The reference refuses the data before drawing an order; the compiled
+    side finds the NaN after drawing the first epoch's, and puts the caller's
+    Generator back, so both leave its stream where it was."""
+    g = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="must be finite"):
+        getattr(impl, name)(X, [1.0, 2.0, 3.0], shuffle=True, seed=g)
+    assert g.random() == np.random.default_rng(0).random()
