@@ -204,6 +204,25 @@ def test_a_stopped_run_holds_memory_for_the_epochs_run(impl, name):
     assert peak < 256 * 1024, peak
 
 
+@pytest.mark.parametrize("name", ["batch_gd", "sgd", "minibatch_gd"])
+def test_a_wide_run_stopped_at_once_holds_one_row(impl, name):
+    """The history's first buffer has room for 128 epochs: the result held
+    all of it (20 MB here for one epoch of 160 KB)."""
+    X, y = np.ones((2, 20_000)), np.array([1.0, 2.0])
+    run = getattr(impl, name)
+    run(X, y, w=0.0, lr=1e-6, epochs=3, callback=lambda e, w, l: True)     # warm up
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        res = run(X, y, w=0.0, lr=1e-6, epochs=10 ** 9, callback=lambda e, w, l: True)
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    row = 20_002 * 8
+    assert res.epochs == 1
+    assert held < 4 * row, held         # the row, the final coef, slack
+
+
 # ------------------------------------------------ memory: one shuffle buffer
 
 def test_compiled_shuffle_buffer_draws_the_reference_permutations():
