@@ -229,18 +229,19 @@ def reach(gdd, Xd, yd, target):
     return time.perf_counter() - t, r.loss_history[-1], r.epochs
 
 
-def against(peer, ours, repeats):
+def against(peer, ours, repeats, loss=None):
     """(peer's median seconds, ours', the median of the per-repeat ratios
-    peer/ours, ours' last result): ``peer()`` and ``ours(target)`` run
-    alternately, ``repeats`` times each (no warm-up run: a peer takes up to a
-    minute), with ``target = loss(peer's result)`` computed between them,
-    untimed (deterministic peers: the same every run)."""
+    peer/ours, the peer's last result, ours'): ``peer()`` and ``ours(target)``
+    run alternately, ``repeats`` times each (no warm-up run: a peer takes up
+    to a minute), with ``target = loss(peer's result)`` computed between
+    them, untimed (deterministic peers: the same every run; None without
+    ``loss``)."""
     tp, to, ratios = [], [], []
     for _ in range(repeats):
         t = time.perf_counter()
         got = peer()
         tp.append(time.perf_counter() - t)
-        target = got[0] if isinstance(got, tuple) else None
+        target = None if loss is None else loss(got)
         t = time.perf_counter()
         out = ours(target)
         to.append(time.perf_counter() - t)
@@ -273,14 +274,13 @@ def peers(a, Xd, yd, gdd):
     peers.append(("dask-ml Incremental(SGDRegressor), one pass", lambda: Incremental(
         SGDRegressor(penalty=None, learning_rate="constant", eta0=1e-3, shuffle=False,
                      fit_intercept=True), shuffle_blocks=False)))
+    def loss(est):
+        return mse(Xd, yd, est.coef_, est.intercept_)
     for name, make in peers:
-        def peer():
-            est = make()
-            est.fit(Xd, yd)
-            return (mse(Xd, yd, est.coef_, est.intercept_),)
-        t_peer, t_g, ratio, (loss,), (_, _, epochs) = against(
-            peer, lambda target: reach(gdd, Xd, yd, target), a.peer_repeats)
-        print(f"| {name} | {t_peer:.3f} | {loss:.10g} | {t_g:.3f} ({epochs} epochs) "
+        t_peer, t_g, ratio, est, (_, _, epochs) = against(
+            lambda: make().fit(Xd, yd), lambda target: reach(gdd, Xd, yd, target),
+            a.peer_repeats, loss)
+        print(f"| {name} | {t_peer:.3f} | {loss(est):.10g} | {t_g:.3f} ({epochs} epochs) "
               f"| {ratio:.1f} |")
     # the same updates as Incremental's SGDRegressor: its squared loss is
     # half of ours, so its eta0 = 1e-3 is our lr = 5e-4

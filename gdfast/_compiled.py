@@ -537,12 +537,19 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     return _driver.epochs("batch_gd", method, p, epoch)
 
 
+#: sgd's methods over rows of any d -> the kernel's mode (_rows.sgd_epoch)
+SGD_MODES = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "gram": _rows.BLOCKS}
+
+
 def _rng_kept_on_bad_data(position):
     """Decorate a shuffling trainer whose ``seed`` is argument ``position``:
     a caller's Generator (or BitGenerator) is put back as it was when the
-    data turn out bad. The kernels find a NaN or inf lazily, after the first
-    epoch's order was drawn, where the reference refuses the data before
-    drawing: without this, the two would leave the caller's stream apart."""
+    data turn out bad (NonFiniteData; a callback's own ValueError leaves it
+    as the epochs run left it, as in the reference). The kernels find a NaN
+    or inf lazily, after the first epoch's order was drawn, where the
+    reference refuses the data before drawing: without this, the two would
+    leave the caller's stream apart. gdfast.dask's trainers, which draw
+    their orders as they build the graph, use it too."""
     def decorate(trainer):
         @functools.wraps(trainer)
         def run(*args, **kwargs):
@@ -551,7 +558,7 @@ def _rng_kept_on_bad_data(position):
             state = bitgen.state if isinstance(bitgen, np.random.BitGenerator) else None
             try:
                 return trainer(*args, **kwargs)
-            except ValueError:
+            except _validate.NonFiniteData:
                 if state is not None:
                     bitgen.state = state
                 raise
@@ -656,7 +663,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 
     Xr, yv = p.data.rows(), p.data.y
     kern = _SGD_EPOCH[Xr.dtype, yv.dtype]
-    mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "gram": _rows.BLOCKS}[method]
+    mode = SGD_MODES[method]
 
     def epoch(w, b):
         if refill is not None:

@@ -42,10 +42,10 @@ class History:
         self.k += 1
 
     def rows(self):
-        """The recorded rows: a read-only view (TrainResult keeps it
-        uncopied). A buffer with rows to spare (the first FIRST rows, or a
+        """The recorded rows, read-only (TrainResult keeps them as they
+        are). A buffer with rows to spare (the first FIRST rows, or a
         doubling) is first cut to the rows recorded, a copy of them, so a run
-        stopped early holds only the epochs it ran."""
+        stopped early holds only the epochs it ran; a full one is a view."""
         if self.k < self.buf.shape[0]:
             self.buf = self.buf[:self.k].copy()
         view = self.buf[:self.k]

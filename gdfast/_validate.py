@@ -148,25 +148,29 @@ def _lost_in(seq):
     Series, a memoryview -- among its items: numpy widens [True, 2.0] to
     floats, where a bool array is refused), "a masked array" (its mask is
     dropped), or None. The items' types are collected in C (set(map)); only
-    items of array-like types are looked at one by one."""
+    items of array-like types are looked at one by one. A masked array
+    anywhere wins over a bool (the caller checks masks before np.asarray,
+    which warns about them)."""
     kinds = set(map(type, seq))
-    if bool in kinds or np.bool_ in kinds:
-        return "a bool"
+    found = "a bool" if bool in kinds or np.bool_ in kinds else None
     for t in kinds:
         if t in (float, int, list, tuple) or issubclass(t, np.generic):
             continue
         if issubclass(t, np.ma.MaskedArray):
             return "a masked array"
+        if found:
+            continue
         if t is memoryview:
             if any(v.format == "?" for v in seq if type(v) is t):
-                return "a bool"
+                found = "a bool"
         elif hasattr(t, "dtype") and any(getattr(v.dtype, "kind", None) == "b"
                                          for v in seq if type(v) is t):
-            return "a bool"
+            found = "a bool"
     if list in kinds or tuple in kinds:     # the next level, flattened in C
-        return _lost_in(list(itertools.chain.from_iterable(
+        deeper = _lost_in(list(itertools.chain.from_iterable(
             v for v in seq if type(v) is list or type(v) is tuple)))
-    return None
+        return deeper if deeper == "a masked array" else found or deeper
+    return found
 
 
 def require_columns(arr, name):
@@ -286,7 +290,7 @@ def coef(w, d, flat, name="w"):
     float64 array of shape (d,) (never the caller's object)."""
     lost = _lost_in(w) if isinstance(w, (list, tuple)) else None
     if lost == "a masked array":                    # before np.ndim, which warns
-        raise TypeError(f"{name} must not hold masked arrays")
+        raise TypeError(f"{name} must not hold masked arrays: their masks would be ignored")
     try:
         nd = np.ndim(w)
     except (ValueError, TypeError) as exc:          # a ragged nested sequence
@@ -378,8 +382,13 @@ def choice(value, name, options):
     return value
 
 
+class NonFiniteData(ValueError):
+    """The data hold NaN or +-inf (a ValueError: what users catch). Its own
+    class so that the trainers tell it from a callback's ValueError."""
+
+
 def raise_if_nonfinite(*named):
-    """Raise ValueError for the first (array, name) holding NaN or +-inf."""
+    """Raise NonFiniteData for the first (array, name) holding NaN or +-inf."""
     for arr, name in named:
         bad = ~np.isfinite(arr)
         if bad.any():
@@ -387,8 +396,8 @@ def raise_if_nonfinite(*named):
                 where = tuple(int(i) for i in np.argwhere(bad)[0])
             else:
                 where = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name} must be finite, got {arr[where]} at index "
-                             f"{_index(where)}")
+            raise NonFiniteData(f"{name} must be finite, got {arr[where]} at index "
+                                f"{_index(where)}")
 
 
 def finite_result(value, what):

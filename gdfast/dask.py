@@ -48,7 +48,7 @@ try:
 except ImportError as exc:
     raise ImportError(f"gdfast.dask needs dask ({exc}): pip install 'gdfast[dask]'") from exc
 
-from . import _chunks, _compiled, _driver, _kernels, _plan, _rows, _stats, _validate
+from . import _chunks, _compiled, _driver, _kernels, _plan, _rows, _shuffle, _stats, _validate
 
 __all__ = ["batch_gd", "sgd", "minibatch_gd", "persist", "row_order", "SPLIT_EVERY"]
 
@@ -214,8 +214,8 @@ def _raise_if_nonfinite(dd):
                 where, value = hit[which]
                 row = off + where[0]
                 idx = str(row) if (which == 1 or dd.flat) else f"({row}, {where[1]})"
-                raise ValueError(f"{names[which]} must be finite, got "
-                                 f"{np.float64(value)} at index {idx}")
+                raise _validate.NonFiniteData(f"{names[which]} must be finite, got "
+                                              f"{np.float64(value)} at index {idx}")
 
 
 def _tuple(*parts):
@@ -720,14 +720,15 @@ def row_order(chunks, seed=None, epochs=1):
 # --------------------------------------------------------------------- sgd
 
 def _shuffle_flag(shuffle):
-    """``shuffle`` of gdfast.dask's sgd and minibatch_gd as a bool; the
-    in-memory trainers' ``"blocks"`` is named as such."""
-    if isinstance(shuffle, str) and shuffle == "blocks":
+    """``shuffle`` of gdfast.dask's sgd and minibatch_gd as a bool: the
+    in-memory check and messages (gdfast._shuffle.mode), and the in-memory
+    trainers' ``"blocks"`` named as such."""
+    if _shuffle.mode(shuffle) == "blocks":
         raise ValueError(
             "shuffle='blocks' is for in-memory data; on Dask arrays shuffle=True visits "
             "the chunks in a random order and each chunk's rows in a random order (rows "
             "never leave their chunk: docs/dask.md)")
-    return _validate.flag(shuffle, "shuffle")
+    return bool(shuffle)
 
 
 def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
@@ -785,6 +786,7 @@ def _compose(*maps):
     return A, B, xl, yl
 
 
+@_compiled._rng_kept_on_bad_data(6)
 def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         fit_intercept=False, alpha=0.0, callback=None, progress=False, method="auto",
         persist="auto"):
@@ -847,7 +849,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     one_feature = dd.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
     shuffle = _shuffle_flag(shuffle)
     method = _plan.sgd_method(method, dd.n, dd.d, one_feature, shuffled=shuffle)
-    mode = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "gram": _rows.BLOCKS}.get(method)
+    mode = _compiled.SGD_MODES.get(method)
     plan = _plans(shuffle, seed, dd.chunks)
     persist = _persist_choice(persist)
     if p.epochs > 1:
@@ -934,6 +936,7 @@ def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):
     return w, b, loss, rss, cx, cy
 
 
+@_compiled._rng_kept_on_bad_data(7)
 def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
                  seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
                  progress=False, method="auto", threads=None, persist="auto"):

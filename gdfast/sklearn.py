@@ -33,7 +33,7 @@ except ImportError as exc:
 
 import gdfast as _gd
 
-from . import _validate
+from . import _shuffle, _validate
 from ._result import TrainResult
 from .errors import DivergenceError
 
@@ -478,8 +478,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         _check_int(self.batch_size, "batch_size", 1)
         _check_int(self.n_iter_no_change, "n_iter_no_change", 1)
         _validate.flag(self.fit_intercept, "fit_intercept")
-        if not (isinstance(self.shuffle, str) and self.shuffle == "blocks"):
-            _validate.flag(self.shuffle, "shuffle")
+        _shuffle.mode(self.shuffle)         # the core trainers' check and messages
         _validate.flag(self.warm_start, "warm_start")
         alpha = _check_real(self.alpha, "alpha", 0.0)
         tol = None if self.tol is None else _check_real(self.tol, "tol", 0.0)
@@ -806,19 +805,20 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if self.solver == "batch":
             callback = _batch_stopper(stop, state)
         else:
-            curve, rows = [], []
-            # one feature, no intercept, no penalty: no epoch mean (see TrainResult)
+            curve = []
+            # one feature, no intercept, no penalty: no epoch mean (see
+            # TrainResult), so the cost after the epoch; b stays as given
             after = _validate.tutorial_model(d, bool(self.fit_intercept), alpha, b)
+            kept = []               # its rows [w, b, loss], for a DivergenceError
 
             def callback(epoch, w_now, loss):
                 if after:
                     loss = cost(w_now, b)
                     if loss is None:        # finite coefficients, overflowing cost
-                        last = rows[-1] if rows else [*w, b]
-                        raise DivergenceError(epoch, lr, self._result(
-                            rows, np.array(last[:d]), float(last[d])))
+                        w_last = np.array(kept[-1][:d]) if kept else w
+                        raise DivergenceError(epoch, lr, self._result(kept, w_last, b))
+                    kept.append([*w_now, b, loss])
                 curve.append(float(loss))
-                rows.append([*w_now, b, loss])
                 if stop(loss):
                     state["stopped"] = epoch + 1
                     return True

@@ -386,6 +386,12 @@ def test_stops_by_sgdregressors_rule(solver):
     # the run ends with the epoch at which the rule fires ("batch" sees an
     # epoch's cost at the next epoch's start and rolls that epoch back)
     assert e == est.n_iter_ - 1
+    # ... in the state of a run of that many epochs
+    same = GDRegressor(solver=solver, tol=None, random_state=0,
+                       max_iter=est.n_iter_).fit(X, y)
+    assert np.array_equal(est.coef_, same.coef_) and est.intercept_ == same.intercept_
+    assert est.t_ == same.t_
+    assert_allclose(est.loss_curve_, same.loss_curve_, rtol=1e-12)
 
 
 # -------------------------------------------------------- float32, no copies
@@ -561,7 +567,8 @@ def test_failed_fit_keeps_the_fitted_schema():
     ({"batch_size": 0}, ValueError, "batch_size"),
     ({"alpha": -1.0}, ValueError, "alpha"),
     ({"n_iter_no_change": 0}, ValueError, "n_iter_no_change"),
-    ({"shuffle": "yes"}, TypeError, "shuffle"),
+    ({"shuffle": "yes"}, ValueError, "shuffle must be True, False or .blocks."),
+    ({"shuffle": 1}, TypeError, "shuffle must be True, False or .blocks."),
     ({"random_state": "seed"}, ValueError, "random_state"),
     ({"random_state": -3}, ValueError, "random_state"),
     ({"method": "affine", "solver": "batch"}, ValueError, "method"),

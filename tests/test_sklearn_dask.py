@@ -178,6 +178,47 @@ def test_batch_divergence_epoch_is_the_in_memory_one():
     assert part.value.epoch == 1          # the estimator's epoch, as in memory
 
 
+def test_batch_fit_whose_final_cost_overflows_raises_on_dask_as_in_memory():
+    """The cost after the last epoch (loss_curve_'s last entry) overflowing
+    is that epoch's divergence on both sides (Dask used to return it)."""
+    import gdfast
+    from gdfast import DivergenceError
+    X, y = _data(40, 3, seed=6)
+    for k in range(1, 1000):    # the first run that ends finite, its final cost not
+        r = gdfast.batch_gd(X, y, w=0.0, lr=5.0, epochs=k, fit_intercept=True)
+        with np.errstate(all="ignore"):
+            if not np.isfinite(np.mean((X @ r.coef + r.intercept - y) ** 2)):
+                break
+    else:
+        pytest.fail("no run ending with an overflowing cost")
+    kw = dict(solver="batch", lr=5.0, max_iter=k, tol=None)
+    with pytest.raises(DivergenceError) as mem:
+        GDRegressor(**kw).fit(X, y)
+    with pytest.raises(DivergenceError) as dsk:
+        GDRegressor(**kw).fit(da.from_array(X, chunks=(10, 3)), da.from_array(y, chunks=10))
+    assert mem.value.epoch == dsk.value.epoch == k - 1
+    # "stats" on Dask merges chunks' statistics: within its rounding bound
+    np.testing.assert_allclose(dsk.value.result.coef, mem.value.result.coef, rtol=1e-12)
+
+
+def test_one_feature_dask_fit_whose_cost_overflows_names_the_epoch_as_in_memory():
+    """One feature, no intercept: loss_curve_ is the cost after each epoch,
+    computed on Dask too; its overflow is the epoch's divergence."""
+    from gdfast import DivergenceError
+    # residuals of 3.2e153: each square finite (the trainer's recorded loss),
+    # their sum over 64 rows not (the cost); updates 2*lr*x*r of 1e-6
+    X = np.linspace(1.0, 2.0, 64).reshape(-1, 1)
+    y = np.full(64, 3.2e153)
+    kw = dict(solver="sgd", lr=1e-160, max_iter=5, tol=None, shuffle=False,
+              fit_intercept=False)
+    with pytest.raises(DivergenceError) as mem:
+        GDRegressor(**kw).fit(X, y)
+    with pytest.raises(DivergenceError) as dsk:
+        GDRegressor(**kw).fit(da.from_array(X, chunks=(16, 1)), da.from_array(y, chunks=16))
+    assert dsk.value.epoch == mem.value.epoch == 0
+    assert dsk.value.result.epochs == mem.value.result.epochs == 0
+
+
 def test_one_of_the_pair_in_memory_in_any_form():
     """A DataFrame or list X beside a Dask y, a list or DataFrame y beside a
     Dask X: used as in memory (an AttributeError or a pandas error before);

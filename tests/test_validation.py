@@ -56,6 +56,7 @@ BAD_DATA = [
     ([np.ma.array([1.0, 99.0], mask=[0, 1]), [3.0, 4.0]], [1.0, 2.0], TypeError,
      ["masked"]),
     ([np.ma.array(9.0, mask=True), 2.0], [1.0, 2.0], TypeError, ["masked"]),
+    ([[1.0, True], [np.ma.array(1.0, mask=True), 2.0]], [1.0, 2.0], TypeError, ["masked"]),
 ]
 
 
@@ -266,3 +267,21 @@ def test_bad_data_leaves_the_callers_generator_untouched(impl, name, X):
     with pytest.raises(ValueError, match="must be finite"):
         getattr(impl, name)(X, [1.0, 2.0, 3.0], shuffle=True, seed=g)
     assert g.random() == np.random.default_rng(0).random()
+
+
+@pytest.mark.parametrize("name", ["sgd", "minibatch_gd"])
+def test_a_callbacks_own_value_error_leaves_the_generator_as_the_reference_does(impl, name):
+    """Only refused data put the caller's Generator back: a ValueError of the
+    callback's own leaves it where the epochs run left it."""
+    from gdfast import reference
+
+    def stop(epoch, w, loss):
+        if epoch == 2:
+            raise ValueError("the caller's own")
+
+    def after(module):
+        g = np.random.default_rng(5)
+        with pytest.raises(ValueError, match="the caller's own"):
+            getattr(module, name)(GOOD_X, GOOD_Y, shuffle=True, seed=g, callback=stop)
+        return g.random()
+    assert after(impl) == after(reference)
