@@ -14,7 +14,6 @@ Two families of kernels sit under the driver:
   statistics method in ``gdfast._stats``.
 """
 
-import functools
 import os
 import threading
 import warnings
@@ -541,32 +540,6 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
 SGD_MODES = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "gram": _rows.BLOCKS}
 
 
-def _rng_kept_on_bad_data(position):
-    """Decorate a shuffling trainer whose ``seed`` is argument ``position``:
-    a caller's Generator (or BitGenerator) is put back as it was when the
-    data turn out bad (NonFiniteData; a callback's own ValueError leaves it
-    as the epochs run left it, as in the reference). The kernels find a NaN
-    or inf lazily, after the first epoch's order was drawn, where the
-    reference refuses the data before drawing: without this, the two would
-    leave the caller's stream apart. gdfast.dask's trainers, which draw
-    their orders as they build the graph, use it too."""
-    def decorate(trainer):
-        @functools.wraps(trainer)
-        def run(*args, **kwargs):
-            seed = kwargs.get("seed", args[position] if len(args) > position else None)
-            bitgen = getattr(seed, "bit_generator", seed)
-            state = bitgen.state if isinstance(bitgen, np.random.BitGenerator) else None
-            try:
-                return trainer(*args, **kwargs)
-            except _validate.NonFiniteData:
-                if state is not None:
-                    bitgen.state = state
-                raise
-        return run
-    return decorate
-
-
-@_rng_kept_on_bad_data(6)
 def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         fit_intercept=False, alpha=0.0, callback=None, progress=False, method="auto"):
     """Stochastic gradient descent: one update per sample.
@@ -673,7 +646,6 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     return _driver.epochs("sgd", method, p, epoch)
 
 
-@_rng_kept_on_bad_data(7)
 def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
                  seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
                  progress=False, method="auto", threads=None):

@@ -382,13 +382,8 @@ def choice(value, name, options):
     return value
 
 
-class NonFiniteData(ValueError):
-    """The data hold NaN or +-inf (a ValueError: what users catch). Its own
-    class so that the trainers tell it from a callback's ValueError."""
-
-
 def raise_if_nonfinite(*named):
-    """Raise NonFiniteData for the first (array, name) holding NaN or +-inf."""
+    """Raise ValueError for the first (array, name) holding NaN or +-inf."""
     for arr, name in named:
         bad = ~np.isfinite(arr)
         if bad.any():
@@ -396,8 +391,8 @@ def raise_if_nonfinite(*named):
                 where = tuple(int(i) for i in np.argwhere(bad)[0])
             else:
                 where = int(np.flatnonzero(bad)[0])
-            raise NonFiniteData(f"{name} must be finite, got {arr[where]} at index "
-                                f"{_index(where)}")
+            raise ValueError(f"{name} must be finite, got {arr[where]} at index "
+                             f"{_index(where)}")
 
 
 def finite_result(value, what):

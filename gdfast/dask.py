@@ -214,8 +214,8 @@ def _raise_if_nonfinite(dd):
                 where, value = hit[which]
                 row = off + where[0]
                 idx = str(row) if (which == 1 or dd.flat) else f"({row}, {where[1]})"
-                raise _validate.NonFiniteData(f"{names[which]} must be finite, got "
-                                              f"{np.float64(value)} at index {idx}")
+                raise ValueError(f"{names[which]} must be finite, got "
+                                 f"{np.float64(value)} at index {idx}")
 
 
 def _tuple(*parts):
@@ -786,7 +786,6 @@ def _compose(*maps):
     return A, B, xl, yl
 
 
-@_compiled._rng_kept_on_bad_data(6)
 def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         fit_intercept=False, alpha=0.0, callback=None, progress=False, method="auto",
         persist="auto"):
@@ -936,7 +935,6 @@ def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):
     return w, b, loss, rss, cx, cy
 
 
-@_compiled._rng_kept_on_bad_data(7)
 def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
                  seed=None, *, b=0.0, fit_intercept=False, alpha=0.0, callback=None,
                  progress=False, method="auto", threads=None, persist="auto"):

@@ -583,6 +583,16 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         curve = [float(v) for v in hist[1:]] + [last]
         return w, b, curve, res.epochs, stop(last)
 
+    def _epochs_divergence(self, epoch, lr, res, curve, w, b):
+        """The DivergenceError of a Dask "sgd"/"minibatch" fit at ``epoch``, as
+        the in-memory fit's loop raises it: its result holds the epochs before
+        it, their loss_curve_ entries (``curve``) as the loss, from the
+        trainer's histories ``res`` (from (w, b) when none ran)."""
+        rows = np.column_stack([np.asarray(res.coef_history)[:epoch].reshape(epoch, len(w)),
+                                res.intercept_history[:epoch], curve[:epoch]])
+        last_w, last_b = (rows[-1, :-2], float(rows[-1, -2])) if epoch else (w, b)
+        return DivergenceError(epoch, lr, self._result(rows, np.array(last_w), last_b))
+
     def _batch_divergence(self, exc, lr, w, b, finite_cost):
         """Raise the DivergenceError of a "batch" fit from the core's ``exc``
         when they differ: the core names the epoch whose update (or
@@ -807,17 +817,15 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         else:
             curve = []
             # one feature, no intercept, no penalty: no epoch mean (see
-            # TrainResult), so the cost after the epoch; b stays as given
+            # TrainResult), so the cost after the epoch
             after = _validate.tutorial_model(d, bool(self.fit_intercept), alpha, b)
-            kept = []               # its rows [w, b, loss], for a DivergenceError
 
             def callback(epoch, w_now, loss):
                 if after:
                     loss = cost(w_now, b)
-                    if loss is None:        # finite coefficients, overflowing cost
-                        w_last = np.array(kept[-1][:d]) if kept else w
-                        raise DivergenceError(epoch, lr, self._result(kept, w_last, b))
-                    kept.append([*w_now, b, loss])
+                if loss is None or not math.isfinite(loss):
+                    state["diverged"] = epoch       # as in memory: this epoch
+                    return True
                 curve.append(float(loss))
                 if stop(loss):
                     state["stopped"] = epoch + 1
@@ -833,7 +841,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 raise DivergenceError(epoch0, lr, self._result([], w, b)) from exc
             if self.solver == "batch":
                 self._batch_divergence(exc, lr, w, b, cost)
-            raise
+                raise
+            raise self._epochs_divergence(exc.epoch, lr, exc.result, curve, w, b) from exc
+        if "diverged" in state:         # a finite epoch whose loss_curve_ entry is not
+            if partial:
+                raise DivergenceError(epoch0, lr, self._result([], w, b))
+            raise self._epochs_divergence(state["diverged"], lr, res, curve, w, b)
         if self.solver == "batch":
             try:
                 w, b, curve, epochs, converged = self._batch_end(res, state, stop, (w, b),

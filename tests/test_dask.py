@@ -437,18 +437,6 @@ def test_masked_sparse_or_unknown_width_chunks_refused_by_name(trainer):
         fit(Xd.map_blocks(sp.csr_matrix), yd)
 
 
-@pytest.mark.parametrize("trainer", ["sgd", "minibatch_gd"])
-def test_bad_data_leaves_the_callers_generator_untouched(trainer):
-    """As in memory (tests/test_validation.py): the orders drawn while the
-    graph was built are given back when a chunk turns out to hold a NaN."""
-    X, y = make()
-    X[700, 1] = np.nan
-    g = np.random.default_rng(5)
-    with pytest.raises(ValueError, match=r"X must be finite, got nan at index \(700, 1\)"):
-        getattr(gdd, trainer)(da.from_array(X, chunks=(500, 3)), y, shuffle=True, seed=g)
-    assert g.random() == np.random.default_rng(5).random()
-
-
 def test_mismatched_lengths_and_types_refused_like_in_memory():
     X, y = make()
     Xd = da.from_array(X, chunks=(500, 3))

@@ -219,6 +219,45 @@ def test_one_feature_dask_fit_whose_cost_overflows_names_the_epoch_as_in_memory(
     assert dsk.value.result.epochs == mem.value.result.epochs == 0
 
 
+@pytest.mark.parametrize("solver", ["sgd", "minibatch"])
+def test_sgd_divergence_on_dask_is_the_in_memory_error(solver):
+    """The epoch whose loss_curve_ entry (the epoch's mean) is not finite
+    diverges, with the epochs before it as in memory (Dask went on with inf
+    in loss_curve_, or stopped an epoch later, with the trainer's result)."""
+    from gdfast import DivergenceError
+
+    def error(X, y, **kw):
+        try:
+            GDRegressor(**kw).fit(X, y)
+        except DivergenceError as exc:
+            return exc
+        return None
+    cases = []
+    if solver == "sgd":
+        X = np.ones((8, 2))
+        y = np.zeros(8)
+        X[3], y[3] = 1e-200, 1e200      # one row's squared residual overflows
+        cases.append((X, y, dict(lr=0.01, fit_intercept=False)))
+    for seed in range(12):              # diverging steps
+        rng = np.random.default_rng(seed)
+        Xs = rng.normal(size=(120, 3))
+        cases.append((Xs, Xs.sum(1) + 1.0, dict(lr=float(rng.uniform(0.3, 5.0)), alpha=0.1)))
+    diverged = 0
+    for X, y, kw in cases:
+        kw.update(solver=solver, shuffle=False, tol=None, max_iter=300, batch_size=8)
+        m = error(X, y, **kw)
+        k = len(y) // 4
+        d = error(da.from_array(X, chunks=(k, X.shape[1])), da.from_array(y, chunks=k), **kw)
+        if m is None:               # a step that still converges: the same on Dask
+            assert d is None
+            continue
+        diverged += 1
+        assert d.epoch == m.epoch
+        np.testing.assert_array_equal(d.result.coef_history, m.result.coef_history)
+        np.testing.assert_allclose(d.result.loss_history, m.result.loss_history, rtol=1e-12)
+    assert diverged >= 6
+
+
 def test_one_of_the_pair_in_memory_in_any_form():
     """A DataFrame or list X beside a Dask y, a list or DataFrame y beside a
     Dask X: used as in memory (an AttributeError or a pandas error before);
