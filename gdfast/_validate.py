@@ -142,34 +142,48 @@ def _index(where):
     return str(int(where))
 
 
+_PLAIN = (float, int, list, tuple)
+
+
+def _bool_items(t):
+    """Whether items of type t may hold bools numpy would widen to numbers:
+    anything array-like (ndarrays of any subclass, Series, Categoricals,
+    pyarrow arrays, memoryviews), not Python or numpy numbers."""
+    return t not in _PLAIN and not issubclass(t, (np.generic, numbers.Number, str, bytes))
+
+
+def _is_bool_array(v):
+    if type(v) is np.ndarray:
+        return v.dtype.kind == "b"
+    try:
+        return np.asarray(v).dtype.kind == "b"
+    except Exception:           # np.asarray of the whole reports it
+        return False
+
+
 def _lost_in(seq):
     """What np.asarray would silently lose from a (nested) list or tuple:
-    "a bool" (a bool, or an array of bools -- an ndarray of any subclass, a
-    Series, a memoryview -- among its items: numpy widens [True, 2.0] to
-    floats, where a bool array is refused), "a masked array" (its mask is
-    dropped), or None. The items' types are collected in C (set(map)); only
-    items of array-like types are looked at one by one. A masked array
-    anywhere wins over a bool (the caller checks masks before np.asarray,
-    which warns about them)."""
-    kinds = set(map(type, seq))
-    found = "a bool" if bool in kinds or np.bool_ in kinds else None
-    for t in kinds:
-        if t in (float, int, list, tuple) or issubclass(t, np.generic):
-            continue
-        if issubclass(t, np.ma.MaskedArray):
-            return "a masked array"
-        if found:
-            continue
-        if t is memoryview:
-            if any(v.format == "?" for v in seq if type(v) is t):
-                found = "a bool"
-        elif hasattr(t, "dtype") and any(getattr(v.dtype, "kind", None) == "b"
-                                         for v in seq if type(v) is t):
+    "a bool" (a bool, or an array-like of bools among its items: numpy
+    widens [True, 2.0] to floats, where a bool array is refused), "a masked
+    array" (its mask is dropped), or None. A masked array anywhere wins (the
+    caller checks masks before np.asarray, which warns about them). Level
+    by level, without recursion: each level's item types are collected in C
+    (set(map)); only where array-like items are present are the items
+    looked at one by one, once."""
+    found = None
+    while seq:
+        kinds = set(map(type, seq))
+        if bool in kinds or np.bool_ in kinds:
             found = "a bool"
-    if list in kinds or tuple in kinds:     # the next level, flattened in C
-        deeper = _lost_in(list(itertools.chain.from_iterable(
-            v for v in seq if type(v) is list or type(v) is tuple)))
-        return deeper if deeper == "a masked array" else found or deeper
+        odd = {t for t in kinds if _bool_items(t)}
+        if any(issubclass(t, np.ma.MaskedArray) for t in odd):
+            return "a masked array"
+        if odd and not found and any(_is_bool_array(v) for v in seq if type(v) in odd):
+            found = "a bool"
+        if list not in kinds and tuple not in kinds:
+            break
+        seq = list(itertools.chain.from_iterable(       # the next level, flattened in C
+            v for v in seq if type(v) is list or type(v) is tuple))
     return found
 
 

@@ -52,6 +52,7 @@ BAD_DATA = [
     # bools in any array-like item: a subclass, a Series, a memoryview
     ([np.array([True, False]).view(_Sub), [1.0, 2.0]], [1.0, 2.0], TypeError, ["bool"]),
     ([memoryview(np.array([True, False])), [1.0, 2.0]], [1.0, 2.0], TypeError, ["bool"]),
+    ([[np.array(True).view(_Sub), 1.0], [1.0, 2.0]], [1.0, 2.0], TypeError, ["bool"]),
     # np.asarray drops the masks of masked items (a 0-d masked item: a NaN)
     ([np.ma.array([1.0, 99.0], mask=[0, 1]), [3.0, 4.0]], [1.0, 2.0], TypeError,
      ["masked"]),
@@ -179,6 +180,18 @@ def test_shuffle_that_is_not_a_flag_is_named(impl, name):
         getattr(impl, name)(GOOD_X, GOOD_Y, shuffle=np.array([1, 0]))
     with pytest.raises(ValueError, match="shuffle must be True, False or 'blocks', got 'foo'"):
         getattr(impl, name)(GOOD_X, GOOD_Y, shuffle="foo")
+
+
+def test_deep_or_many_typed_lists_are_scanned_without_recursion_or_quadratic_time(impl):
+    """The list scan went level by level by recursion (a list nested 3000
+    deep raised RecursionError) and over the items once per item type."""
+    deep = [1.0]
+    for _ in range(3000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="X must be"):
+        impl.cost(deep, [1.0], 1.0)
+    rows = [np.array([1.0, 2.0]).view(type(f"Row{i}", (np.ndarray,), {})) for i in range(3000)]
+    assert impl.cost(rows, np.ones(3000), [1.0, 1.0]) == pytest.approx(4.0)
 
 
 def test_forward_refuses_x_without_columns(impl):
