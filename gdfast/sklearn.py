@@ -28,8 +28,8 @@ try:
     from sklearn.utils import assert_all_finite
     from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 except ImportError as exc:
-    raise ImportError(f"gdfast.GDRegressor needs scikit-learn ({exc}): "
-                      "pip install 'gdfast[sklearn]'") from exc
+    raise ImportError(f"gdfast.GDRegressor needs scikit-learn, which could not be imported "
+                      f"({exc}): pip install 'gdfast[sklearn]'") from exc
 
 import gdfast as _gd
 
@@ -279,18 +279,26 @@ def _is_dask(a):
     return m is not None and isinstance(a, m.Array)
 
 
-def _warn_if_rising(curve, patience, lr):
+#: a rise of the loss smaller than this, relative, is rounding, not divergence
+_RISE = 1e-9
+
+
+def _warn_if_rising(curve, patience, lr, auto):
     """The tol rule stops a diverging run too (its loss never improves): warn
-    when the run stopped with the loss risen in each of its last
-    ``patience`` epochs to above the first epoch's -- a step size too large,
-    not a minimum (SGDRegressor says nothing there)."""
+    when the run stopped with the loss risen (by more than rounding: _RISE)
+    in each of its last ``patience`` epochs to above the first epoch's -- a
+    step size too large, not a minimum (SGDRegressor says nothing there).
+    ``auto``: lr was "auto" (which gave ``lr``)."""
+    def rose(a, b):
+        return b - a > _RISE * abs(a)
     tail = curve[-patience - 1:]
-    if (len(curve) > patience and curve[-1] > curve[0]
-            and all(a < b for a, b in zip(tail, tail[1:]))):
+    if (len(curve) > patience and rose(curve[0], curve[-1])
+            and all(rose(a, b) for a, b in zip(tail, tail[1:]))):
+        step = f"lr='auto' gave {lr!r}" if auto else f"got {lr!r}; or lr='auto'"
         warnings.warn(f"The loss rose in each of the last {patience} epochs, from "
                       f"{tail[0]:.6g} to {tail[-1]:.6g}: the run stopped by the tol rule is "
-                      f"diverging, not converged; use a smaller lr (got {lr!r}) or "
-                      "lr='auto'.", ConvergenceWarning, stacklevel=4)
+                      f"diverging, not converged; use a smaller lr ({step}).",
+                      ConvergenceWarning, stacklevel=4)
 
 
 def _batch_stopper(stop, state):
@@ -688,7 +696,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                           "Consider increasing max_iter to improve the fit.",
                           ConvergenceWarning, stacklevel=3)
         elif converged:
-            _warn_if_rising(curve, int(self.n_iter_no_change), lr)
+            _warn_if_rising(curve, int(self.n_iter_no_change), lr, isinstance(self.lr, str))
         self.coef_, self.intercept_ = w, b
         self.n_iter_, self.loss_curve_, self.lr_ = n_iter, curve, lr
         self.t_ = n_iter * n
@@ -863,7 +871,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                           "Consider increasing max_iter to improve the fit.",
                           ConvergenceWarning, stacklevel=3)
         elif converged:
-            _warn_if_rising(curve, int(self.n_iter_no_change), lr)
+            _warn_if_rising(curve, int(self.n_iter_no_change), lr, isinstance(self.lr, str))
         self.coef_, self.intercept_ = w, b
         if partial and not first:
             self.n_iter_ += epochs
