@@ -537,7 +537,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
 
 
 #: sgd's methods over rows of any d -> the kernel's mode (_rows.sgd_epoch)
-SGD_MODES = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "gram": _rows.BLOCKS}
+SGD_MODES = {"plain": _rows.PLAIN, "lanes": _rows.LANES, "gram": _rows.GRAM}
 
 
 def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,

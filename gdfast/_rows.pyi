@@ -26,7 +26,7 @@ def minibatch_epoch(X: _F, y: _F, w: _D, b: float, lr: float, alpha: float, fit_
                     signals: bool = ...) -> Tuple[float, float, float]: ...
 PLAIN: int
 LANES: int
-BLOCKS: int
+GRAM: int
 
 def sgd_epoch(X: _F, y: _F, w: _D, b: float, lr: float, alpha: float, fit_b: bool,
               order: Optional[_I] = ..., signals: bool = ...,

@@ -290,17 +290,17 @@ def minibatch_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w
 cdef enum Mode:
     M_PLAIN = 0
     M_LANES = 1
-    M_BLOCKS = 2
+    M_GRAM = 2
 
 #: sgd_epoch's modes (see its docstring)
-PLAIN, LANES, BLOCKS = M_PLAIN, M_LANES, M_BLOCKS
+PLAIN, LANES, GRAM = M_PLAIN, M_LANES, M_GRAM
 
 
 cdef double fast_sgd(const floating* X, const yfloat* y, const int64_t* idx,
                      Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t d, double* w, double b,
                      double lr, double alpha, bint fit_b, int mode,
                      double* rss) noexcept nogil:
-    """Rows lo..hi-1 by the "lanes" (mode LANES) or "gram" (BLOCKS) form;
+    """Rows lo..hi-1 by the "lanes" (mode LANES) or "gram" (GRAM) form;
     adds the rows' pre-update squared residuals to rss."""
     cdef const int64_t* ix = idx + lo if idx != NULL else NULL
     cdef const floating* Xs = X if idx != NULL else X + lo * d
@@ -308,17 +308,17 @@ cdef double fast_sgd(const floating* X, const yfloat* y, const int64_t* idx,
     cdef Py_ssize_t m = hi - lo
     if floating is double:
         if yfloat is double:
-            if mode == M_BLOCKS:
+            if mode == M_GRAM:
                 return sgd_blocks_dd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
             return sgd_lanes_dd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
-        if mode == M_BLOCKS:
+        if mode == M_GRAM:
             return sgd_blocks_df(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
         return sgd_lanes_df(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
     if yfloat is double:
-        if mode == M_BLOCKS:
+        if mode == M_GRAM:
             return sgd_blocks_fd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
         return sgd_lanes_fd(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
-    if mode == M_BLOCKS:
+    if mode == M_GRAM:
         return sgd_blocks_ff(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
     return sgd_lanes_ff(Xs, ys, ix, m, d, w, b, lr, alpha, fit_b, rss)
 
@@ -331,7 +331,7 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
         r = x·w + b - y;  w_j -= lr * (2*x_j*r + 2*alpha*w_j);  b -= lr * (2*r).
     PLAIN: the reference's expressions in the reference's order, bit for bit.
     LANES: the same update rearranged for speed (_rowops.h): x·w in eight
-    lanes, w = (1 - 2*lr*alpha)*w - (2*lr*r)*x. BLOCKS: four rows at a time
+    lanes, w = (1 - 2*lr*alpha)*w - (2*lr*r)*x. GRAM: four rows at a time
     through their Gram matrix (_rowops.h), so the chain from row to row is
     short. Both equal PLAIN in real arithmetic. Updates w in place; returns
     (b, loss of the last row after its update, the sum over the epoch of each

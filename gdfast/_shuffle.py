@@ -32,16 +32,23 @@ BLOCK_ROWS = 256
 GROUP = 64
 
 
-def mode(shuffle):
-    """None (no shuffle), "global" (True) or "blocks"."""
+def mode(shuffle, blocks=True):
+    """None (no shuffle), "global" (True) or "blocks" -- which gdfast.dask
+    (``blocks=False``) refuses: there shuffle=True already keeps locality."""
+    accepted = "True, False or 'blocks'" if blocks else "True or False"
     if isinstance(shuffle, str):
+        if shuffle == "blocks" and not blocks:
+            raise ValueError(
+                "shuffle='blocks' is for in-memory data; on Dask arrays shuffle=True visits "
+                "the chunks in a random order and each chunk's rows in a random order (rows "
+                "never leave their chunk: docs/dask.md)")
         if shuffle != "blocks":
-            raise ValueError(f"shuffle must be True, False or 'blocks', got {shuffle!r:.40}")
+            raise ValueError(f"shuffle must be {accepted}, got {shuffle!r:.40}")
         return shuffle
     if isinstance(shuffle, (bool, np.bool_)):
         return "global" if shuffle else None
-    raise TypeError(f"shuffle must be True, False or 'blocks', got "
-                    f"{type(shuffle).__name__} {shuffle!r:.40}")
+    raise TypeError(f"shuffle must be {accepted}, got {type(shuffle).__name__} "
+                    f"{shuffle!r:.40}")
 
 
 def block_draws(rng, n):

@@ -144,6 +144,10 @@ def _index(where):
 
 _PLAIN = (float, int, list, tuple)
 
+#: levels of nesting the list scan looks into: beyond numpy's 64 dimensions
+#: np.asarray refuses the data anyway (a list holding itself among them)
+_MAX_LEVELS = 66
+
 
 def _bool_items(t):
     """Whether items of type t may hold bools numpy would widen to numbers:
@@ -171,7 +175,9 @@ def _lost_in(seq):
     (set(map)); only where array-like items are present are the items
     looked at one by one, once."""
     found = None
-    while seq:
+    for _ in range(_MAX_LEVELS):
+        if not seq:
+            break
         kinds = set(map(type, seq))
         if bool in kinds or np.bool_ in kinds:
             found = "a bool"

@@ -719,22 +719,10 @@ def row_order(chunks, seed=None, epochs=1):
 
 # --------------------------------------------------------------------- sgd
 
-def _shuffle_flag(shuffle):
-    """``shuffle`` of gdfast.dask's sgd and minibatch_gd as a bool: the
-    in-memory check and messages (gdfast._shuffle.mode), and the in-memory
-    trainers' ``"blocks"`` named as such."""
-    if _shuffle.mode(shuffle) == "blocks":
-        raise ValueError(
-            "shuffle='blocks' is for in-memory data; on Dask arrays shuffle=True visits "
-            "the chunks in a random order and each chunk's rows in a random order (rows "
-            "never leave their chunk: docs/dask.md)")
-    return bool(shuffle)
-
-
 def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
     """SGD over one chunk from the incoming (w, b, loss, rss): a pure function
     (the incoming w is copied, never written). mode: _rows.PLAIN, LANES or
-    BLOCKS (the last groups rows in fours from the chunk's start)."""
+    GRAM (the last groups rows in fours from the chunk's start)."""
     X = _rows_of(Xk)
     if X.shape[0] == 0:
         return state
@@ -846,7 +834,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     one_feature = dd.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
-    shuffle = _shuffle_flag(shuffle)
+    shuffle = _shuffle.mode(shuffle, blocks=False) is not None
     method = _plan.sgd_method(method, dd.n, dd.d, one_feature, shuffled=shuffle)
     mode = _compiled.SGD_MODES.get(method)
     plan = _plans(shuffle, seed, dd.chunks)
@@ -989,7 +977,7 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     size = _validate.batch_size(batch_size, dd.n)
-    shuffle = _shuffle_flag(shuffle)         # in the in-memory order
+    shuffle = _shuffle.mode(shuffle, blocks=False) is not None   # in the in-memory order
     _validate.choice(method, "method", ("auto", "batches"))
     nthreads = _validate.threads(threads)
     plan = _plans(shuffle, seed, dd.chunks)

@@ -583,13 +583,20 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
         last = finite_cost(w, b)
         if last is None:
-            d = len(w)
-            rows = np.column_stack([res.coef_history, res.intercept_history, hist])
-            before = rows[-2] if len(rows) > 1 else np.r_[p0[0], p0[1], 0.0]
-            raise DivergenceError(res.epochs - 1, lr, self._result(
-                rows[:-1], before[:d], float(before[d])))
+            raise self._last_epoch_diverged(res, lr, p0)
         curve = [float(v) for v in hist[1:]] + [last]
         return w, b, curve, res.epochs, stop(last)
+
+    def _last_epoch_diverged(self, res, lr, p0):
+        """The DivergenceError of a "batch" run whose last epoch (of ``res``,
+        at least one) left the cost overflowing: by loss_curve_'s definition
+        (the cost after each epoch) that epoch diverged; the result holds the
+        epochs before it (from ``p0 = (w, b)`` when none)."""
+        d = len(p0[0])
+        rows = np.column_stack([res.coef_history, res.intercept_history,
+                                res.loss_history])[:-1]
+        w0, b0 = (rows[-1, :d], float(rows[-1, d])) if len(rows) else p0
+        return DivergenceError(res.epochs - 1, lr, self._result(rows, np.array(w0), b0))
 
     def _epochs_divergence(self, epoch, lr, res, curve, w, b):
         """The DivergenceError of a Dask "sgd"/"minibatch" fit at ``epoch``, as
@@ -609,12 +616,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         (``finite_cost(coef, intercept)`` None at the last finite state)."""
         r = exc.result
         if r.epochs and finite_cost(r.coef, r.intercept) is None:
-            d = len(w)
-            rows = np.column_stack([r.coef_history, r.intercept_history,
-                                    r.loss_history])[:-1]
-            w0 = rows[-1, :d] if len(rows) else w
-            b0 = float(rows[-1, d]) if len(rows) else b
-            raise DivergenceError(r.epochs - 1, lr, self._result(rows, w0, b0)) from exc
+            raise self._last_epoch_diverged(r, lr, (w, b)) from exc
 
     def _result(self, rows, w, b):
         arr = np.array(rows, dtype=np.float64).reshape(-1, len(w) + 2)
@@ -795,7 +797,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                           "using ravel().", DataConversionWarning, stacklevel=3)
             y = y[:, 0]
         if self.solver != "batch":
-            gdd._shuffle_flag(self.shuffle)
+            _shuffle.mode(self.shuffle, blocks=False)       # before any read
         dd = gdd._data(X, y)            # chunking, lengths, dtypes: gdfast.dask's checks
         n, d = dd.n, dd.d
         if not first and d != self.n_features_in_:
@@ -840,32 +842,29 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                     return True
                 return False
             callback._epoch_loss = True
-        epoch0 = 0 if first or not partial else self.n_iter_
+        w0, b0 = w, b
         try:
-            res = self._epoch(X, y, w, b, lr, alpha, rng,
-                              1 if partial else int(self.max_iter), callback, trainers=gdd)
-        except DivergenceError as exc:
-            if partial:         # numbered by the estimator's epochs, as in memory
-                raise DivergenceError(epoch0, lr, self._result([], w, b)) from exc
-            if self.solver == "batch":
-                self._batch_divergence(exc, lr, w, b, cost)
-                raise
-            raise self._epochs_divergence(exc.epoch, lr, exc.result, curve, w, b) from exc
-        if "diverged" in state:         # a finite epoch whose loss_curve_ entry is not
-            if partial:
-                raise DivergenceError(epoch0, lr, self._result([], w, b))
-            raise self._epochs_divergence(state["diverged"], lr, res, curve, w, b)
-        if self.solver == "batch":
             try:
+                res = self._epoch(X, y, w, b, lr, alpha, rng,
+                                  1 if partial else int(self.max_iter), callback, trainers=gdd)
+            except DivergenceError as exc:
+                if self.solver == "batch":
+                    self._batch_divergence(exc, lr, w, b, cost)
+                    raise
+                raise self._epochs_divergence(exc.epoch, lr, exc.result, curve, w, b) from exc
+            if "diverged" in state:     # a finite epoch whose loss_curve_ entry is not
+                raise self._epochs_divergence(state["diverged"], lr, res, curve, w, b)
+            if self.solver == "batch":  # (its final cost overflowing: a divergence)
                 w, b, curve, epochs, converged = self._batch_end(res, state, stop, (w, b),
                                                                  lr, cost)
-            except DivergenceError as exc:      # the final cost overflowed
-                if partial:
-                    raise DivergenceError(epoch0, lr, self._result([], w, b)) from exc
-                raise
-        else:
-            w, b = np.array(res.coef, dtype=np.float64).reshape(d), float(res.intercept)
-            epochs, converged = res.epochs, "stopped" in state
+            else:
+                w, b = np.array(res.coef, dtype=np.float64).reshape(d), float(res.intercept)
+                epochs, converged = res.epochs, "stopped" in state
+        except DivergenceError as exc:
+            if partial:         # numbered by the estimator's epochs, as in memory
+                raise DivergenceError(0 if first else self.n_iter_, lr,
+                                      self._result([], w0, b0)) from exc
+            raise
         if tol is not None and not converged and not partial:
             warnings.warn("Maximum number of iteration reached before convergence. "
                           "Consider increasing max_iter to improve the fit.",

@@ -103,7 +103,7 @@ def test_simd_paths_give_identical_bits(tmp_path):
             "        out.append(repr(o.tolist()))\n"
             "        for od in (None, order):\n"
             "            for alpha in (0.0, 0.1):\n"
-            "                for mode in (_rows.LANES, _rows.BLOCKS):\n"
+            "                for mode in (_rows.LANES, _rows.GRAM):\n"
             "                    w = np.zeros(d)\n"
             "                    r = _rows.sgd_epoch(X, y, w, 0.0, 0.001, alpha, True, od, False, mode)\n"
             "                    out.append(repr((w.tolist(), r)))\n"

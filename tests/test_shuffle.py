@@ -137,7 +137,7 @@ def test_generated_block_order_gives_the_bits_of_the_written_one(n):
             assert np.array_equal(h1, h2)
     X = rng.standard_normal((n, 5))
     yy = X.sum(axis=1) + rng.standard_normal(n)
-    for mode in (_rows.PLAIN, _rows.LANES, _rows.BLOCKS):
+    for mode in (_rows.PLAIN, _rows.LANES, _rows.GRAM):
         w1, w2 = np.zeros(5), np.zeros(5)
         r1 = _rows.sgd_epoch(X, yy, w1, 0.0, 0.001, 0.1, True, order, False, mode)
         r2 = _rows.sgd_epoch(X, yy, w2, 0.0, 0.001, 0.1, True, None, False, mode, perm,

@@ -182,16 +182,23 @@ def test_shuffle_that_is_not_a_flag_is_named(impl, name):
         getattr(impl, name)(GOOD_X, GOOD_Y, shuffle="foo")
 
 
-def test_deep_or_many_typed_lists_are_scanned_without_recursion_or_quadratic_time(impl):
+def test_deep_self_holding_or_many_typed_lists_are_scanned_to_a_clear_error(impl):
     """The list scan went level by level by recursion (a list nested 3000
-    deep raised RecursionError) and over the items once per item type."""
+    deep raised RecursionError; one holding itself looped for ever once the
+    recursion was gone), and rows of many array types must all be seen."""
     deep = [1.0]
     for _ in range(3000):
         deep = [deep]
-    with pytest.raises(ValueError, match="X must be"):
-        impl.cost(deep, [1.0], 1.0)
-    rows = [np.array([1.0, 2.0]).view(type(f"Row{i}", (np.ndarray,), {})) for i in range(3000)]
-    assert impl.cost(rows, np.ones(3000), [1.0, 1.0]) == pytest.approx(4.0)
+    selfish = [1.0]
+    selfish.append(selfish)
+    for bad in (deep, selfish):
+        with pytest.raises(ValueError, match="X must be"):
+            impl.cost(bad, [1.0, 2.0][:len(bad)], 1.0)
+    rows = [np.array([1.0, 2.0]).view(type(f"Row{i}", (np.ndarray,), {})) for i in range(300)]
+    assert impl.cost(rows, np.ones(300), [1.0, 1.0]) == pytest.approx(4.0)
+    rows.append(np.array([True, False]).view(type("Last", (np.ndarray,), {})))
+    with pytest.raises(TypeError, match="a bool in a list"):
+        impl.cost(rows, np.ones(301), [1.0, 1.0])
 
 
 def test_forward_refuses_x_without_columns(impl):
