@@ -38,10 +38,14 @@ from ._result import TrainResult
 from .errors import DivergenceError
 
 try:                                   # scikit-learn >= 1.6
+    from sklearn.utils.validation import _check_feature_names
     from sklearn.utils.validation import validate_data as _validate_data
 except ImportError:                    # pragma: no cover - scikit-learn 1.3 to 1.5
     def _validate_data(est, *args, **kwargs):
         return est._validate_data(*args, **kwargs)
+
+    def _check_feature_names(est, X, *, reset):
+        return est._check_feature_names(X, reset=reset)
 
 # fit skips scikit-learn's finiteness pass over X (and over a float y, see
 # GDRegressor._data): NaN and inf propagate into the weights, the intercept or
@@ -803,6 +807,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if not first and d != self.n_features_in_:
             raise ValueError(f"X has {d} features, but GDRegressor is expecting "
                              f"{self.n_features_in_} features as input")
+        if not first and not names:
+            _check_feature_names(self, X, reset=False)     # as in memory: warns
         w, b = self._start(d, bool(self.warm_start) or not first)   # before any read
         def chunk_norms():
             # each chunk's rows as in memory (_sq_norms), so the largest
@@ -896,6 +902,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but GDRegressor is expecting "
                              f"{self.n_features_in_} features as input")
+        _check_feature_names(self, X, reset=False)     # a fit on a DataFrame: warns
         if X.numblocks[1] > 1:
             X = X.rechunk({1: -1})
         return X.map_blocks(_predict_chunk, self.coef_, self.intercept_, drop_axis=1,

@@ -117,6 +117,22 @@ def test_predict_on_dask_checks_its_input_and_matches_in_memory():
         m.predict(da.from_array(bad, chunks=(100, 3))).compute()
 
 
+def test_dask_input_after_a_dataframe_fit_warns_as_numpy_input_does():
+    """scikit-learn's "X does not have valid feature names" for an array after a
+    DataFrame fit: predict and partial_fit on Dask arrays said nothing."""
+    pd = pytest.importorskip("pandas")
+    X, y = _data(200, 3, seed=8)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    Xd = da.from_array(X, chunks=(50, 3))
+    m = GDRegressor(max_iter=2, tol=None).fit(df, y)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        m.predict(X)                                    # the in-memory behaviour
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        m.predict(Xd)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        m.partial_fit(Xd, da.from_array(y, chunks=50))
+
+
 def test_refit_on_dask_forgets_the_column_names_of_a_dataframe_fit():
     pd = pytest.importorskip("pandas")
     X, y = _data(400, 3)
