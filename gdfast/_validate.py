@@ -193,6 +193,16 @@ def _lost_in(seq):
     return found
 
 
+def _scanned(obj, name):
+    """_lost_in(obj) for a list or tuple (else None), a masked item refused
+    here, before np.asarray or np.ndim, which warn about masks."""
+    lost = _lost_in(obj) if isinstance(obj, (list, tuple)) else None
+    if lost == "a masked array":
+        raise TypeError(f"{name} must not hold masked arrays: their masks would be "
+                        f"ignored; pass plain arrays (.compressed() or .filled(value))")
+    return lost
+
+
 def require_columns(arr, name):
     """Refuse a 2-D array (numpy or Dask) of zero columns."""
     if arr.ndim == 2 and arr.shape[1] == 0:
@@ -211,10 +221,7 @@ def _array(obj, name, max_ndim):
                         f"ignored; pass {name}.compressed() or {name}.filled(value)")
     if isinstance(obj, (str, bytes)) or obj is None:
         raise TypeError(f"{name} must be real numbers, got {type(obj).__name__}")
-    lost = _lost_in(obj) if isinstance(obj, (list, tuple)) else None
-    if lost == "a masked array":            # before np.asarray, which warns about masks
-        raise TypeError(f"{name} must not hold masked arrays: their masks would be "
-                        f"ignored; pass plain arrays (.compressed() or .filled(value))")
+    lost = _scanned(obj, name)
     try:
         arr = np.asarray(obj)
     except (ValueError, TypeError) as exc:  # ragged nesting and the like
@@ -308,9 +315,7 @@ def real(v, name):
 def coef(w, d, flat, name="w"):
     """Initial coefficients: a scalar (broadcast) or shape (d,) -> a fresh
     float64 array of shape (d,) (never the caller's object)."""
-    lost = _lost_in(w) if isinstance(w, (list, tuple)) else None
-    if lost == "a masked array":                    # before np.ndim, which warns
-        raise TypeError(f"{name} must not hold masked arrays: their masks would be ignored")
+    lost = _scanned(w, name)
     try:
         nd = np.ndim(w)
     except (ValueError, TypeError) as exc:          # a ragged nested sequence

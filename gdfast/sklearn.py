@@ -586,31 +586,21 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                     [float(v) for v in hist[1:e + 1]], e, True)
         w, b = np.array(res.coef, dtype=np.float64), float(res.intercept)
         last = finite_cost(w, b)
-        if last is None:
-            raise self._last_epoch_diverged(res, lr, p0)
+        if last is None:        # by loss_curve_'s definition the last epoch diverged
+            raise self._divergence_at(res.epochs - 1, lr, res, res.loss_history, p0)
         curve = [float(v) for v in hist[1:]] + [last]
         return w, b, curve, res.epochs, stop(last)
 
-    def _last_epoch_diverged(self, res, lr, p0):
-        """The DivergenceError of a "batch" run whose last epoch (of ``res``,
-        at least one) left the cost overflowing: by loss_curve_'s definition
-        (the cost after each epoch) that epoch diverged; the result holds the
-        epochs before it (from ``p0 = (w, b)`` when none)."""
-        d = len(p0[0])
-        rows = np.column_stack([res.coef_history, res.intercept_history,
-                                res.loss_history])[:-1]
-        w0, b0 = (rows[-1, :d], float(rows[-1, d])) if len(rows) else p0
-        return DivergenceError(res.epochs - 1, lr, self._result(rows, np.array(w0), b0))
-
-    def _epochs_divergence(self, epoch, lr, res, curve, w, b):
-        """The DivergenceError of a Dask "sgd"/"minibatch" fit at ``epoch``, as
-        the in-memory fit's loop raises it: its result holds the epochs before
-        it, their loss_curve_ entries (``curve``) as the loss, from the
-        trainer's histories ``res`` (from (w, b) when none ran)."""
-        rows = np.column_stack([np.asarray(res.coef_history)[:epoch].reshape(epoch, len(w)),
-                                res.intercept_history[:epoch], curve[:epoch]])
-        last_w, last_b = (rows[-1, :-2], float(rows[-1, -2])) if epoch else (w, b)
-        return DivergenceError(epoch, lr, self._result(rows, np.array(last_w), last_b))
+    def _divergence_at(self, epoch, lr, res, losses, p0):
+        """The DivergenceError of a fit at ``epoch``: its result holds the
+        epochs before it from the trainer's histories ``res``, with
+        ``losses`` as their loss (the recorded ones, or loss_curve_'s
+        entries), and ends in the last of them (``p0 = (w, b)`` when none)."""
+        rows = np.column_stack([
+            np.asarray(res.coef_history)[:epoch].reshape(epoch, len(p0[0])),
+            res.intercept_history[:epoch], losses[:epoch]])
+        w, b = (rows[-1, :-2], float(rows[-1, -2])) if epoch else p0
+        return DivergenceError(epoch, lr, self._result(rows, np.array(w), b))
 
     def _batch_divergence(self, exc, lr, w, b, finite_cost):
         """Raise the DivergenceError of a "batch" fit from the core's ``exc``
@@ -620,7 +610,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         (``finite_cost(coef, intercept)`` None at the last finite state)."""
         r = exc.result
         if r.epochs and finite_cost(r.coef, r.intercept) is None:
-            raise self._last_epoch_diverged(r, lr, (w, b)) from exc
+            raise self._divergence_at(r.epochs - 1, lr, r, r.loss_history, (w, b)) from exc
 
     def _result(self, rows, w, b):
         arr = np.array(rows, dtype=np.float64).reshape(-1, len(w) + 2)
@@ -857,9 +847,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 if self.solver == "batch":
                     self._batch_divergence(exc, lr, w, b, cost)
                     raise
-                raise self._epochs_divergence(exc.epoch, lr, exc.result, curve, w, b) from exc
+                raise self._divergence_at(exc.epoch, lr, exc.result, curve, (w, b)) from exc
             if "diverged" in state:     # a finite epoch whose loss_curve_ entry is not
-                raise self._epochs_divergence(state["diverged"], lr, res, curve, w, b)
+                raise self._divergence_at(state["diverged"], lr, res, curve, (w, b))
             if self.solver == "batch":  # (its final cost overflowing: a divergence)
                 w, b, curve, epochs, converged = self._batch_end(res, state, stop, (w, b),
                                                                  lr, cost)
