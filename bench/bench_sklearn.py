@@ -24,7 +24,11 @@ SGDRegressor's (exact) shuffle:
 * ``SGDRegressor(penalty=None, learning_rate="constant", eta0=2*lr,
   max_iter=1, tol=None, shuffle=s)``.fit (the same updates: its squared loss
   is half of ours);
-* floor: one single-threaded ``np.dot`` streaming X's bytes once.
+* floor: one single-threaded ``np.dot`` streaming X's bytes once;
+* with ``shuffle=True`` also ``np.take(X, perm, axis=0, out=buf)``: numpy
+  copying X's rows in a random order (a random-order read of X plus a
+  sequential write), the memory system's price for visiting rows in an
+  exact shuffle, which an exactly shuffled epoch pays on both sides.
 
 Table 2, ``solver="batch"`` (lr="auto", method="stats" -- what "auto" picks
 at the full sizes -- and tol=1e-12: it stops when the cost has not improved
@@ -89,14 +93,18 @@ def sgd_table(sizes, repeats, seed):
     from sklearn.linear_model import SGDRegressor
 
     rows = ["| d | n | shuffle | floor ms | GDRegressor ms (x floor) | gdfast.sgd epoch ms "
-            "(x floor) | SGDRegressor ms (x floor) | SGDRegressor / GDRegressor |",
-            "|---|---|---|---|---|---|---|---|"]
+            "(x floor) | SGDRegressor ms (x floor) | SGDRegressor / GDRegressor | "
+            "X[perm] copy ms (x floor) |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for d, n in sizes:
         X, y = make_data(n, d, seed)
         flat = X.reshape(-1)
         half = flat.size // 2
         lr = 0.25 / (float(np.max(np.einsum("ij,ij->i", X, X))) + 1.0)
+        perm = np.random.default_rng(seed).permutation(n)
+        buf = np.empty_like(X)
         for shuffle in (False, True, "blocks"):
+            gather = [lambda: np.take(X, perm, axis=0, out=buf)] if shuffle is True else []
             rounds = rotated([
                 lambda: np.dot(flat[:half], flat[half:2 * half]),
                 lambda: GDRegressor(solver="sgd", lr=lr, max_iter=1, tol=None,
@@ -106,7 +114,7 @@ def sgd_table(sizes, repeats, seed):
                 lambda: SGDRegressor(
                     penalty=None, learning_rate="constant", eta0=2 * lr, max_iter=1,
                     tol=None, shuffle=bool(shuffle), random_state=0,
-                    fit_intercept=True).fit(X, y)], repeats)
+                    fit_intercept=True).fit(X, y)] + gather, repeats)
             fl, ours, core, peer = (statistics.median(r[k] for r in rounds) for k in range(4))
 
             def ratio(a, b):
@@ -114,11 +122,14 @@ def sgd_table(sizes, repeats, seed):
             rows.append(f"| {d} | {n:.0e} | {shuffle} | {fl * 1e3:.1f} | "
                         f"{ours * 1e3:.1f} ({ratio(1, 0):.1f}x) | "
                         f"{core * 1e3:.1f} ({ratio(2, 0):.1f}x) | "
-                        f"{peer * 1e3:.1f} ({ratio(3, 0):.1f}x) | {ratio(3, 1):.2f} |")
-        del X, y, flat
+                        f"{peer * 1e3:.1f} ({ratio(3, 0):.1f}x) | {ratio(3, 1):.2f} | "
+                        + (f"{statistics.median(r[4] for r in rounds) * 1e3:.1f} "
+                           f"({ratio(4, 0):.1f}x) |" if gather else "— |"))
+        del X, y, flat, buf
     rows.append("")
-    rows.append("ms: each call's median over the rounds; (x floor) and the last column: "
-                "medians of the per-round ratios (so a ms ratio need not equal them)")
+    rows.append("ms: each call's median over the rounds; (x floor) and SGDRegressor / "
+                "GDRegressor: medians of the per-round ratios (so a ms ratio need not "
+                "equal them)")
     return rows
 
 
