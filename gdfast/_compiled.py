@@ -475,8 +475,11 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         feature without intercept and otherwise) and runs every epoch from
         the sufficient statistics (exact in real arithmetic; rounding differs,
         see docs/accuracy.md). "auto" (default) picks "stats" from
-        STATS_MIN_N samples on when its passes cost less than the epochs'
-        (gdfast._plan); the choice is ``result.method``.
+        STATS_MIN_N samples on when its passes cost less than the epochs',
+        its matrices fit in memory, and (many features) the centred
+        features' correlation matrix is well conditioned, without which the
+        statistics cannot hold its small directions (gdfast._plan); the
+        choice is ``result.method``.
         Overflow: every method follows the one divergence rule (an epoch
         whose coefficients, intercept or recorded loss are not finite raises
         DivergenceError). "pass" overflows where the residuals
@@ -520,7 +523,7 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         st = _stats.collect(Xr, yv, signals)
         if st is not None and auto and not _plan.stats_certified(
                 st, p.w, p.b, lr, p.alpha, p.fit_intercept, p.epochs):
-            method = "pass"              # no overflow certificate: see gdfast._plan
+            method = "pass"              # no certificate (overflow, rounding): gdfast._plan
         elif st is not None:
             return _driver.whole_runs(
                 "batch_gd", method, p,

@@ -12,9 +12,10 @@
  * the rows centred on them into a buffer U (D columns padded with zeros to
  * W, a multiple of four), and the centred Gram matrix G = U'U in 4x4 tiles
  * (gdfast_gram_c: each entry a sum over the chunk's rows in order, or over
- * its even and odd rows apart, then added). Chunks are merged in order
- * into the running (N, M, C) by the exact pairwise update of Chan, Golub &
- * LeVeque:  delta = mc - M,  C += G + (N*m/(N+m)) * delta delta',
+ * its even and odd rows apart, then added). Chunks are merged pairwise, in
+ * order (gdfast_mstack: a binary counter of merged runs of chunks), by the
+ * exact update of Chan, Golub & LeVeque: (N, M, C) absorbing (m, mc, G),
+ * delta = mc - M,  C += G + (N*m/(N+m)) * delta delta',
  * M += delta * (m/(N+m)),  N += m  (in the shifted coordinates; the mean is
  * K + M). Centring each chunk on its own means keeps every product small, so
  * no prefix or offset can make the sums cancel (tests/test_stats.py: offsets
@@ -145,6 +146,52 @@ gdfast_mom_merge(double *N, double *M, double *C, const Py_ssize_t W, double m,
     *N = tot;
 }
 
+/* The chunks' moments merged pairwise, as a binary counter: level k holds the
+ * merge of 2**k consecutive chunks, and a new chunk is merged with the levels
+ * of its own size, the older absorbing the newer (the order kept). Like
+ * pairwise summation, the rounding of C then grows with log2 of the number of
+ * chunks instead of the number: merged one after another, 4000 chunks whose
+ * means differ (a tenth of the rows offset in a cluster) lost about 20 eps of
+ * C, pairwise under 1 eps -- rounding that the centred features'
+ * conditioning amplifies in the trajectory (gdfast/_plan.py,
+ * stats_conditioned). The levels: N (count), size (chunks merged), M (W
+ * means) and C (W x W, upper triangle) each; `levels` of them allocated,
+ * 2 + bit length of the number of chunks at most in use. */
+typedef struct {
+    Py_ssize_t W, top;
+    double *N, *size, *M, *C;
+} gdfast_mstack;
+
+static inline void
+gdfast_mstack_push(gdfast_mstack *s, double m, const double *mc, const double *G) {
+    const Py_ssize_t W = s->W;
+    Py_ssize_t t = s->top, j;
+    double *M = s->M + t * W, *C = s->C + t * W * W;
+    s->N[t] = 0.0;
+    s->size[t] = 1.0;
+    for (j = 0; j < W; j++) M[j] = 0.0;
+    for (j = 0; j < W * W; j++) C[j] = 0.0;
+    gdfast_mom_merge(&s->N[t], M, C, W, m, mc, G);    /* exactly (m, mc, G) */
+    s->top = ++t;
+    while (t >= 2 && s->size[t - 1] == s->size[t - 2]) {
+        gdfast_mom_merge(&s->N[t - 2], s->M + (t - 2) * W, s->C + (t - 2) * W * W, W,
+                         s->N[t - 1], s->M + (t - 1) * W, s->C + (t - 1) * W * W);
+        s->size[t - 2] *= 2.0;
+        s->top = --t;
+    }
+}
+
+/* The levels folded into level 0, newest first (level t - 1 into t - 2, ...):
+ * level 0 then holds every chunk's moments, in order. */
+static inline void gdfast_mstack_finish(gdfast_mstack *s) {
+    const Py_ssize_t W = s->W;
+    Py_ssize_t t = s->top;
+    for (; t >= 2; t--)
+        gdfast_mom_merge(&s->N[t - 2], s->M + (t - 2) * W, s->C + (t - 2) * W * W, W,
+                         s->N[t - 1], s->M + (t - 1) * W, s->C + (t - 1) * W * W);
+    s->top = t;
+}
+
 #define GDFAST_CENTRE_C(SUFFIX, TX, TY, ATTR)                                     \
 ATTR static inline __attribute__((always_inline)) void                            \
 mom_centre_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m, \
@@ -201,8 +248,8 @@ GDFAST_CENTRE_C(ff_base, float, float, )
 #define GDFAST_MOMENTS(SUFFIX, TX, TY, ATTR, GRAM, RSMALL, CENTRE)                        \
 ATTR static inline __attribute__((always_inline)) void                            \
 mom_body_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t n,   \
-                  const Py_ssize_t d, const double *K, double *N, double *M,      \
-                  double *C, double *__restrict U, const double *w0) {            \
+                  const Py_ssize_t d, const double *K, gdfast_mstack *S,          \
+                  double *__restrict U, const double *w0) {                       \
     const Py_ssize_t W = (d + 4) / 4 * 4;                                         \
     double mc[GDFAST_MOM_MAXW], G[GDFAST_MOM_MAXW * GDFAST_MOM_MAXW];             \
     Py_ssize_t lo, m;                                                             \
@@ -210,15 +257,15 @@ mom_body_##SUFFIX(const TX *__restrict X, const TY *__restrict y, Py_ssize_t n, 
         m = n - lo < GDFAST_MOM_ROWS ? n - lo : GDFAST_MOM_ROWS;                  \
         CENTRE(X + lo * d, y + lo, m, d, K, mc, U, w0);                           \
         GRAM(U, m, W, G);                                                         \
-        gdfast_mom_merge(N, M, C, W, (double)m, mc, G);                           \
+        gdfast_mstack_push(S, (double)m, mc, G);                                  \
     }                                                                             \
 }                                                                                 \
 ATTR static void moments_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
-                                  const double *K, double *N, double *M, double *C, \
-                                  double *U, const double *w0) {                  \
+                                  const double *K, gdfast_mstack *S, double *U,   \
+                                  const double *w0) {                             \
     switch (d) {                                                                  \
     GDFAST_CASES15(GDFAST_MOM_CASE, SUFFIX)                                       \
-    default: mom_body_##SUFFIX(X, y, n, 16, K, N, M, C, U, w0); break;           \
+    default: mom_body_##SUFFIX(X, y, n, 16, K, S, U, w0); break;                 \
     }                                                                             \
 }                                                                                 \
 ATTR static inline __attribute__((always_inline)) void                            \
@@ -266,7 +313,7 @@ ATTR static void residuals_##SUFFIX(const TX *X, const TY *y, Py_ssize_t n, Py_s
 }
 
 #define GDFAST_MOM_CASE(SUFFIX, D)                                                \
-    case D: mom_body_##SUFFIX(X, y, n, D, K, N, M, C, U, w0); break;
+    case D: mom_body_##SUFFIX(X, y, n, D, K, S, U, w0); break;
 #define GDFAST_RES_CASE(RSMALL, D)                                                \
     case D: RSMALL(X, y, n, D, xbar, ybar, ws, out); break;
 
@@ -444,14 +491,15 @@ GDFAST_MOMENTS(ff_avx2, float, float, __attribute__((target("avx2"))), gdfast_gr
 #define GDFAST_MOM_PICK(NAME, XY, ...) NAME##_##XY##_base(__VA_ARGS__);
 #endif
 
-/* Entry points: moments over n rows, merged into (N, M, C) (W = (d + 4) / 4 * 4
- * columns; U: GDFAST_MOM_ROWS * W doubles of scratch); residuals over n rows,
- * added to out = [ee, e, h (d), su (d)]. */
+/* Entry points: moments over n rows, their chunks pushed on S (W = (d + 4) / 4
+ * * 4 columns; U: GDFAST_MOM_ROWS * W doubles of scratch; gdfast_mstack_finish
+ * after the last rows); residuals over n rows, added to out = [ee, e, h (d),
+ * su (d)]. */
 #define GDFAST_MOM_ENTRY(XY, TX, TY)                                              \
 static inline void mom_rows_##XY(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
-                                 const double *K, double *N, double *M, double *C, \
-                                 double *U, const double *w0) {                   \
-    GDFAST_MOM_PICK(moments, XY, X, y, n, d, K, N, M, C, U, w0)                    \
+                                 const double *K, gdfast_mstack *S, double *U,    \
+                                 const double *w0) {                              \
+    GDFAST_MOM_PICK(moments, XY, X, y, n, d, K, S, U, w0)                          \
 }                                                                                 \
 static inline void res_rows_##XY(const TX *X, const TY *y, Py_ssize_t n, Py_ssize_t d, \
                                  const double *xbar, double ybar, const double *ws, \

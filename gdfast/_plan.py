@@ -23,6 +23,10 @@ of "auto" is the per-epoch method's; an explicit ``method="stats"`` or
 * ``batch_gd``: the certificate uses the statistics the "stats" method
   collects anyway (no extra pass): the Gram matrix bounds the step's growth
   factor, so the whole trajectory of ``(w, b)`` is bounded before it runs.
+  Many features: it also holds only where the statistics' rounding stays
+  within the documented bound of "pass" (``stats_conditioned``: the
+  centred features' correlation matrix well conditioned); an ill-conditioned
+  one (rows offset in a cluster, nearly collinear columns) runs "pass".
 * ``sgd``: no step may amplify ``w`` (``lr * max x**2 <= 1``) and the
   accumulated steps stay below ``SAFE``; this needs ``max |x|`` and
   ``max |y|``. Unshuffled, the compiled kernel collects them during the
@@ -51,6 +55,7 @@ of "auto" is the per-epoch method's; an explicit ``method="stats"`` or
 """
 
 import math
+import os
 
 import numpy as np
 
@@ -59,7 +64,7 @@ from . import _validate
 __all__ = ["STATS_MIN_N", "AFFINE_MIN_EPOCHS", "AFFINE_MAX_BATCH", "GRAM_SPEEDUP",
            "GRAM_MAX_D", "SAFE", "batch_method", "sgd_method", "minibatch_method",
            "stats_passes", "sgd_certified", "sgd_certifiable", "sgd_certified_maxima",
-           "stats_certified", "tutorial_stats_certified"]
+           "stats_certified", "stats_conditioned", "tutorial_stats_certified"]
 
 #: Magnitude below which the certificates keep every intermediate value.
 SAFE = 2.0 ** 1000
@@ -94,14 +99,51 @@ def stats_passes(d, one_feature):
     return 1.0 + (d + 1) / (2.0 * GRAM_SPEEDUP) + 1.0
 
 
+#: (d + 1) x (d + 1) float64 matrices the statistics method holds at once,
+#: beside the pairwise merge's levels (one per bit of the number of chunks):
+#: a chunk's Gram matrix, a merge's copy and outer product, the epochs' matrix.
+STATS_MATRICES = 4
+
+
+def _physical_memory():
+    """This machine's memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def stats_memory(n, d, method, held=0):
+    """Whether the statistics method's matrices fit in this machine's memory
+    for n rows of d features (chunks of at least 256 rows; ``held``: more
+    matrices the caller holds, e.g. a reduction tree's partials). An explicit ``method="stats"`` that cannot is a
+    MemoryError (before any allocation: with the overcommitting allocators of
+    Linux a d x d product of 19 GiB would start, then be killed or crash in
+    BLAS); ``"auto"`` is told False and reads the data per epoch instead."""
+    matrices = STATS_MATRICES + max(1, n // 256).bit_length() + held
+    need, mem = matrices * 8 * (d + 1) ** 2, _physical_memory()
+    if mem is None or need <= mem:
+        return True
+    if method == "stats":
+        raise MemoryError(
+            f"method='stats' holds {matrices} matrices of (d + 1)**2 float64 values: "
+            f"{need / 2**30:.1f} GiB for d = {d}, more than this machine's "
+            f"{mem / 2**30:.1f} GiB; use method='pass' (or 'auto')")
+    return False
+
+
 def batch_method(method, n, d, epochs, one_feature):
     """"pass" (a pass over the data per epoch) or "stats" (passes once, then
-    every epoch from d x d numbers). auto: "stats" when n >= STATS_MIN_N and
-    its passes cost less than the epochs' passes."""
+    every epoch from d x d numbers). auto: "stats" when n >= STATS_MIN_N, its
+    passes cost less than the epochs' passes and its matrices fit in memory."""
     method = _validate.choice(method, "method", ("auto", "pass", "stats"))
-    if method != "auto":
+    if method == "pass":
         return method
-    if n >= STATS_MIN_N and stats_passes(d, one_feature) < epochs:
+    if method == "stats":
+        stats_memory(n, d, method)
+        return method
+    if n >= STATS_MIN_N and stats_passes(d, one_feature) < epochs and \
+            stats_memory(n, d, method):
         return "stats"
     return "pass"
 
@@ -213,9 +255,37 @@ def tutorial_stats_certified(n, wp, s_rr, s_xr, s_xx, w0, lr, epochs):
     return _quadratic_certificate(n, s_xx, lam, sy, abs(w0), abs(wp), lr, 0.0, epochs)
 
 
+#: "auto" takes "stats" only where the centred features' correlation matrix
+#: (C scaled to a unit diagonal, constant columns left out) has a condition
+#: number of at most this. The statistics' rounding grows with it where a
+#: pass's does not: with rows offset in a cluster (a prefix of rows shifted
+#: by a constant) the coefficients' difference from "pass" reaches the
+#: documented 1e-12 of the largest near 2.5e3 (adversarial testing;
+#: tests/test_stats.py), and the loss of a near-exact fit on collinear
+#: columns its bound near 1e6.
+STATS_KAPPA_MAX = 1e3
+
+
+def stats_conditioned(C):
+    """Whether the correlation matrix of the centred Gram matrix ``C`` has a
+    condition number of at most STATS_KAPPA_MAX (exactly collinear columns:
+    no)."""
+    diag = np.diag(C)
+    keep = diag > 0.0
+    if np.count_nonzero(keep) <= 1:
+        return True
+    s = np.sqrt(diag[keep])
+    ev = np.linalg.eigvalsh(C[np.ix_(keep, keep)] / np.outer(s, s))
+    return bool(ev[0] > 0.0 and ev[-1] <= STATS_KAPPA_MAX * ev[0])
+
+
 def stats_certified(st, w0, b0, lr, alpha, fit_intercept, epochs):
-    """Certificate for the general statistics (``gdfast._stats.Stats``)."""
+    """Certificate for the general statistics (``gdfast._stats.Stats``): no
+    intermediate overflows (below), and their rounding stays within the
+    documented bound (:func:`stats_conditioned`)."""
     n, d = st.n, st.xbar.shape[0]
+    if not stats_conditioned(st.C):
+        return False
     # H = (1/n) [X 1]'[X 1] (+ alpha on w): its largest eigenvalue bounds the growth
     G = np.empty((d + 1, d + 1))
     G[:d, :d] = st.C / n + np.outer(st.xbar, st.xbar)

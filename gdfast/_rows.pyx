@@ -75,18 +75,21 @@ cdef extern from "_rowops.h" nogil:
 
 cdef extern from "_moments.h" nogil:
     enum: GDFAST_MOM_ROWS
+    ctypedef struct gdfast_mstack:
+        Py_ssize_t W, top
+        double* N
+        double* size
+        double* M
+        double* C
+    void gdfast_mstack_finish(gdfast_mstack* s)
     void mom_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d,
-                     const double* K, double* N, double* M, double* C, double* U,
-                     const double* w0)
+                     const double* K, gdfast_mstack* S, double* U, const double* w0)
     void mom_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d,
-                     const double* K, double* N, double* M, double* C, double* U,
-                     const double* w0)
+                     const double* K, gdfast_mstack* S, double* U, const double* w0)
     void mom_rows_fd(const float* X, const double* y, Py_ssize_t n, Py_ssize_t d,
-                     const double* K, double* N, double* M, double* C, double* U,
-                     const double* w0)
+                     const double* K, gdfast_mstack* S, double* U, const double* w0)
     void mom_rows_ff(const float* X, const float* y, Py_ssize_t n, Py_ssize_t d,
-                     const double* K, double* N, double* M, double* C, double* U,
-                     const double* w0)
+                     const double* K, gdfast_mstack* S, double* U, const double* w0)
     void res_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d,
                      const double* xbar, double ybar, const double* ws, double* out)
     void res_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d,
@@ -445,33 +448,43 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
     """The centred moments of z = [x, y] for d <= 16 (_moments.h, one pass):
     mean[:d + 1] = the column means of z, C[:d + 1, :d + 1] = sum (z - mean)
     (z - mean)' (values shifted by the first row, chunks of GDFAST_MOM_ROWS
-    rows centred on their own means, merged exactly in order). With w0 (d
+    rows centred on their own means, merged exactly, pairwise, in order). With w0 (d
     values) the last column is y - x.w0 instead, formed from the shifted
     values ((y - y_0) - (x - x_0).w0, so mean[d] is y_0 plus its mean). With
     shift (d + 1 values) the values are shifted by it instead of the first
     row, and mean holds the means of the shifted values."""
     cdef const double* wp = &w0[0] if w0 is not None else NULL
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], W = (d + 4) // 4 * 4, lo, m, j, k
+    cdef Py_ssize_t levels = 2, chunks = (n + GDFAST_MOM_ROWS - 1) // GDFAST_MOM_ROWS
     cdef Ticker t = Ticker(0, signals)
-    cdef double N = 0.0
+    cdef gdfast_mstack S
     cdef double* work
     cdef double* Cw
     cdef double* M
     cdef double* K
     cdef double* U
+    while chunks:                   # 2 + the bit length of the number of chunks
+        levels += 1
+        chunks >>= 1
     if d > 16:
         raise ValueError(f"moments_small handles up to 16 features, got {d}")
     if w0 is not None and w0.shape[0] != d:
         raise ValueError(f"w0 must have {d} values, got {w0.shape[0]}")
     if shift is not None and shift.shape[0] != d + 1:
         raise ValueError(f"shift must have {d + 1} values, got {shift.shape[0]}")
-    work = <double*>malloc((W * W + 2 * W + GDFAST_MOM_ROWS * W) * sizeof(double))
+    work = <double*>malloc((levels * (W * W + W + 2) + W + GDFAST_MOM_ROWS * W)
+                           * sizeof(double))
     if work == NULL:
         raise MemoryError()
-    Cw, M, K, U = work, work + W * W, work + W * W + W, work + W * W + 2 * W
+    S.W, S.top = W, 0
+    S.C, S.M = work, work + levels * W * W
+    S.N, S.size = S.M + levels * W, S.M + levels * W + levels
+    K = S.size + levels
+    U = K + W
+    Cw, M = S.C, S.M                # level 0: the merge of all chunks at the end
     try:
         with nogil:
-            for j in range(W * W + 2 * W):
+            for j in range(levels * (W * W + W + 2) + W):
                 work[j] = 0.0
             if shift is not None:
                 for j in range(d + 1):
@@ -485,16 +498,17 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
                 m = min(<Py_ssize_t>SPAN, n - lo)
                 if floating is double:
                     if yfloat is double:
-                        mom_rows_dd(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U, wp)
+                        mom_rows_dd(&X[lo, 0], &y[lo], m, d, K, &S, U, wp)
                     else:
-                        mom_rows_df(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U, wp)
+                        mom_rows_df(&X[lo, 0], &y[lo], m, d, K, &S, U, wp)
                 else:
                     if yfloat is double:
-                        mom_rows_fd(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U, wp)
+                        mom_rows_fd(&X[lo, 0], &y[lo], m, d, K, &S, U, wp)
                     else:
-                        mom_rows_ff(&X[lo, 0], &y[lo], m, d, K, &N, M, Cw, U, wp)
+                        mom_rows_ff(&X[lo, 0], &y[lo], m, d, K, &S, U, wp)
                 tick(&t, m * d)
                 lo += m
+            gdfast_mstack_finish(&S)
             for j in range(d + 1):
                 mean[j] = M[j] if shift is not None else K[j] + M[j]
                 for k in range(j, d + 1):

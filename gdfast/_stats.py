@@ -9,7 +9,8 @@ and from ONE_PASS_MIN rows usually one (:func:`_one_pass`, below):
 1. the column means ``xbar``, ``ybar``, ``C = sum u u'`` with
    ``u = x - xbar`` and ``sum u*v`` with ``v = y - ybar``, in one read:
    chunks of rows centred on their own means while in cache, merged
-   exactly in order (Chan, Golub & LeVeque: :func:`merge_moments`); then the
+   exactly, pairwise, in order (Chan, Golub & LeVeque: :func:`merge_moments`,
+   :func:`pairwise`); then the
    least-squares centre ``w*`` solving ``C w* = sum u*v``. Up to SMALL_D
    features one compiled loop (``_moments.h``) does it all; beyond, each
    chunk's Gram matrix goes through numpy's BLAS (the standard tool for it);
@@ -40,7 +41,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Stats", "SMALL_D", "moments", "merge_moments", "merge_moments6", "residuals",
+__all__ = ["Stats", "SMALL_D", "moments", "merge_moments", "merge_moments6", "pairwise",
+           "residuals",
            "pilot", "first_row", "from_moments", "centred", "with_residuals", "collect",
            "epoch"]
 
@@ -137,11 +139,31 @@ def _moments(X, y, signals=False, w0=None, shift=None):
         kx, ky = X[0].astype(np.float64), float(y[0])
     else:
         kx, ky = np.asarray(shift[0], dtype=np.float64), float(shift[1])
-    parts = list(_blas_chunks(X, y, kx, ky, signals, w0))
-    m, xbar, ybar, C, s_uv = merge_moments(*[q[:5] for q in parts])
+    m, xbar, ybar, C, s_uv, s_vv = pairwise(_blas_chunks(X, y, kx, ky, signals, w0))
     if shift is None:
         xbar, ybar = kx + xbar, ky + ybar
-    return m, xbar, ybar, C, s_uv, _merge_squares(parts)
+    return m, xbar, ybar, C, s_uv, s_vv
+
+
+def pairwise(parts):
+    """merge_moments6 over the parts (an iterable), pairwise in order, as the
+    compiled pass merges its chunks (``gdfast_mstack`` in _moments.h): a
+    binary counter of merged runs of parts, the older absorbing the newer,
+    so the rounding grows with log2 of their number, not with the number,
+    and only about log2 of them are held at once. None if there are none."""
+    stack = []                          # (parts merged, their moments)
+    for q in parts:
+        size = 1
+        while stack and stack[-1][0] == size:
+            q = merge_moments6(stack.pop()[1], q)
+            size *= 2
+        stack.append((size, q))
+    if not stack:
+        return None
+    q = stack.pop()[1]
+    while stack:                        # newest first: the order kept
+        q = merge_moments6(stack.pop()[1], q)
+    return q
 
 
 def merge_moments6(*parts):

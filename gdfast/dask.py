@@ -557,11 +557,23 @@ def _pass_sums(Xk, yk, w, b, threads):
     return out
 
 
-def _method_batch(method, epochs):
+#: d x d partials a statistics reduction holds beside a chunk's own
+#: (measured about 20 at d = 2000 on the threaded scheduler): a tree node's
+#: inputs and the nodes in flight
+_TREE_HELD = 2 * SPLIT_EVERY
+
+
+def _method_batch(method, epochs, n, d):
+    """auto: "stats" from 3 epochs (it reads the data once or twice, "pass"
+    once per epoch) where its matrices fit in memory (_plan.stats_memory)."""
     method = _validate.choice(method, "method", ("auto", "pass", "stats"))
-    if method == "auto":
-        return "stats" if epochs > 2 else "pass"
-    return method
+    if method == "pass":
+        return method
+    if method == "stats":
+        _plan.stats_memory(n, d, method, _TREE_HELD)
+        return method
+    return "stats" if epochs > 2 and _plan.stats_memory(n, d, method, _TREE_HELD) \
+        else "pass"
 
 
 def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, alpha=0.0,
@@ -585,7 +597,10 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
         "stats": reductions of per-chunk statistics (one read of the data
         where gdfast's one-pass statistics can be trusted, else two), then
         every epoch on the client from d x d numbers. "pass": one reduction of the fused
-        cost+gradient sums per epoch. "auto": "stats" when ``epochs > 2``.
+        cost+gradient sums per epoch. "auto": "stats" when ``epochs > 2``
+        and its matrices fit in memory, then "pass" where the in-memory
+        trainer's certificate fails (overflow, an ill-conditioned
+        correlation matrix: gdfast._plan), after the statistics' read.
     threads : int, optional
         OpenMP threads each "pass" task uses (default 1).
     persist : {"auto", True, False}
@@ -622,18 +637,22 @@ def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, al
     dd = _data(X, y)
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     nthreads = _validate.threads(threads)
-    method = _method_batch(method, p.epochs)
+    auto = method == "auto"
+    method = _method_batch(method, p.epochs, dd.n, dd.d)
     persist = _persist_choice(persist)
     lr, alpha, fit_b = p.lr, p.alpha, p.fit_intercept
     if method == "stats" and p.epochs:
         st = _collect(dd)
-        if st is not None:
+        if st is None:
+            _raise_if_nonfinite(dd)
+            method = "pass"   # finite data whose squares overflow: passes report it
+        elif auto and not _plan.stats_certified(st, p.w, p.b, lr, alpha, fit_b, p.epochs):
+            method = "pass"   # as in memory: no certificate (overflow, rounding)
+        else:
             return _driver.whole_runs(
                 "batch_gd", method, p,
                 _stats.whole_run(st, lr, alpha, fit_b, p.flat, _compiled._signals()),
                 _kernels.DIVERGED, _kernels.STOPPED, dd, lambda: _raise_if_nonfinite(dd))
-        _raise_if_nonfinite(dd)
-        method = "pass"       # finite data whose squares overflow: passes report it
     if p.epochs > 1:
         dd = _persisted(dd, persist)
     n = dd.n

@@ -125,6 +125,36 @@ def test_batch_gd_matches_in_memory(scheduler, method, kw):
     close(r, r0, 1e-10)
 
 
+def test_batch_gd_auto_takes_pass_where_in_memory_does():
+    """Rows offset in a cluster: the statistics cannot hold the small
+    directions (gdfast._plan.stats_conditioned), so "auto" reads the data
+    per epoch on Dask as in memory; well-conditioned data take "stats" on
+    both."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    Z = rng.standard_normal((n, 3))
+    y = Z @ np.array([1.0, 2.0, 3.0]) + rng.standard_normal(n)
+    X = Z.copy()
+    X[:500] += 1e7
+    H = np.column_stack([X, np.ones(n)])
+    kw = dict(w=0.0, lr=0.5 / np.linalg.eigvalsh(H.T @ H / n)[-1], epochs=20,
+              fit_intercept=True)
+    r = gdd.batch_gd(*dask_pair(X, y, chunks=(1000,) * 4), **kw)
+    assert r.method == "pass"
+    close(r, gdfast.batch_gd(X, y, method="pass", **kw), 1e-12)
+    assert gdd.batch_gd(*dask_pair(Z, y, chunks=(1000,) * 4), **kw).method == "stats"
+
+
+def test_batch_gd_stats_beyond_memory_refused_and_auto_passes(monkeypatch):
+    from gdfast import _plan
+    monkeypatch.setattr(_plan, "_physical_memory", lambda: 1 << 12)   # 4 KiB
+    X, y = make(d=20)
+    Xd, yd = dask_pair(X, y)
+    with pytest.raises(MemoryError, match="use method='pass'"):
+        gdd.batch_gd(Xd, yd, method="stats", epochs=10)
+    assert gdd.batch_gd(Xd, yd, epochs=10).method == "pass"
+
+
 @pytest.mark.parametrize("method", ["stats", "pass"])
 def test_batch_gd_one_feature_float32_offset(method):
     # 1-D float32 X far from the origin: the centring must keep it exact

@@ -472,3 +472,138 @@ def test_compiled_epochs_refuse_inconsistent_shapes():
             _kernels.stats_epochs(*args, bad)
     with pytest.raises(ValueError, match="inconsistent shapes"):
         _kernels.stats_epochs(10.0, np.eye(3), *args[2:], np.empty((3, d + 2)))
+
+
+# ------------------------------------- pairwise merging, conditioning, memory
+
+def _clustered(n, d, offset, frac=0.12, seed=2):
+    """Standard normal rows, the first ``frac`` of them shifted by ``offset``
+    in every column (a cluster unlike the rest: the centred features'
+    correlation matrix is ill-conditioned for large offsets)."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, d))
+    X = Z.copy()
+    X[:int(frac * n)] += offset
+    return X, Z @ np.arange(1.0, d + 1) + rng.standard_normal(n)
+
+
+def _exact_gram(X):
+    U = X.astype(np.longdouble) - X.astype(np.longdouble).mean(axis=0)
+    return (U.T @ U).astype(np.float64)
+
+
+def test_pairwise_merge_holds_the_gram_matrix_of_a_clustered_prefix():
+    """4000 chunks whose means differ (a tenth of the rows offset by 57):
+    merged one after another their moments lost about 20 eps of C; pairwise
+    (the compiled pass, and _stats.pairwise for the BLAS chunks) under 1 eps,
+    against a long-double reference."""
+    X, y = _clustered(1_000_000, 3, 57.0)
+    exact = _exact_gram(X)
+    scale = np.max(np.abs(exact))
+    compiled_C = _stats.moments(X, y)[3]
+    parts = [_stats._moments(X[lo:lo + 256], y[lo:lo + 256]) for lo in range(0, len(y), 256)]
+    pairwise_C = _stats.pairwise(iter(parts))[3]
+    sequential_C = _stats.merge_moments(*[q[:5] for q in parts])[3]
+    eps = np.finfo(np.float64).eps
+    assert np.max(np.abs(compiled_C - exact)) / scale < eps
+    assert np.max(np.abs(pairwise_C - exact)) / scale < eps
+    assert np.max(np.abs(sequential_C - exact)) / scale > 4 * eps     # what it replaced
+
+
+def test_pairwise_merge_is_the_ordered_merge_of_every_part():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((1000, 4)) + 3.0
+    y = X.sum(axis=1)
+    parts = [_stats._moments(X[lo:lo + 64], y[lo:lo + 64]) for lo in range(0, 1000, 64)]
+    for k in (1, 2, 3, 5, 16):
+        got = _stats.pairwise(iter(parts[:k]))
+        want = _stats.merge_moments6(*parts[:k])
+        assert got[0] == want[0]
+        for a, b in zip(got[1:], want[1:]):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-12)
+    assert _stats.pairwise(iter([])) is None
+
+
+def test_stats_conditioned_is_the_correlation_matrix_condition_number():
+    """[[1, c], [c, 1]] has condition number (1 + c)/(1 - c); scaling the
+    columns (any units) does not change it; a constant column is left out;
+    identical columns are singular."""
+    from gdfast import _plan
+
+    def corr(kappa):
+        c = (kappa - 1.0) / (kappa + 1.0)
+        return np.array([[1.0, c], [c, 1.0]])
+    top = _plan.STATS_KAPPA_MAX
+    D = np.diag([1e6, 1e-3])
+    for R, ok in ((corr(0.9 * top), True), (corr(1.1 * top), False)):
+        assert _plan.stats_conditioned(R) is ok
+        assert _plan.stats_conditioned(D @ R @ D) is ok
+        padded = np.zeros((3, 3))
+        padded[:2, :2] = R
+        assert _plan.stats_conditioned(padded) is ok          # a constant third column
+    assert _plan.stats_conditioned(np.ones((2, 2))) is False
+    assert _plan.stats_conditioned(np.array([[4.0]])) is True
+
+
+@pytest.mark.parametrize("case", ["cluster_1e8", "cluster_1e7", "correlated_1e6"])
+def test_auto_runs_pass_where_the_features_are_ill_conditioned(case):
+    """Adversarial testing: rows offset in a cluster, or two nearly collinear
+    large columns, made "stats" differ from "pass" by 1e-4 of the
+    coefficients and 17% of the loss (the Gram matrix cannot hold the
+    small directions). "auto" now runs "pass" there: the same bits."""
+    rng = np.random.default_rng(0)
+    n = 70_000
+    Z = rng.standard_normal((n, 3))
+    y = Z @ np.array([1.0, 2.0, 3.0]) + rng.standard_normal(n)
+    X = Z.copy()
+    if case == "cluster_1e8":
+        X[:8192] += 1e8
+    elif case == "cluster_1e7":
+        X[rng.random(n) < 0.12] += 1e7
+    else:
+        X[:, 0] = 1e6 * Z[:, 0]
+        X[:, 1] = 1e6 * Z[:, 0] + Z[:, 1]
+    H = np.column_stack([X, np.ones(n)])
+    kw = dict(w=0.0, lr=0.5 / np.linalg.eigvalsh(H.T @ H / n)[-1], epochs=30,
+              fit_intercept=True)
+    auto = compiled.batch_gd(X, y, **kw)
+    passes = compiled.batch_gd(X, y, method="pass", **kw)
+    assert auto.method == "pass"
+    np.testing.assert_array_equal(auto.coef_history, passes.coef_history)
+    np.testing.assert_array_equal(auto.loss_history, passes.loss_history)
+    # well-conditioned data of the same size still take the statistics
+    assert compiled.batch_gd(Z, y, **kw).method == "stats"
+
+
+@pytest.mark.parametrize("n", [70_000, 1_000_000])
+@pytest.mark.parametrize("frac", [0.12, 0.5])
+def test_stats_within_bound_where_auto_takes_it_on_clustered_rows(n, frac):
+    """A cluster offset by 30 (the correlation matrix's condition number
+    290-680, below STATS_KAPPA_MAX): "auto" takes "stats", within the
+    documented bound of "pass" over 100 epochs at the largest stable rate
+    (merged one after another, the chunks' moments reached the bound at
+    n = 4e6)."""
+    X, y = _clustered(n, 3, 30.0, frac)
+    H = np.column_stack([X, np.ones(n)])
+    kw = dict(w=0.0, lr=0.5 / np.linalg.eigvalsh(H.T @ H / n)[-1], epochs=100,
+              fit_intercept=True)
+    auto = compiled.batch_gd(X, y, **kw)
+    assert auto.method == "stats"
+    w_err, b_err, l_err = _close(auto, compiled.batch_gd(X, y, method="pass", **kw))
+    assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
+
+
+def test_stats_beyond_memory_is_a_memory_error_and_auto_passes(monkeypatch):
+    """An explicit method="stats" whose d x d matrices would not fit in the
+    machine's memory is refused before any allocation (a 19 GiB Gram matrix
+    for a 1.2 MB X crashed in BLAS); "auto" reads the data per epoch."""
+    from gdfast import _plan
+    monkeypatch.setattr(_plan, "_physical_memory", lambda: 1 << 16)   # 64 KiB
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((_plan.STATS_MIN_N, 40))
+    y = X.sum(axis=1)
+    with pytest.raises(MemoryError, match=r"method='stats'.*GiB.*use method='pass'"):
+        compiled.batch_gd(X, y, method="stats", epochs=100)
+    assert compiled.batch_gd(X, y, epochs=100).method == "pass"
+    monkeypatch.setattr(_plan, "_physical_memory", lambda: None)      # unknown: no limit
+    assert compiled.batch_gd(X, y, epochs=100).method == "stats"
