@@ -22,6 +22,9 @@ class DivergenceError(FloatingPointError):
         The learning rate that was used.
     result : TrainResult
         The epochs completed before divergence.
+    advice : str, optional
+        What to do about it, in the message (default: a smaller learning
+        rate, or rescaled data).
 
     Attributes
     ----------
@@ -56,17 +59,20 @@ class DivergenceError(FloatingPointError):
     True
     """
 
-    def __init__(self, epoch, lr, result):
+    ADVICE = "use a smaller learning rate (or rescale xs)"
+
+    def __init__(self, epoch, lr, result, advice=None):
         self.epoch = int(epoch)
         self.lr = float(lr)
         self.result = result
+        self.advice = self.ADVICE if advice is None else str(advice)
         super().__init__(
             f"training diverged at epoch {self.epoch} with lr={self.lr!r}: "
-            "w or the loss became non-finite; use a smaller learning rate "
-            "(or rescale xs); the epochs before it are in .result"
+            f"w or the loss became non-finite; {self.advice}; the epochs before it "
+            "are in .result"
         )
 
     def __reduce__(self):
         # rebuilt from its own arguments (the default would pass the message
         # alone to __init__): it crosses process pools and pickles
-        return (type(self), (self.epoch, self.lr, self.result), self.__dict__)
+        return (type(self), (self.epoch, self.lr, self.result, self.advice), self.__dict__)

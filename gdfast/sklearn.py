@@ -34,7 +34,7 @@ except ImportError as exc:
 import gdfast as _gd
 
 from . import _shuffle, _validate
-from ._result import TrainResult
+from ._result import History, TrainResult
 from .errors import DivergenceError
 
 try:                                   # scikit-learn >= 1.6
@@ -46,6 +46,12 @@ except ImportError:                    # pragma: no cover - scikit-learn 1.3 to 
 
     def _check_feature_names(est, X, *, reset):
         return est._check_feature_names(X, reset=reset)
+
+try:                                   # scikit-learn >= 1.2: what its estimators raise
+    from sklearn.utils._param_validation import InvalidParameterError
+except ImportError:                    # pragma: no cover - a future move of the class
+    class InvalidParameterError(ValueError, TypeError):
+        """A parameter of the wrong type or value (a ValueError and a TypeError)."""
 
 # fit skips scikit-learn's finiteness pass over X (and over a float y, see
 # GDRegressor._data): NaN and inf propagate into the weights, the intercept or
@@ -69,6 +75,7 @@ _METHODS = {"sgd": ("auto", "plain", "affine", "lanes", "gram"), "batch": ("auto
 SAFETY = 0.5
 
 _BLOCK_VALUES = 1 << 16                # values of X per block (512 KiB in float64)
+_TINIEST = float(np.nextafter(0.0, 1.0))
 
 
 def _sq_norms(X):
@@ -81,6 +88,10 @@ def _sq_norms(X):
         for start in range(0, n, step):
             blk = np.asarray(X[start:start + step], dtype=np.float64)
             s = np.einsum("ij,ij->i", blk, blk)
+            if not s.any() and blk.any():
+                # nonzero rows whose squares all underflowed: the smallest
+                # positive float bounds them (auto_lr: X too close to zero)
+                s = np.full(1, _TINIEST)
             biggest = max(biggest, float(s.max()))
             total += float(s.sum())
     return biggest, total
@@ -134,9 +145,9 @@ def auto_lr(solver, max_sq_norm, mean_sq_norm, fit_intercept, alpha):
     if not math.isfinite(L):
         raise ValueError("lr='auto': the squared row norms of X overflow float64; "
                          "rescale X (e.g. StandardScaler) or give lr as a number")
-    if L == 0.0:                       # X == 0, no intercept, no penalty: nothing moves
+    if L == 0.0 and max_sq_norm == 0.0:  # X == 0, no intercept, no penalty: nothing moves
         return 1.0
-    lr = SAFETY / L
+    lr = SAFETY / L if L else math.inf   # L == 0: the mean squared norm underflowed
     if not math.isfinite(lr):
         raise ValueError("lr='auto': X is too close to zero to derive a finite step "
                          "size; rescale X or give lr as a number")
@@ -265,6 +276,25 @@ def _schema_kept_on_error(est):
             elif hasattr(est, a):
                 delattr(est, a)
         raise
+
+
+#: A divergence under lr="auto": its steps are stable on any data (auto_lr),
+#: so what broke is float64's range, not the step size.
+AUTO_LR_ADVICE = ("lr='auto' takes stable steps, so a value outgrew float64: rescale X "
+                  "and y (e.g. StandardScaler; TransformedTargetRegressor for y)")
+
+
+@contextlib.contextmanager
+def _advice_for(est):
+    """A DivergenceError of a fit with ``lr="auto"`` advises rescaling the
+    data, not the smaller learning rate the core suggests (auto_lr's steps
+    cannot diverge in exact arithmetic: only magnitudes can overflow)."""
+    try:
+        yield
+    except DivergenceError as exc:
+        if not (isinstance(est.lr, str) and est.lr == "auto"):
+            raise
+        raise DivergenceError(exc.epoch, exc.lr, exc.result, AUTO_LR_ADVICE) from None
 
 
 def _predict_chunk(Xk, coef, intercept):
@@ -454,7 +484,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     9.0
     """
 
-    def __init__(self, solver="sgd", lr="auto", max_iter=1000, batch_size=32,
+    def __init__(self, *, solver="sgd", lr="auto", max_iter=1000, batch_size=32,
                  fit_intercept=True, alpha=0.0, shuffle=True, random_state=None,
                  tol=1e-3, n_iter_no_change=5, warm_start=False, method="auto"):
         self.solver = solver
@@ -473,7 +503,15 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------ checking
 
     def _params(self):
-        """The parameters, checked (in fit, not in __init__: scikit-learn's rule)."""
+        """The parameters, checked (in fit, not in __init__: scikit-learn's
+        rule); a wrong one is scikit-learn's InvalidParameterError (both a
+        ValueError and a TypeError, as its own estimators raise)."""
+        try:
+            return self._checked_params()
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError(str(exc)) from None
+
+    def _checked_params(self):
         if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(map(repr, _SOLVERS))}, "
                              f"got {self.solver!r:.40}")
@@ -638,7 +676,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             When the coefficients or the loss stop being finite.
         """
         alpha, tol = self._params()
-        with _schema_kept_on_error(self):
+        with _schema_kept_on_error(self), _advice_for(self):
             if _is_dask(X) or _is_dask(y):
                 return self._fit_dask(X, y, alpha, tol, partial=False)
             X, y = self._data(X, y, reset=True)
@@ -668,21 +706,22 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             w, b, curve, n_iter, converged = self._batch_end(
                 res, state, stop, p0, lr, lambda c, i: _finite_cost(X, y, c, i, alpha))
         else:
-            curve, rows = [], []
+            curve, rows = [], History(d, max_iter)   # for a DivergenceError's result
             n_iter = 0
             for epoch in range(max_iter):
                 try:
                     res = self._epoch(X, y, w, b, lr, alpha, rng)
                 except DivergenceError as exc:
-                    raise DivergenceError(epoch, lr, self._result(rows, w, b)) from exc
+                    raise DivergenceError(epoch, lr, self._result(rows.rows(), w, b)) \
+                        from exc
                 self._last_method = res.method
                 w_new, b_new = np.array(res.coef, dtype=np.float64), float(res.intercept)
                 loss = _epoch_loss(res, X, y, alpha)
                 if loss is None:        # finite coefficients, overflowing loss
-                    raise DivergenceError(epoch, lr, self._result(rows, w, b))
+                    raise DivergenceError(epoch, lr, self._result(rows.rows(), w, b))
                 w, b = w_new, b_new
                 curve.append(loss)
-                rows.append([*w, b, loss])
+                rows.append(w, b, loss)
                 n_iter += 1
                 if stop(loss):
                     converged = True
@@ -724,7 +763,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self : GDRegressor
         """
         alpha, _ = self._params()
-        with _schema_kept_on_error(self):
+        with _schema_kept_on_error(self), _advice_for(self):
             if _is_dask(X) or _is_dask(y):
                 return self._fit_dask(X, y, alpha, None, partial=True)
             first = not hasattr(self, "coef_")

@@ -593,8 +593,66 @@ def test_failed_fit_keeps_the_fitted_schema():
 def test_bad_parameters_refused_in_fit(params, err, word):
     X, y = _data(20, 2)
     est = GDRegressor(**params)                       # __init__ stores only
-    with pytest.raises(err, match=word):
+    with pytest.raises(err, match=word) as info:
         est.fit(X, y)
+    if "random_state" not in params:
+        # scikit-learn's InvalidParameterError, as its estimators raise: code
+        # catching ValueError catches a wrongly typed parameter too
+        assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+        assert type(info.value).__name__ == "InvalidParameterError"
+
+
+def test_parameters_are_keyword_only_as_in_scikit_learn():
+    with pytest.raises(TypeError, match="positional"):
+        GDRegressor("batch")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("scale", [1e-155, 1e-170])
+def test_auto_lr_on_x_too_small_to_square_is_refused(solver, scale):
+    """Below 1e-162 every x**2 underflows to 0: the squared norms said "X is
+    zero" and lr='auto' took 1.0, fitting nothing without a word (above it,
+    the same X was refused); both scales are refused now, an X of zeros
+    still takes 1.0 (nothing can move)."""
+    X, y = _data(30, 3)
+    est = GDRegressor(solver=solver, fit_intercept=False, max_iter=5, tol=None)
+    with pytest.raises(ValueError, match="too close to zero"):
+        est.fit(X * scale, y)
+    assert GDRegressor(solver=solver, fit_intercept=False, max_iter=2, tol=None).fit(
+        X * 0.0, y).lr_ == 1.0
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_divergence_under_auto_lr_advises_rescaling_not_a_smaller_lr(solver):
+    """lr='auto' takes stable steps (auto_lr), so a divergence is float64's
+    range outgrown (y of 1e160: its square overflows), which a smaller lr
+    does not cure."""
+    X, y = _data(30, 3)
+    est = GDRegressor(solver=solver, batch_size=8, max_iter=5, tol=None)
+    with pytest.raises(DivergenceError, match="rescale X and y") as info:
+        est.fit(X, y * 1e160)
+    assert "smaller learning rate" not in str(info.value)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert str(again) == str(info.value) and again.epoch == info.value.epoch
+
+
+def test_a_fit_holds_its_epochs_as_float64_rows():
+    """Each epoch's coefficients are kept for a DivergenceError's result:
+    as float64 rows (8 bytes a value, the buffer doubling), not as lists
+    of numpy scalars (about 40 bytes a value: 400 MB for 5000 epochs of
+    2000 features)."""
+    d = 300
+    X, y = _data(20, d)
+
+    def peak(epochs):
+        est = GDRegressor(lr=1e-4, max_iter=epochs, tol=None, shuffle=False)
+        tracemalloc.start()
+        est.fit(X, y)
+        got = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return got
+    per_epoch = (peak(1024) - peak(256)) / 768
+    assert per_epoch < 25 * (d + 2), per_epoch
 
 
 @pytest.mark.parametrize("rs", [np.random.default_rng(3), np.random.RandomState(3)])
