@@ -188,6 +188,20 @@ def _rows_of(Xk):
     return np.ascontiguousarray(Xk)
 
 
+def _pair_of(Xk, yk, d):
+    """A chunk's rows (_rows_of) and its y, C-contiguous, checked against
+    each other and against the array's d columns: a chunk whose real shape
+    differs from its declared one (a map_blocks or a reader returning other
+    shapes) would have a kernel read past its end."""
+    X, yv = _rows_of(Xk), np.ascontiguousarray(yk)
+    if X.shape[1] != d or yv.ndim != 1 or yv.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"a chunk holds X of shape {np.shape(Xk)} and y of shape {np.shape(yk)}, where "
+            f"the arrays declare {d} column(s) and one y per row: the chunks' real shapes "
+            "must match their declared ones (check what makes them, e.g. a map_blocks)")
+    return X, yv
+
+
 def _first_bad(Xk, yk):
     """Local index of the first non-finite value of a chunk's X and y (or None)."""
     out = []
@@ -296,6 +310,29 @@ def _chain(step, width, state, *parts):
     without a scheduler round trip between chunks that live on one worker."""
     for i in range(0, len(parts), width):
         state = step(parts[i], parts[i + 1], state, *parts[i + 2:i + width])
+    return state
+
+
+#: Runs of chunks per graph of an SGD or mini-batch epoch: the chain is
+#: computed a segment at a time, its state (d + 3 numbers, and a mini-batch's
+#: unfinished rows) passing through the client between segments (a round
+#: trip each), since dask's ordering of one long chain whose every task takes
+#: a new chunk costs time and memory quadratic in its length (adversarial
+#: testing: 8000 chunks took 16 s and 3 GB to order, 20000 ran out of memory).
+CHAIN_SEGMENT = 256
+
+
+def _chained(dd, what, step, state, runs, parts):
+    """The state after ``step`` over every chunk of ``runs`` in order (one
+    _chain task per run; ``parts(k)``: chunk k's arguments after the state),
+    CHAIN_SEGMENT runs per graph."""
+    for lo in range(0, len(runs), CHAIN_SEGMENT):
+        g = dd.graph(what)
+        key = g.task(_tuple, *state)
+        for run in runs[lo:lo + CHAIN_SEGMENT]:
+            args = [v for k in run for v in parts(k)]
+            key = g.task(_chain, step, len(args) // len(run), key, *args)
+        state = g.compute(key)
     return state
 
 
@@ -457,42 +494,42 @@ def persist(X, y):
 
 # ---------------------------------------------------------------- batch_gd
 
-def _moments(Xk, yk):
+def _moments(Xk, yk, d):
     """(n, xbar, ybar, C = U'U, s_uv = U'v) of one chunk (U, v centred on the
     chunk's own means; gdfast._stats' compiled passes), or None for an empty
     chunk."""
-    X = _rows_of(Xk)
+    X, yv = _pair_of(Xk, yk, d)
     if X.shape[0] == 0:
         return None
-    return _stats.moments(X, np.ascontiguousarray(yk))
+    return _stats.moments(X, yv)
 
 
 def _residuals(Xk, yk, xbar, ybar, wstar):
     """[sum e**2, sum e, sum e*u (d), sum u (d)] about the global centre
     (gdfast._stats.residuals)."""
-    X = _rows_of(Xk)
+    X, yv = _pair_of(Xk, yk, xbar.shape[0])
     if X.shape[0] == 0:
         return np.zeros(2 + 2 * xbar.shape[0])
-    return _stats.residuals(X, np.ascontiguousarray(yk), xbar, ybar, wstar)
+    return _stats.residuals(X, yv, xbar, ybar, wstar)
 
 
-def _pilot(Xk, yk):
+def _pilot(Xk, yk, d):
     """(w0, shift) of gdfast._stats' one read from a chunk: the fit of its
     first rows and its first row (or None)."""
-    X, yv = _rows_of(Xk), np.ascontiguousarray(yk)
+    X, yv = _pair_of(Xk, yk, d)
     w0 = _stats.pilot(X, yv)
     return None if w0 is None else (w0, _stats.first_row(X, yv))
 
 
-def _shifted_moments(Xk, yk, got):
+def _shifted_moments(Xk, yk, d, got):
     """A chunk's moments of [x - x0, (y - y0) - (x - x0).w0] with s_vv
     (gdfast._stats._moments; one shift for every chunk, so their means are
     of the spread and merge) for the pilot task's ``got = (w0, shift)``, or
     None for an empty chunk or no pilot."""
-    X = _rows_of(Xk)
+    X, yv = _pair_of(Xk, yk, d)
     if X.shape[0] == 0 or got is None:
         return None
-    return _stats._moments(X, np.ascontiguousarray(yk), False, *got)
+    return _stats._moments(X, yv, False, *got)
 
 
 def _pair(a, b):
@@ -500,7 +537,10 @@ def _pair(a, b):
 
 
 def _add(*parts):
-    return sum(parts[1:], parts[0].copy()) if parts else None
+    """The partial sums added (an overflow is the epoch's divergence, which
+    the driver reports, as in memory: no numpy warning)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return sum(parts[1:], parts[0].copy()) if parts else None
 
 
 def _one_read(dd):
@@ -517,9 +557,9 @@ def _one_read(dd):
     # one graph: the chunks' tasks take the pilot from its task, so no
     # client round trip separates the two (the pilot comes back with the sum)
     g = dd.graph("moments")
-    got = g.task(_pilot, dd.xkeys[first], dd.ykeys[first])
+    got = g.task(_pilot, dd.xkeys[first], dd.ykeys[first], dd.d)
     got, mom = g.compute(g.task(_pair, got, g.tree(
-        [g.task(_shifted_moments, xk, yk, got) for xk, yk in zip(dd.xkeys, dd.ykeys)],
+        [g.task(_shifted_moments, xk, yk, dd.d, got) for xk, yk in zip(dd.xkeys, dd.ykeys)],
         _stats.merge_moments6)))
     return None if got is None or mom is None else _stats.from_moments(mom, *got)
 
@@ -535,7 +575,7 @@ def _collect(dd):
     if st is None:
         g = dd.graph("moments")
         st = _stats.centred(g.compute(g.tree(
-            [g.task(_moments, xk, yk) for xk, yk in zip(dd.xkeys, dd.ykeys)],
+            [g.task(_moments, xk, yk, dd.d) for xk, yk in zip(dd.xkeys, dd.ykeys)],
             _stats.merge_moments)))
         if st is None:
             return None
@@ -550,10 +590,10 @@ def _residual_sums(dd, xbar, ybar, wstar):
 
 
 def _pass_sums(Xk, yk, w, b, threads):
-    X = _rows_of(Xk)
+    X, yv = _pair_of(Xk, yk, w.shape[0])
     out = np.zeros(w.shape[0] + 2)
     if X.shape[0]:
-        _rows.pass_sums(X, np.ascontiguousarray(yk), w, b, out, threads, False)
+        _rows.pass_sums(X, yv, w, b, out, threads, False)
     return out
 
 
@@ -742,23 +782,22 @@ def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
     """SGD over one chunk from the incoming (w, b, loss, rss): a pure function
     (the incoming w is copied, never written). mode: _rows.PLAIN, LANES or
     GRAM (the last groups rows in fours from the chunk's start)."""
-    X = _rows_of(Xk)
+    w, b, _, rss = state
+    X, yv = _pair_of(Xk, yk, w.shape[0])
     if X.shape[0] == 0:
         return state
-    w, b, _, rss = state
     w = w.copy()
     order = None if key is None else _perm(key, X.shape[0])
-    b, loss, sq = _rows.sgd_epoch(X, np.ascontiguousarray(yk), w, b, lr, alpha, fit_b,
-                                  order, False, mode)
+    b, loss, sq = _rows.sgd_epoch(X, yv, w, b, lr, alpha, fit_b, order, False, mode)
     return w, b, loss, rss + sq
 
 
 def _affine_task(Xk, yk, key, lr):
     """(A, B, x_last, y_last) of one chunk's SGD pass, or None when empty."""
-    x = np.ascontiguousarray(_rows_of(Xk)[:, 0])
+    X, yv = _pair_of(Xk, yk, 1)
+    x = np.ascontiguousarray(X[:, 0])
     if x.shape[0] == 0:
         return None
-    yv = np.ascontiguousarray(yk)
     if x.dtype != yv.dtype:               # the kernel takes one dtype: widen (exact)
         x, yv = x.astype(np.float64, copy=False), yv.astype(np.float64, copy=False)
     order = None if key is None else _perm(key, x.shape[0])
@@ -890,13 +929,9 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 
     def epoch(e, w, b):
         visit, keys = plan(e)
-        g = dd.graph("sgd")
-        state = g.task(_tuple, w, b, math.nan, 0.0)
-        for run in _runs(visit, where):
-            parts = [v for k in run for v in (dd.xkeys[k], dd.ykeys[k],
-                                              None if keys is None else keys[k])]
-            state = g.task(_chain, step, 3, state, *parts)
-        return g.compute(state)
+        return _chained(dd, "sgd", step, (w, b, math.nan, 0.0), _runs(visit, where),
+                        lambda k: (dd.xkeys[k], dd.ykeys[k],
+                                   None if keys is None else keys[k]))
     return _run("sgd", method, p, dd, epoch)
 
 
@@ -913,7 +948,7 @@ def _mb_task(Xk, yk, state, key, last, lr, alpha, fit_b, size, threads):
     chunk (its rows travel in ``state``) is completed with this chunk's
     first rows, so batches are those of the concatenated rows."""
     w, b, loss, rss, cx, cy = state
-    X, yv = _rows_of(Xk), np.ascontiguousarray(yk)
+    X, yv = _pair_of(Xk, yk, w.shape[0])
     if key is not None and X.shape[0]:
         order = _perm(key, X.shape[0])
         X, yv = X[order], yv[order]
@@ -1012,15 +1047,12 @@ def minibatch_gd(X, y, batch_size=32, w=1.0, lr=0.01, epochs=100, shuffle=False,
 
     def epoch(e, w, b):
         visit, keys = plan(e)
-        g = dd.graph("minibatch")
-        state = g.task(_tuple, w, b, math.nan, 0.0, np.zeros((0, dd.d), xdt),
-                       np.zeros(0, ydt))
-        for run in _runs(visit, where):
-            parts = [v for k in run for v in (dd.xkeys[k], dd.ykeys[k],
-                                              None if keys is None else keys[k],
-                                              bool(k == visit[-1]))]
-            state = g.task(_chain, step, 4, state, *parts)
-        w, b, loss, rss, _, _ = g.compute(state)
+        w, b, loss, rss, _, _ = _chained(
+            dd, "minibatch", step,
+            (w, b, math.nan, 0.0, np.zeros((0, dd.d), xdt), np.zeros(0, ydt)),
+            _runs(visit, where),
+            lambda k: (dd.xkeys[k], dd.ykeys[k], None if keys is None else keys[k],
+                       bool(k == visit[-1])))
         return w, b, loss, rss
     return _run("minibatch_gd", "batches", p, dd, epoch)
 

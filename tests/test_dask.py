@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -445,6 +446,74 @@ def test_mismatched_chunks_aligned():
     same_bits(r, r0)
     r = gdd.minibatch_gd(Xd, y, 64, lr=0.01, epochs=2)          # in-memory y
     same_bits(r, gdfast.minibatch_gd(X, y, 64, lr=0.01, epochs=2))
+
+
+@pytest.mark.parametrize("case", ["y_short", "x_wide", "x_narrow", "one_feature"])
+@pytest.mark.parametrize("call", ["stats", "pass", "sgd", "minibatch_gd"])
+def test_chunks_unlike_their_declared_shape_refused_by_name(case, call):
+    """A map_blocks (or a reader) whose chunks differ from what it declares
+    made the kernels read past a chunk: a segfault (y chunks shorter than
+    X's), heap corruption (wider rows) or a silent result (narrower rows).
+    Each task now checks its chunk against X's columns and y's rows."""
+    X, y = make(n=400, d=1 if case == "one_feature" else 3)
+    Xd, yd = dask_pair(X, y, chunks=(200, 200))
+    if case == "y_short":
+        yd = yd.map_blocks(lambda b: b[:1], dtype=yd.dtype)
+    elif case == "x_wide":
+        Xd = Xd.map_blocks(lambda b: np.repeat(b, 2, axis=1), dtype=Xd.dtype)
+    elif case in ("x_narrow", "one_feature"):
+        Xd = Xd.map_blocks(lambda b: np.ascontiguousarray(b[:, :1]) if b.shape[1] > 1
+                           else np.repeat(b, 2, axis=1), dtype=Xd.dtype)
+    run = {"stats": lambda: gdd.batch_gd(Xd, yd, method="stats", epochs=3),
+           "pass": lambda: gdd.batch_gd(Xd, yd, method="pass", epochs=3),
+           "sgd": lambda: gdd.sgd(Xd, yd, epochs=1, method="plain" if case != "one_feature"
+                                  else "affine"),
+           "minibatch_gd": lambda: gdd.minibatch_gd(Xd, yd, 8, epochs=1)}[call]
+    with pytest.raises(ValueError, match="real shapes must match their declared ones"):
+        run()
+
+
+@pytest.mark.parametrize("trainer", ["sgd", "minibatch_gd"])
+def test_chain_computed_in_segments_gives_the_same_bits(trainer, monkeypatch):
+    """An epoch's chain is computed CHAIN_SEGMENT runs of chunks per graph
+    (dask's ordering of one long chain was quadratic in its length: 20000
+    chunks ran out of memory); the segments compose to the in-memory bits."""
+    X, y = make()
+    Xd, yd = dask_pair(X, y)
+    monkeypatch.setattr(gdd, "CHAIN_SEGMENT", 2)
+    graphs = []
+    compute = gdd._Graph.compute
+    monkeypatch.setattr(gdd._Graph, "compute",
+                        lambda g, key: graphs.append(g.name) or compute(g, key))
+    kw = dict(lr=0.01, epochs=2, fit_intercept=True, shuffle=True, seed=4)
+    if trainer == "sgd":
+        r = gdd.sgd(Xd, yd, method="plain", **kw)
+    else:
+        r = gdd.minibatch_gd(Xd, yd, 64, **kw)
+    order = gdd.row_order(Xd, seed=4, epochs=2)
+    w, b = np.ones(3), 0.0
+    for e in range(2):       # the documented visiting order, epoch by epoch, in memory
+        f = gdfast.sgd if trainer == "sgd" else (lambda *a, **k: gdfast.minibatch_gd(
+            *a, batch_size=64, **k))
+        k = dict(method="plain") if trainer == "sgd" else {}
+        r0 = f(X[order[e]], y[order[e]], w=w, b=b, lr=0.01, epochs=1, fit_intercept=True,
+               **k)
+        w, b = r0.coef, r0.intercept
+    np.testing.assert_array_equal(r.coef, r0.coef)
+    assert r.intercept == r0.intercept
+    assert len(graphs) >= 2 * 3          # 5 chunks, 2 per graph, 2 epochs
+
+
+def test_pass_overflow_in_the_reduction_warns_nothing_as_in_memory():
+    X, y = np.array([1.3e154, 1.3e154]), np.zeros(2)
+    kw = dict(w=1.0, lr=1e-300, epochs=3, method="pass")
+    with pytest.raises(gdfast.DivergenceError) as mem:
+        gdfast.batch_gd(X, y, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(gdfast.DivergenceError) as dsk:
+            gdd.batch_gd(da.from_array(X, chunks=1), y, **kw)
+    assert dsk.value.epoch == mem.value.epoch
 
 
 @pytest.mark.parametrize("trainer", ["batch_gd", "sgd", "minibatch_gd"])
