@@ -36,6 +36,7 @@ trainer (which would move the data); :func:`row_order` gives the order used.
 import functools
 import itertools
 import math
+import sys
 import uuid
 
 import numpy as np
@@ -128,10 +129,23 @@ def _dask_dtype(a, name):
     return a.astype(np.float64)           # ints, float16, longdouble: as float()
 
 
+def _frame_to_array(a):
+    """A Dask DataFrame or Series as a Dask array of its values with known
+    chunk sizes (``to_dask_array(lengths=True)``: each partition's length,
+    computed where not known); anything else as it is. (np.asarray on one
+    computed the whole frame in the client's memory.)"""
+    m = sys.modules.get("dask.dataframe")
+    if m is not None and isinstance(a, (m.DataFrame, m.Series)):
+        return a.to_dask_array(lengths=True)
+    return a
+
+
 def _data(X, y, names=("X", "y")):
     """Validate and align a (Dask) data pair -> _Data. One of X, y may be an
-    in-memory array (it is wrapped with the other's row chunks)."""
+    in-memory array (it is wrapped with the other's row chunks); a Dask
+    DataFrame or Series is taken as the array of its values."""
     nx, ny = names
+    X, y = _frame_to_array(X), _frame_to_array(y)
     if not (_is_dask(X) or _is_dask(y)):
         raise TypeError(f"{nx} must be a dask.array.Array (got {type(X).__name__}); "
                         "for in-memory data use gdfast.batch_gd / sgd / minibatch_gd")

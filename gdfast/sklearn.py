@@ -308,9 +308,14 @@ def _predict_chunk(Xk, coef, intercept):
 
 
 def _is_dask(a):
-    """A Dask array, detected without importing dask."""
+    """A Dask array, DataFrame or Series, detected without importing dask."""
     m = sys.modules.get("dask.array")
-    return m is not None and isinstance(a, m.Array)
+    return (m is not None and isinstance(a, m.Array)) or _is_dask_frame(a)
+
+
+def _is_dask_frame(a):
+    m = sys.modules.get("dask.dataframe")
+    return m is not None and isinstance(a, (m.DataFrame, m.Series))
 
 
 #: a rise of the loss smaller than this, relative, is rounding, not divergence
@@ -811,6 +816,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
         from . import dask as gdd
         first = not partial or not hasattr(self, "coef_")
+        # a Dask DataFrame: its columns are the feature names, as a pandas
+        # DataFrame's; its values the array (gdfast.dask's conversion)
+        frame = _is_dask_frame(X)
+        if frame:                       # its _meta: an empty pandas frame, same columns
+            _check_feature_names(self, X._meta, reset=first)
+            X = gdd._frame_to_array(X)
+        y = gdd._frame_to_array(y)
         # one of the pair may be in memory (a DataFrame, a list): X checked
         # as in memory (its feature names kept), y taken as an array
         names = not _is_dask(X)
@@ -836,7 +848,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if not first and d != self.n_features_in_:
             raise ValueError(f"X has {d} features, but GDRegressor is expecting "
                              f"{self.n_features_in_} features as input")
-        if not first and not names:
+        if not first and not names and not frame:
             _check_feature_names(self, X, reset=False)     # as in memory: warns
         w, b = self._start(d, bool(self.warm_start) or not first)   # before any read
         def chunk_norms():
@@ -914,12 +926,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         else:
             self.n_iter_, self.loss_curve_, self.t_ = epochs, curve, n * epochs
         self.n_features_in_, self.lr_, self.method_ = d, lr, res.method
-        if first and not names and hasattr(self, "feature_names_in_"):
+        if first and not (names or frame) and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_      # a Dask array has no column names
         self._rng, self._norm_stats = rng, norm_stats
         return self
 
-    def _predict_dask(self, X):
+    def _predict_dask(self, X, names_checked=False):
         """predict() of a Dask array: checked now (2-D, real dtype, the
         fitted number of features), computed lazily chunk by chunk, each
         chunk's finiteness checked as it is predicted (scikit-learn's
@@ -931,7 +943,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but GDRegressor is expecting "
                              f"{self.n_features_in_} features as input")
-        _check_feature_names(self, X, reset=False)     # a fit on a DataFrame: warns
+        if not names_checked:
+            _check_feature_names(self, X, reset=False)     # a fit on a DataFrame: warns
         if X.numblocks[1] > 1:
             X = X.rechunk({1: -1})
         return X.map_blocks(_predict_chunk, self.coef_, self.intercept_, drop_axis=1,
@@ -950,6 +963,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         numpy.ndarray of shape (n_samples,), float64
         """
         check_is_fitted(self)
+        if _is_dask_frame(X):
+            _check_feature_names(self, X._meta, reset=False)
+            return self._predict_dask(X.to_dask_array(lengths=True), names_checked=True)
         if _is_dask(X):
             return self._predict_dask(X)
         X = _validate_data(self, X, reset=False, dtype=[np.float64, np.float32],

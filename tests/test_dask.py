@@ -473,6 +473,21 @@ def test_chunks_unlike_their_declared_shape_refused_by_name(case, call):
         run()
 
 
+def test_dask_dataframe_and_series_are_their_arrays_of_values():
+    """A Dask DataFrame X with a Dask Series y was refused ("X must be a
+    dask.array.Array"), and with a Dask array y computed whole on the client
+    (np.asarray); both are now taken partition by partition."""
+    pd = pytest.importorskip("pandas")
+    ddf_mod = pytest.importorskip("dask.dataframe")
+    X, y = make()
+    ddf = ddf_mod.from_pandas(pd.DataFrame(X, columns=list("abc")), npartitions=4)
+    ys = ddf_mod.from_pandas(pd.Series(y), npartitions=4)
+    r0 = gdfast.sgd(X, y, lr=0.01, epochs=2, fit_intercept=True)
+    same_bits(gdd.sgd(ddf, ys, lr=0.01, epochs=2, fit_intercept=True), r0)
+    same_bits(gdd.sgd(ddf, da.from_array(y, chunks=375), lr=0.01, epochs=2,
+                      fit_intercept=True), r0)
+
+
 @pytest.mark.parametrize("trainer", ["sgd", "minibatch_gd"])
 def test_chain_computed_in_segments_gives_the_same_bits(trainer, monkeypatch):
     """An epoch's chain is computed CHAIN_SEGMENT runs of chunks per graph

@@ -294,3 +294,24 @@ def test_one_of_the_pair_in_memory_in_any_form():
     B = X > 0
     assert np.array_equal(GDRegressor(**kw).fit(da.from_array(B, chunks=(10, 3)), yd).coef_,
                           GDRegressor(**kw).fit(B, y).coef_)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "batch", "minibatch"])
+def test_a_dask_dataframe_fits_as_its_pandas_frame_does(solver):
+    """A Dask DataFrame was computed whole into the client's memory
+    (np.asarray) and lost its column names; it is now the Dask array of its
+    values, partition by partition, with the columns as feature_names_in_."""
+    pd = pytest.importorskip("pandas")
+    ddf_mod = pytest.importorskip("dask.dataframe")
+    X, y = _data()
+    pdf = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    ddf = ddf_mod.from_pandas(pdf, npartitions=3)
+    ys = ddf_mod.from_pandas(pd.Series(y, name="y"), npartitions=3)
+    kw = dict(solver=solver, max_iter=3, tol=None, shuffle=False, batch_size=16)
+    a = GDRegressor(**kw).fit(ddf, ys)
+    b = GDRegressor(**kw).fit(pdf, y)
+    np.testing.assert_array_equal(a.feature_names_in_, b.feature_names_in_)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
+    np.testing.assert_allclose(a.predict(ddf).compute(), b.predict(pdf), rtol=1e-12)
+    with pytest.raises(ValueError, match="feature names should match"):
+        a.predict(ddf[list(reversed(pdf.columns))])
