@@ -295,12 +295,13 @@ def stats_certified(st, w0, b0, lr, alpha, fit_intercept, epochs):
         G = G[:d, :d]
     if not np.isfinite(G).all():
         return False
-    lam = (float(np.linalg.eigvalsh(G)[-1]) + alpha) * (1.0 + 1e-9) + 1e-300
-    sum_xx = float(np.trace(st.C)) + n * float(st.xbar @ st.xbar) + n
-    ws = float(np.linalg.norm(st.wstar))
-    sy = (math.sqrt(n) * abs(st.ybar) + math.sqrt(max(float(np.trace(st.C)), 0.0)) * ws
-          + math.sqrt(max(st.s_ee, 0.0)) + math.sqrt(n) * abs(b0))
-    z0 = float(np.linalg.norm(w0)) + abs(b0)
+    with np.errstate(all="ignore"):     # an overflow here fails the certificate
+        lam = (float(np.linalg.eigvalsh(G)[-1]) + alpha) * (1.0 + 1e-9) + 1e-300
+        sum_xx = float(np.trace(st.C)) + n * float(st.xbar @ st.xbar) + n
+        ws = float(np.linalg.norm(st.wstar))
+        sy = (math.sqrt(n) * abs(st.ybar) + math.sqrt(max(float(np.trace(st.C)), 0.0)) * ws
+              + math.sqrt(max(st.s_ee, 0.0)) + math.sqrt(n) * abs(b0))
+        z0 = float(np.linalg.norm(w0)) + abs(b0)
     return _quadratic_certificate(n, sum_xx, lam, sy, z0, ws, lr, alpha, epochs)
 
 

@@ -806,8 +806,10 @@ def _sgd_task(Xk, yk, state, key, lr, alpha, fit_b, mode):
     return w, b, loss, rss + sq
 
 
-def _affine_task(Xk, yk, key, lr):
-    """(A, B, x_last, y_last) of one chunk's SGD pass, or None when empty."""
+def _affine_task(Xk, yk, key, lr, maxima=False):
+    """(A, B, x_last, y_last) of one chunk's SGD pass, or None when empty;
+    with ``maxima`` also (max|x|, max|y|) of the chunk (``_rows.max_abs_pair``,
+    read right after the map: "auto"'s overflow certificate)."""
     X, yv = _pair_of(Xk, yk, 1)
     x = np.ascontiguousarray(X[:, 0])
     if x.shape[0] == 0:
@@ -817,15 +819,16 @@ def _affine_task(Xk, yk, key, lr):
     order = None if key is None else _perm(key, x.shape[0])
     A, B = _chunks.sgd_affine_map(x, yv, lr, order)
     last = x.shape[0] - 1 if order is None else order[-1]
-    return A, B, float(x[last]), float(yv[last])
+    out = (A, B, float(x[last]), float(yv[last]))
+    return out + _rows.max_abs_pair(x, yv) if maxima else out
 
 
-def _affine_group(lr, *parts):
+def _affine_group(lr, maxima, *parts):
     """The maps of several chunks (``parts``: position in the visiting order,
     X's chunk, y's chunk, permutation key; four values per chunk) in one
     task, as [(position, map)]: chunks that live on one worker, mapped
     there one after the other."""
-    return [(parts[i], _affine_task(parts[i + 1], parts[i + 2], parts[i + 3], lr))
+    return [(parts[i], _affine_task(parts[i + 1], parts[i + 2], parts[i + 3], lr, maxima))
             for i in range(0, len(parts), 4)]
 
 
@@ -836,14 +839,21 @@ def _compose_groups(*groups):
 
 
 def _compose(*maps):
-    """Compose chunk maps in visiting order -> (A, B, x_last, y_last)."""
-    A, B, xl, yl = 1.0, 0.0, None, None
+    """Compose chunk maps in visiting order -> (A, B, x_last, y_last, max|x|,
+    max|y|) (the maxima 0.0 where the maps carry none)."""
+    A, B, xl, yl, mx, my = 1.0, 0.0, None, None, 0.0, 0.0
     for m in maps:
         if m is None:
             continue
-        a, c, xl, yl = m
+        a, c, xl, yl = m[:4]
         A, B = a * A, a * B + c
-    return A, B, xl, yl
+        if len(m) > 4:
+            mx, my = max(mx, m[4]), max(my, m[5])
+    return A, B, xl, yl, mx, my
+
+
+class _Uncertified(Exception):
+    """"auto"'s affine epoch found no overflow certificate: run "plain"."""
 
 
 def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
@@ -876,7 +886,10 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         real arithmetic; rounding bounded in docs/dask.md); unshuffled, every
         epoch is the same map, so one pass over the data serves all epochs.
         "auto": as
-        in memory ("affine" from 65,536 rows where it applies).
+        in memory ("affine" from 65,536 rows where it applies and its
+        overflow certificate holds: the first epoch's maps bring max|x| and
+        max|y| and count only if it does, else the call runs "plain" on the
+        same orders).
     persist : {"auto", True, False}
         Persist X and y first when more than one epoch runs. "auto"
         (default): on a ``distributed.Client`` only (see :func:`batch_gd`).
@@ -907,9 +920,22 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
     p = _params(dd, w, b, lr, epochs, alpha, fit_intercept, callback, progress)
     one_feature = dd.d == 1 and not p.fit_intercept and p.alpha == 0.0 and p.b == 0.0
     shuffle = _shuffle.mode(shuffle, blocks=False) is not None
-    method = _plan.sgd_method(method, dd.n, dd.d, one_feature, shuffled=shuffle)
-    mode = _compiled.SGD_MODES.get(method)
-    plan = _plans(shuffle, seed, dd.chunks)
+    auto = method == "auto"
+    # "auto" takes "affine" with the in-memory certificate: its maxima come
+    # with the first epoch's maps (that epoch counts only if it holds)
+    method = _plan.sgd_method(method, dd.n, dd.d, one_feature,
+                              lambda: _plan.sgd_certifiable(dd.n, p.lr, p.epochs),
+                              shuffled=shuffle)
+    certify = auto and method == "affine"
+    drawn = _plans(shuffle, seed, dd.chunks)
+    first = []
+
+    def plan(e):             # epoch 0's orders kept for a rerun as "plain"
+        if e:
+            return drawn(e)
+        if not first:
+            first.append(drawn(0))
+        return first[0]
     persist = _persist_choice(persist)
     if p.epochs > 1:
         dd = _persisted(dd, persist)
@@ -926,19 +952,27 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
             if "map" in fixed:
                 A, B, xl, yl = fixed["map"]
             else:
+                maxima = certify and e == 0
                 g = dd.graph("sgd-maps")
                 pos = {k: i for i, k in enumerate(visit)}
-                groups = [g.task(_affine_group, lr, *[v for k in grp for v in (
+                groups = [g.task(_affine_group, lr, maxima, *[v for k in grp for v in (
                     pos[k], dd.xkeys[k], dd.ykeys[k], None if keys is None else keys[k])])
                     for grp in _by_worker(visit, where, slots)]
-                A, B, xl, yl = g.compute(g.task(_compose_groups, *groups))
+                A, B, xl, yl, mx, my = g.compute(g.task(_compose_groups, *groups))
+                if maxima and not _plan.sgd_certified_maxima(
+                        dd.n, mx, my, float(p.w[0]), lr, p.epochs):
+                    raise _Uncertified
                 if keys is None:
                     fixed["map"] = A, B, xl, yl
             w1 = A * float(w[0]) + B
             r = xl * w1 - yl
             return np.array([w1]), b, r * r
-        return _run("sgd", method, p, dd, epoch)
+        try:
+            return _run("sgd", method, p, dd, epoch)
+        except _Uncertified:
+            method = "plain"          # before any callback saw the epoch
 
+    mode = _compiled.SGD_MODES.get(method)
     step = functools.partial(_sgd_task, lr=lr, alpha=alpha, fit_b=fit_b, mode=mode)
 
     def epoch(e, w, b):

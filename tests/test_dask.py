@@ -473,6 +473,45 @@ def test_chunks_unlike_their_declared_shape_refused_by_name(case, call):
         run()
 
 
+def _outcome(fn):
+    try:
+        return ("ok", fn().method != "")
+    except gdfast.DivergenceError as exc:
+        return ("diverged", exc.epoch)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_auto_keeps_the_in_memory_outcome_class_near_overflow(shuffle):
+    """Dask's "auto" took the one-feature "affine" maps (and "stats") from
+    65,536 rows without the in-memory overflow certificate, so a run that
+    diverges in memory converged on Dask and the reverse
+    (tests/test_hardening.py's cases); the maps now bring the certificate's
+    maxima, and the first epoch counts only where it holds, else "plain"
+    runs, drawing the same orders."""
+    n = 65_536
+    x, y = np.full(n, 100.0), np.full(n, 200.0)
+    xd, yd = da.from_array(x, chunks=n // 4), da.from_array(y, chunks=n // 4)
+    for kw in (dict(w=1e307, lr=1e-5, epochs=1), dict(w=2.0, lr=1.0, epochs=1)):
+        kw.update(shuffle=shuffle, seed=1)
+        got = _outcome(lambda: gdd.sgd(xd, yd, **kw))
+        assert got == _outcome(lambda: gdfast.sgd(x, y, **kw)), kw
+        assert got == _outcome(lambda: gdd.sgd(xd, yd, method="plain", **kw)), kw
+    for X, yy, kw in ((np.full(n, 1e-160), np.zeros(n), dict(w=1e160, lr=1e-5, epochs=5)),
+                      (np.full((n, 2), 1e-160), np.ones(n),
+                       dict(w=1e150, lr=1e-5, epochs=5, fit_intercept=True))):
+        Xd, ydd = da.from_array(X, chunks=(n // 4,) + X.shape[1:]), da.from_array(yy, n // 4)
+        assert _outcome(lambda: gdd.batch_gd(Xd, ydd, **kw)) == \
+            _outcome(lambda: gdfast.batch_gd(X, yy, method="pass", **kw)), kw
+    # ordinary data still take the maps, with the bits of explicit "affine"
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(n)
+    xd, yd = da.from_array(x, chunks=n // 4), da.from_array(2 * x, chunks=n // 4)
+    r = gdd.sgd(xd, yd, lr=0.01, epochs=2, shuffle=shuffle, seed=3)
+    assert r.method == "affine"
+    assert r.w == gdd.sgd(xd, yd, lr=0.01, epochs=2, shuffle=shuffle, seed=3,
+                          method="affine").w
+
+
 def test_dask_dataframe_and_series_are_their_arrays_of_values():
     """A Dask DataFrame X with a Dask Series y was refused ("X must be a
     dask.array.Array"), and with a Dask array y computed whole on the client
