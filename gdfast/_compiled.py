@@ -599,7 +599,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
         Overflow: all follow the one divergence rule (an epoch whose
         coefficients, intercept or recorded loss are not finite raises
         DivergenceError). "plain" overflows where ``x*w``, the residual or
-        ``2*x*r`` does; "affine" where the factors ``1 - 2*lr*x*x``, their
+        ``2*(x*r)`` does; "affine" where the factors ``1 - 2*lr*x*x``, their
         products or the folded maps do -- earlier or later than "plain".
         "auto" takes "affine" only with a certificate that neither can
         overflow in this run (``lr * max x**2 <= 1`` and a bound on ``|w|``

@@ -487,10 +487,10 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
                                  mxy)
                 elif shuffled:
                     for i in range(stop - start):
-                        w = w - lr * ((2.0 * x[cur[i]]) * (x[cur[i]] * w - <double>y[cur[i]]))
+                        w = w - lr * (2.0 * (x[cur[i]] * (x[cur[i]] * w - <double>y[cur[i]])))
                 else:
                     for i in range(start, stop):
-                        w = w - lr * ((2.0 * x[i]) * (x[i] * w - <double>y[i]))
+                        w = w - lr * (2.0 * (x[i] * (x[i] * w - <double>y[i])))
                 tick(&t, stop - start)
                 start = stop
             if not (gen and affine):

@@ -373,7 +373,7 @@ def sgd_epoch(const floating[:, ::1] X, const yfloat[::1] y, double[::1] w, doub
                     r = dot(xi, wp, d) + b - <double>y[k]
                     rss = rss + r * r   # row by row: the reference's sum, bit for bit
                     for j in range(d):
-                        wp[j] = wp[j] - lr * ((2.0 * xi[j]) * r + a2 * wp[j])
+                        wp[j] = wp[j] - lr * (2.0 * (xi[j] * r) + a2 * wp[j])
                     if fit_b:
                         b = b - lr * (2.0 * r)
             if mode != M_PLAIN:

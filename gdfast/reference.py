@@ -58,10 +58,11 @@ def _penalty(alpha, w):
 
 
 def _scaled_add(acc, x, r):
-    """acc + 2*x*r, elementwise for a sample of several features."""
+    """acc + 2*(x*r), elementwise for a sample of several features (x*r
+    first: (2*x)*r was inf*0 = NaN at an exact fit for x beyond 9e307)."""
     if isinstance(x, list):
-        return [a + 2 * xj * r for a, xj in zip(acc, x)]
-    return acc + 2 * x * r
+        return [a + 2 * (xj * r) for a, xj in zip(acc, x)]
+    return acc + 2 * (x * r)
 
 
 def _step(w, grad, lr, alpha):

@@ -647,6 +647,23 @@ def test_no_penalty_term_without_alpha_even_for_huge_w(name, shuffle):
         np.testing.assert_allclose(impl.loss(X, y, 1e160), 1.0)
 
 
+@pytest.mark.parametrize("two_d", [False, True], ids=["1d", "2d"])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_sgd_doubles_the_product_at_an_exact_fit_of_huge_values(impl, two_d, shuffle):
+    """The per-sample step doubled x before multiplying by the residual:
+    (2*x)*r overflowed to inf for x beyond 9e307 and gave inf*0 = NaN at an
+    exact fit, a divergence where the gradient is 0 (batch_gd and
+    minibatch_gd, whose mean gradients are 2*sum(x*r)/n, returned w). Now
+    2*(x*r), as they do."""
+    x = np.array([1e308, 1e308])
+    X = np.column_stack([x, np.zeros(2)]) if two_d else x
+    kw = dict(w=[1.0, 0.0] if two_d else 1.0, lr=1e-300, epochs=2, shuffle=shuffle,
+              seed=0)
+    r = impl.sgd(X, x, **kw)
+    np.testing.assert_array_equal(r.coef, [1.0, 0.0] if two_d else [1.0])
+    assert r.loss_history.tolist() == [0.0, 0.0]
+
+
 def _ending(run):
     try:
         r = run()
