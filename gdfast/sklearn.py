@@ -961,6 +961,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         numpy.ndarray of shape (n_samples,), float64
+
+        Raises
+        ------
+        OverflowError
+            A prediction beyond float64's range (gdfast's rule for its
+            primitives: never a silent inf; scikit-learn's estimators return
+            ``inf``). A Dask array's is raised when it is computed.
         """
         check_is_fitted(self)
         if _is_dask_frame(X):
