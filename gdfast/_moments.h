@@ -146,17 +146,19 @@ gdfast_mom_merge(double *N, double *M, double *C, const Py_ssize_t W, double m,
     *N = tot;
 }
 
-/* The chunks' moments merged pairwise, as a binary counter: level k holds the
- * merge of 2**k consecutive chunks, and a new chunk is merged with the levels
- * of its own size, the older absorbing the newer (the order kept). Like
+/* The chunks' moments merged pairwise, as a binary counter: a stack of
+ * levels, each the merge of a run of consecutive chunks whose length is a
+ * power of two, longest (oldest) at the bottom; a new chunk is pushed as a
+ * run of one and merged with the run below while the two are as long, the
+ * older absorbing the newer (the order kept). Like
  * pairwise summation, the rounding of C then grows with log2 of the number of
  * chunks instead of the number: merged one after another, 4000 chunks whose
  * means differ (a tenth of the rows offset in a cluster) lost about 20 eps of
  * C, pairwise under 1 eps -- rounding that the centred features'
  * conditioning amplifies in the trajectory (gdfast/_plan.py,
  * stats_conditioned). The levels: N (count), size (chunks merged), M (W
- * means) and C (W x W, upper triangle) each; `levels` of them allocated,
- * 2 + bit length of the number of chunks at most in use. */
+ * means) and C (W x W, upper triangle) each; at most 1 + the bit length of
+ * the number of chunks in use (the caller allocates one more). */
 typedef struct {
     Py_ssize_t W, top;
     double *N, *size, *M, *C;

@@ -116,7 +116,8 @@ def _physical_memory():
 def stats_memory(n, d, method, held=0):
     """Whether the statistics method's matrices fit in this machine's memory
     for n rows of d features (chunks of at least 256 rows; ``held``: more
-    matrices the caller holds, e.g. a reduction tree's partials). An explicit ``method="stats"`` that cannot is a
+    matrices the caller holds, e.g. a reduction tree's partials). An
+    explicit ``method="stats"`` that cannot is a
     MemoryError (before any allocation: with the overcommitting allocators of
     Linux a d x d product of 19 GiB would start, then be killed or crash in
     BLAS); ``"auto"`` is told False and reads the data per epoch instead."""
@@ -132,18 +133,19 @@ def stats_memory(n, d, method, held=0):
     return False
 
 
-def batch_method(method, n, d, epochs, one_feature):
+def batch_method(method, n, d, epochs, one_feature, held=0):
     """"pass" (a pass over the data per epoch) or "stats" (passes once, then
     every epoch from d x d numbers). auto: "stats" when n >= STATS_MIN_N, its
-    passes cost less than the epochs' passes and its matrices fit in memory."""
+    passes cost less than the epochs' passes and its matrices fit in memory
+    (``held``: see :func:`stats_memory`)."""
     method = _validate.choice(method, "method", ("auto", "pass", "stats"))
     if method == "pass":
         return method
     if method == "stats":
-        stats_memory(n, d, method)
+        stats_memory(n, d, method, held)
         return method
     if n >= STATS_MIN_N and stats_passes(d, one_feature) < epochs and \
-            stats_memory(n, d, method):
+            stats_memory(n, d, method, held):
         return "stats"
     return "pass"
 
@@ -258,11 +260,14 @@ def tutorial_stats_certified(n, wp, s_rr, s_xr, s_xx, w0, lr, epochs):
 #: "auto" takes "stats" only where the centred features' correlation matrix
 #: (C scaled to a unit diagonal, constant columns left out) has a condition
 #: number of at most this. The statistics' rounding grows with it where a
-#: pass's does not: with rows offset in a cluster (a prefix of rows shifted
-#: by a constant) the coefficients' difference from "pass" reaches the
-#: documented 1e-12 of the largest near 2.5e3 (adversarial testing;
-#: tests/test_stats.py), and the loss of a near-exact fit on collinear
-#: columns its bound near 1e6.
+#: pass's does not: with rows offset in a cluster (an eighth of 1e6 rows
+#: shifted by 300, condition number 2.9e4) the coefficients' difference from
+#: "pass" exceeds the documented 1e-12 of the largest even with the chunks
+#: merged pairwise (tests/test_stats.py); near 1e3 such data stay within a
+#: fifth of it, and the loss of a near-exact fit on nearly collinear columns
+#: reaches its bound near 1e6. A conservative gate: it does not credit
+#: alpha, and much correlated data that "stats" would fit within the bound
+#: (adversarial testing: correlation 0.9996, 3e-16) read the data per epoch.
 STATS_KAPPA_MAX = 1e3
 
 

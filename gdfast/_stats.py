@@ -116,8 +116,8 @@ def moments(X, y, signals=False):
     """(n, xbar, ybar, C, s_uv) of (X (n, d), y (n,)): the means, the centred
     Gram matrix C = sum u u' and s_uv = sum u*v (u = x - xbar, v = y - ybar),
     in one read of the data: values shifted by the first row, chunks of rows
-    centred on their own means in cache, merged exactly in order
-    (:func:`merge_moments`)."""
+    centred on their own means in cache, merged exactly, pairwise, in order
+    (:func:`merge_moments`, :func:`pairwise`)."""
     return _moments(X, y, signals)[:5]
 
 

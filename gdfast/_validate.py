@@ -520,3 +520,10 @@ def elementwise_result(out, like, scalar, flat):
     if flat and isinstance(like, (list, tuple)):
         return [float(v) for v in out]
     return np.asarray(out, dtype=np.float64)
+
+
+def is_dask_frame(a):
+    """A Dask DataFrame or Series, detected without importing dask (only an
+    imported dask.dataframe can have made one)."""
+    m = sys.modules.get("dask.dataframe")
+    return m is not None and isinstance(a, (m.DataFrame, m.Series))

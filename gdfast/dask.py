@@ -36,7 +36,6 @@ trainer (which would move the data); :func:`row_order` gives the order used.
 import functools
 import itertools
 import math
-import sys
 import uuid
 
 import numpy as np
@@ -132,12 +131,10 @@ def _dask_dtype(a, name):
 def _frame_to_array(a):
     """A Dask DataFrame or Series as a Dask array of its values with known
     chunk sizes (``to_dask_array(lengths=True)``: each partition's length,
-    computed where not known); anything else as it is. (np.asarray on one
-    computed the whole frame in the client's memory.)"""
-    m = sys.modules.get("dask.dataframe")
-    if m is not None and isinstance(a, (m.DataFrame, m.Series)):
-        return a.to_dask_array(lengths=True)
-    return a
+    computed where not known: for a lazily built frame, one more read of
+    each partition); anything else as it is. (np.asarray on one computed the
+    whole frame in the client's memory.)"""
+    return a.to_dask_array(lengths=True) if _validate.is_dask_frame(a) else a
 
 
 def _data(X, y, names=("X", "y")):
@@ -611,23 +608,20 @@ def _pass_sums(Xk, yk, w, b, threads):
     return out
 
 
-#: d x d partials a statistics reduction holds beside a chunk's own
-#: (measured about 20 at d = 2000 on the threaded scheduler): a tree node's
-#: inputs and the nodes in flight
+#: d x d partials a statistics reduction holds beside a chunk's own (a tree
+#: node's SPLIT_EVERY inputs, and the nodes in flight; adversarial testing
+#: measured 12-27 matrices at d = 2000 on the threaded scheduler)
 _TREE_HELD = 2 * SPLIT_EVERY
 
 
 def _method_batch(method, epochs, n, d):
     """auto: "stats" from 3 epochs (it reads the data once or twice, "pass"
-    once per epoch) where its matrices fit in memory (_plan.stats_memory)."""
-    method = _validate.choice(method, "method", ("auto", "pass", "stats"))
-    if method == "pass":
-        return method
-    if method == "stats":
-        _plan.stats_memory(n, d, method, _TREE_HELD)
-        return method
-    return "stats" if epochs > 2 and _plan.stats_memory(n, d, method, _TREE_HELD) \
-        else "pass"
+    once per epoch) where its matrices fit in memory; an explicit method as
+    in memory (_plan.batch_method: "stats" beyond memory is a MemoryError)."""
+    if method == "auto":
+        return "stats" if epochs > 2 and _plan.stats_memory(n, d, method, _TREE_HELD) \
+            else "pass"
+    return _plan.batch_method(method, n, d, epochs, False, _TREE_HELD)
 
 
 def batch_gd(X, y, w=1.0, lr=0.01, epochs=100, *, b=0.0, fit_intercept=False, alpha=0.0,

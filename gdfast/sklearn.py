@@ -174,6 +174,22 @@ def _check_real(value, name, minimum, strict=False):
     return value
 
 
+def _check_random_state(random_state):
+    """random_state's type and value, without drawing from it."""
+    if random_state is None or isinstance(random_state, (np.random.Generator,
+                                                         np.random.RandomState)):
+        return
+    if isinstance(random_state, numbers.Integral) and \
+            not isinstance(random_state, (bool, np.bool_)):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got "
+                             f"{random_state}")
+        return
+    raise ValueError(f"random_state must be None, an integer, a numpy Generator or "
+                     f"a numpy RandomState, got {type(random_state).__name__} "
+                     f"{random_state!r:.40}")
+
+
 def _generator(random_state):
     """random_state -> the numpy Generator the core's ``seed`` takes.
 
@@ -182,21 +198,14 @@ def _generator(random_state):
     (its state advances); a RandomState: a seed drawn from it (its state
     advances, as scikit-learn's estimators do).
     """
+    _check_random_state(random_state)
     if random_state is None:
         return np.random.default_rng()
     if isinstance(random_state, np.random.Generator):
         return random_state
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(int(random_state.randint(np.iinfo(np.int32).max)))
-    if isinstance(random_state, numbers.Integral) and \
-            not isinstance(random_state, (bool, np.bool_)):
-        if random_state < 0:
-            raise ValueError(f"random_state must be a non-negative integer, got "
-                             f"{random_state}")
-        return np.random.default_rng(int(random_state))
-    raise ValueError(f"random_state must be None, an integer, a numpy Generator or "
-                     f"a numpy RandomState, got {type(random_state).__name__} "
-                     f"{random_state!r:.40}")
+    return np.random.default_rng(int(random_state))
 
 
 def _finite_cost(X, y, w, b, alpha):
@@ -310,12 +319,7 @@ def _predict_chunk(Xk, coef, intercept):
 def _is_dask(a):
     """A Dask array, DataFrame or Series, detected without importing dask."""
     m = sys.modules.get("dask.array")
-    return (m is not None and isinstance(a, m.Array)) or _is_dask_frame(a)
-
-
-def _is_dask_frame(a):
-    m = sys.modules.get("dask.dataframe")
-    return m is not None and isinstance(a, (m.DataFrame, m.Series))
+    return (m is not None and isinstance(a, m.Array)) or _validate.is_dask_frame(a)
 
 
 #: a rise of the loss smaller than this, relative, is rounding, not divergence
@@ -537,6 +541,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         _validate.flag(self.warm_start, "warm_start")
         alpha = _check_real(self.alpha, "alpha", 0.0)
         tol = None if self.tol is None else _check_real(self.tol, "tol", 0.0)
+        _check_random_state(self.random_state)
         return alpha, tol
 
     def _data(self, X, y, reset):
@@ -818,7 +823,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         first = not partial or not hasattr(self, "coef_")
         # a Dask DataFrame: its columns are the feature names, as a pandas
         # DataFrame's; its values the array (gdfast.dask's conversion)
-        frame = _is_dask_frame(X)
+        frame = _validate.is_dask_frame(X)
         if frame:                       # its _meta: an empty pandas frame, same columns
             _check_feature_names(self, X._meta, reset=first)
             X = gdd._frame_to_array(X)
@@ -970,9 +975,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             ``inf``). A Dask array's is raised when it is computed.
         """
         check_is_fitted(self)
-        if _is_dask_frame(X):
+        if _validate.is_dask_frame(X):   # lazily: row lengths unknown are fine here
             _check_feature_names(self, X._meta, reset=False)
-            return self._predict_dask(X.to_dask_array(lengths=True), names_checked=True)
+            return self._predict_dask(X.to_dask_array(), names_checked=True)
         if _is_dask(X):
             return self._predict_dask(X)
         X = _validate_data(self, X, reset=False, dtype=[np.float64, np.float32],

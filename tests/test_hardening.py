@@ -664,6 +664,23 @@ def test_sgd_doubles_the_product_at_an_exact_fit_of_huge_values(impl, two_d, shu
     assert r.loss_history.tolist() == [0.0, 0.0]
 
 
+def test_a_dot_product_of_huge_terms_overflows_by_its_order():
+    """Documented, not removed (docs/hardening.md): the compiled row sums
+    add a dot product in lanes, the reference left to right, so near
+    float64's largest value one side overflows where the other does not."""
+    import gdfast.reference as ref
+    w = np.ones(8)
+    blocked = np.array([[1e308] * 4 + [-1e308] * 4] * 3)
+    interleaved = np.array([[1e308, -1e308] * 4] * 3)
+    y = np.zeros(3)
+    assert compiled.cost(blocked, y, w) == 0.0
+    with pytest.raises(OverflowError):
+        ref.cost(blocked, y, w)
+    with pytest.raises(OverflowError):
+        compiled.cost(interleaved, y, w)
+    assert ref.cost(interleaved, y, w) == 0.0
+
+
 def _ending(run):
     try:
         r = run()

@@ -595,11 +595,16 @@ def test_bad_parameters_refused_in_fit(params, err, word):
     est = GDRegressor(**params)                       # __init__ stores only
     with pytest.raises(err, match=word) as info:
         est.fit(X, y)
-    if "random_state" not in params:
-        # scikit-learn's InvalidParameterError, as its estimators raise: code
-        # catching ValueError catches a wrongly typed parameter too
-        assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
-        assert type(info.value).__name__ == "InvalidParameterError"
+    # scikit-learn's InvalidParameterError, as its estimators raise: code
+    # catching ValueError catches a wrongly typed parameter too
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+    assert type(info.value).__name__ == "InvalidParameterError"
+
+
+def test_predict_beyond_float64_is_an_overflow_error():
+    est = GDRegressor(max_iter=2, tol=None).fit(*_data(20, 2))
+    with pytest.raises(OverflowError, match="overflowed float64"):
+        est.predict(np.full((2, 2), 1e308) * np.sign(est.coef_))
 
 
 def test_parameters_are_keyword_only_as_in_scikit_learn():

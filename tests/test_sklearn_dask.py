@@ -315,3 +315,9 @@ def test_a_dask_dataframe_fits_as_its_pandas_frame_does(solver):
     np.testing.assert_allclose(a.predict(ddf).compute(), b.predict(pdf), rtol=1e-12)
     with pytest.raises(ValueError, match="feature names should match"):
         a.predict(ddf[list(reversed(pdf.columns))])
+    # predict stays lazy on a frame too: nothing is computed until asked
+    seen = []
+    lazy = ddf.map_partitions(lambda part: seen.append(1) or part, meta=ddf._meta)
+    got = a.predict(lazy)
+    assert not seen
+    np.testing.assert_allclose(got.compute(), b.predict(pdf), rtol=1e-12)

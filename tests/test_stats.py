@@ -515,12 +515,18 @@ def test_pairwise_merge_is_the_ordered_merge_of_every_part():
     X = rng.standard_normal((1000, 4)) + 3.0
     y = X.sum(axis=1)
     parts = [_stats._moments(X[lo:lo + 64], y[lo:lo + 64]) for lo in range(0, 1000, 64)]
-    for k in (1, 2, 3, 5, 16):
+    m = _stats.merge_moments6
+    a, b, c, d, e = parts[:5]
+    nested = {1: a, 2: m(a, b), 3: m(m(a, b), c), 5: m(m(m(a, b), m(c, d)), e)}
+    for k, want in nested.items():      # the binary counter's merges, bit for bit
         got = _stats.pairwise(iter(parts[:k]))
-        want = _stats.merge_moments6(*parts[:k])
         assert got[0] == want[0]
-        for a, b in zip(got[1:], want[1:]):
-            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-12)
+        for x, z in zip(got[1:], want[1:]):
+            np.testing.assert_array_equal(x, z)
+    got, want = _stats.pairwise(iter(parts)), m(*parts)   # every part, in order
+    assert got[0] == want[0] == 1000
+    for x, z in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(x, z, rtol=1e-13, atol=1e-12)
     assert _stats.pairwise(iter([])) is None
 
 
@@ -591,6 +597,26 @@ def test_stats_within_bound_where_auto_takes_it_on_clustered_rows(n, frac):
     assert auto.method == "stats"
     w_err, b_err, l_err = _close(auto, compiled.batch_gd(X, y, method="pass", **kw))
     assert w_err < 1e-12 and b_err < 1e-12 and l_err < 1e-10, (w_err, b_err, l_err)
+
+
+def test_explicit_stats_beyond_its_bound_where_auto_refuses_it():
+    """Why STATS_KAPPA_MAX: an eighth of 1e6 rows offset by 300 (condition
+    number 2.9e4) takes an explicit "stats" beyond the documented 1e-12 of
+    the coefficients even with the chunks merged pairwise; "auto" reads the
+    data per epoch there."""
+    from gdfast import _plan
+    X, y = _clustered(1_000_000, 3, 300.0)
+    C = np.cov(X.T)
+    s = np.sqrt(np.diag(C))
+    ev = np.linalg.eigvalsh(C / np.outer(s, s))
+    assert ev[-1] / ev[0] > 10 * _plan.STATS_KAPPA_MAX
+    H = np.column_stack([X, np.ones(len(y))])
+    kw = dict(w=0.0, lr=0.5 / np.linalg.eigvalsh(H.T @ H / len(y))[-1], epochs=100,
+              fit_intercept=True)
+    w_err, _, _ = _close(compiled.batch_gd(X, y, method="stats", **kw),
+                         compiled.batch_gd(X, y, method="pass", **kw))
+    assert w_err > 1e-12
+    assert compiled.batch_gd(X, y, **kw).method == "pass"
 
 
 def test_stats_beyond_memory_is_a_memory_error_and_auto_passes(monkeypatch):
