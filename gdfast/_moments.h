@@ -153,8 +153,8 @@ gdfast_mom_merge(double *N, double *M, double *C, const Py_ssize_t W, double m,
  * older absorbing the newer (the order kept). Like
  * pairwise summation, the rounding of C then grows with log2 of the number of
  * chunks instead of the number: merged one after another, 4000 chunks whose
- * means differ (a tenth of the rows offset in a cluster) lost about 20 eps of
- * C, pairwise under 1 eps -- rounding that the centred features'
+ * means differ (a tenth of the rows offset in a cluster) lost over 4 eps of
+ * C, pairwise under 1 eps (tests/test_stats.py) -- rounding that the centred features'
  * conditioning amplifies in the trajectory (gdfast/_plan.py,
  * stats_conditioned). The levels: N (count), size (chunks merged), M (W
  * means) and C (W x W, upper triangle) each; at most 1 + the bit length of

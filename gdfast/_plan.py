@@ -263,11 +263,10 @@ def tutorial_stats_certified(n, wp, s_rr, s_xr, s_xx, w0, lr, epochs):
 #: pass's does not: with rows offset in a cluster (an eighth of 1e6 rows
 #: shifted by 300, condition number 2.9e4) the coefficients' difference from
 #: "pass" exceeds the documented 1e-12 of the largest even with the chunks
-#: merged pairwise (tests/test_stats.py); near 1e3 such data stay within a
-#: fifth of it, and the loss of a near-exact fit on nearly collinear columns
-#: reaches its bound near 1e6. A conservative gate: it does not credit
-#: alpha, and much correlated data that "stats" would fit within the bound
-#: (adversarial testing: correlation 0.9996, 3e-16) read the data per epoch.
+#: merged pairwise, while below the gate such data stay within it (both in
+#: tests/test_stats.py, the latter at 290-680). A conservative gate: it does not credit
+#: alpha, and strongly correlated data that "stats" would fit within the
+#: bound read the data per epoch.
 STATS_KAPPA_MAX = 1e3
 
 

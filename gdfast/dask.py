@@ -329,7 +329,7 @@ def _chain(step, width, state, *parts):
 #: unfinished rows) passing through the client between segments (a round
 #: trip each), since dask's ordering of one long chain whose every task takes
 #: a new chunk costs time and memory quadratic in its length (adversarial
-#: testing: 8000 chunks took 16 s and 3 GB to order, 20000 ran out of memory).
+#: testing: an epoch over tens of thousands of chunks ran out of memory).
 CHAIN_SEGMENT = 256
 
 
