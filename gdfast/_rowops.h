@@ -230,20 +230,26 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
  * the out-of-order window within a row or two, too few for the memory to stay
  * busy on wide rows; through a shuffled order it is the only way a row's
  * address is known early. A prefetch is only a hint: it cannot change a
- * result or fault. Distances: 2 rows ahead in order (the "lanes" form),
- * 8 (two "blocks" of four, GDFAST_PREFETCH_BLOCK), about 1 KiB for the row
- * sums (GDFAST_PF_NEAR; at least two rows), GDFAST_PF_FAR = 32 through an
- * order (the shuffled rows of bench/bench_sklearn.py show the effect: about
- * 2x at d = 10). -DGDFAST_PF_AHEAD=0 builds without. */
+ * result or fault. Distances in order: about 4 KiB ahead for the d <= 16
+ * forms (the row sums four rows at a time, the "gram" SGD, the statistics
+ * passes of _moments.h: GDFAST_PF_NEAR), where the mini-batch steps and the
+ * SGD chain leave gaps in the demand stream that a 1 KiB or eight-row
+ * distance left idle; for d > 16 the row sums about 1 KiB plus two rows,
+ * the "lanes" SGD two rows (gdfast bench's SGD, mini-batch, pass and
+ * batch_gd_100 rows at d = 10 and 100, run on builds with either distance:
+ * 4 KiB was faster at d = 10 and slower at d = 100). Through an order GDFAST_PF_FAR = 32 rows
+ * (the shuffled rows of bench/bench_sklearn.py show the effect: about 2x at
+ * d = 10). -DGDFAST_PF_AHEAD=0 builds without. */
 #ifndef GDFAST_PF_AHEAD
 #define GDFAST_PF_AHEAD 1
 #endif
 #ifndef GDFAST_PF_FAR
 #define GDFAST_PF_FAR 32
 #endif
-/* in order: about 1 KiB ahead, at least two rows */
-#define GDFAST_PF_NEAR(d, size) ((Py_ssize_t)(1024 / ((d) * (size))) > 2              \
-                                 ? (Py_ssize_t)(1024 / ((d) * (size))) : 2)
+/* in order: the rows in about BYTES, at least two (rows past the end are
+ * harmless: see GDFAST_PREFETCH) */
+#define GDFAST_PF_NEAR(d, size, BYTES) ((Py_ssize_t)((BYTES) / ((d) * (size))) > 2     \
+                                        ? (Py_ssize_t)((BYTES) / ((d) * (size))) : 2)
 #define GDFAST_PREFETCH(X, y, idx, i, n, d, AHEAD)                                \
     do {                                                                          \
         if (GDFAST_PF_AHEAD && (!(idx) || (i) + (AHEAD) < (n))) {                 \
@@ -362,9 +368,9 @@ block_vbody_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,   
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         k1 = idx ? (Py_ssize_t)idx[i + 1] : i + 1;                                \
         GDFAST_PREFETCH(X, y, idx, i, hi, d,                                      \
-                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX))); \
+                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX), 1024)); \
         GDFAST_PREFETCH(X, y, idx, i + 1, hi, d,                                  \
-                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX))); \
+                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX), 1024)); \
         xi = X + k * d;                                                           \
         x1 = X + k1 * d;                                                          \
         GDFAST_VDOT8(xi, a0, a1, LD, LDM)                                         \
@@ -425,7 +431,7 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
     }                                                                             \
     for (i = lo; i + 4 <= hi; i += 4) {                                           \
-        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, GDFAST_PF_NEAR(d, sizeof(TX)));   \
+        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, GDFAST_PF_NEAR(d, sizeof(TX), 4096)); \
         for (u = 0; u < 4; u++) {                                                 \
             kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
             if (idx) GDFAST_PREFETCH(X, y, idx, i + u, hi, d, GDFAST_PF_FAR);     \
@@ -684,7 +690,7 @@ sgd4v_core_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
     for (q = 0; q < nv; q++)                                                      \
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
     for (i = 0; i + 4 <= n; i += 4) {                                             \
-        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, 8);                              \
+        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, GDFAST_PF_NEAR(d, sizeof(TX), 4096)); \
         for (u = 0; u < 4; u++) {                                                 \
             kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
             if (idx) GDFAST_PREFETCH(X, y, idx, i + u, n, d, GDFAST_PF_FAR);      \
