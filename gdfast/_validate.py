@@ -356,11 +356,20 @@ def learning_rate(lr):
     return lr
 
 
+#: Largest alpha: the gradient's penalty term is 2*alpha*w, and 2*alpha must
+#: be a float64 (beyond, every penalised step would be inf*w, a divergence
+#: that no learning rate or rescaling of the data could avoid).
+MAX_ALPHA = sys.float_info.max / 2
+
+
 def penalty(alpha):
-    """The L2 strength: a finite real number >= 0 -> float."""
+    """The L2 strength: a real number, 0 <= alpha <= MAX_ALPHA -> float."""
     alpha = real(alpha, "alpha")
     if alpha < 0.0:
         raise ValueError(f"alpha must be >= 0, got {alpha}")
+    if alpha > MAX_ALPHA:
+        raise ValueError(f"alpha must be <= {MAX_ALPHA:.6g} (2*alpha, the penalty's "
+                         f"gradient factor, must be finite), got {alpha}")
     return alpha
 
 

@@ -442,7 +442,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         The weights; float64 whatever the dtype of ``X`` (the kernels
         accumulate in double precision).
     intercept_ : float
-        The bias (0.0 when ``fit_intercept=False``).
+        The bias: 0.0 when ``fit_intercept=False``, except after a warm start
+        or ``partial_fit`` from a model fitted with an intercept, which keeps
+        that intercept, fixed (as ``SGDRegressor`` does).
     n_iter_ : int
         Epochs run by the last ``fit``; each ``partial_fit`` adds one.
     loss_curve_ : list of float
@@ -539,9 +541,15 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         _validate.flag(self.fit_intercept, "fit_intercept")
         _shuffle.mode(self.shuffle)         # the core trainers' check and messages
         _validate.flag(self.warm_start, "warm_start")
-        alpha = _check_real(self.alpha, "alpha", 0.0)
+        alpha = _validate.penalty(_check_real(self.alpha, "alpha", 0.0))
         tol = None if self.tol is None else _check_real(self.tol, "tol", 0.0)
         _check_random_state(self.random_state)
+        if self.method == "affine" and (self.fit_intercept or alpha != 0.0):
+            # the data-independent half of the trainers' own rule (one feature
+            # is the other half, checked with the data)
+            raise ValueError("method='affine' needs one feature without intercept or "
+                             "penalty (fit_intercept=False, alpha=0), got "
+                             f"fit_intercept={self.fit_intercept!r}, alpha={alpha!r}")
         return alpha, tol
 
     def _data(self, X, y, reset):
@@ -606,9 +614,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             elif self.method not in _REFERENCE_METHODS:
                 # gdfast.reference (GDFAST_PURE_PYTHON=1) has no method: it
                 # computes what "pass", "plain" and "batches" do, nothing else
-                raise ValueError(f"method={self.method!r} needs gdfast's compiled "
-                                 "implementation (GDFAST_PURE_PYTHON is set); use "
-                                 "method='auto'")
+                raise InvalidParameterError(
+                    f"method={self.method!r} needs gdfast's compiled implementation "
+                    "(GDFAST_PURE_PYTHON is set); use method='auto'")
         if self.solver == "batch":
             return trainers.batch_gd(X, y, **common)
         shuffle = self.shuffle if isinstance(self.shuffle, str) else bool(self.shuffle)

@@ -586,6 +586,12 @@ def test_failed_fit_keeps_the_fitted_schema():
     ({"random_state": "seed"}, ValueError, "random_state"),
     ({"random_state": -3}, ValueError, "random_state"),
     ({"method": "affine", "solver": "batch"}, ValueError, "method"),
+    # affine with an intercept (the default) or a penalty: no data fits it
+    ({"method": "affine"}, ValueError, "method='affine' needs .*fit_intercept=True"),
+    ({"method": "affine", "solver": "minibatch", "fit_intercept": False, "alpha": 0.1},
+     ValueError, "method='affine' needs .*alpha=0.1"),
+    # 2*alpha overflows: every penalised step would be inf*w
+    ({"alpha": 1e308}, ValueError, "alpha must be <="),
     ({"tol": -1.0}, ValueError, "tol"),                # SGDRegressor: [0, inf) or None
     ({"max_iter": 2 ** 63}, ValueError, "max_iter"),   # not the core's "epochs"
     ({"max_iter": 2 ** 63, "solver": "batch"}, ValueError, "max_iter"),
@@ -788,9 +794,10 @@ def test_methods_under_the_pure_python_implementation(tmp_path):
             "try:\n"
             "    GDRegressor(solver='sgd', method='gram', max_iter=2, tol=None).fit(X, y)\n"
             "except ValueError as e:\n"
-            "    print('refused:', e)\n")
+            "    print('refused:', type(e).__name__, e)\n")
     env = dict(os.environ, GDFAST_PURE_PYTHON="1")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "refused: method='gram' needs gdfast's compiled implementation" in proc.stdout
+    assert ("refused: InvalidParameterError method='gram' needs gdfast's compiled "
+            "implementation" in proc.stdout)

@@ -3,6 +3,7 @@ on both implementations (the ``impl`` fixture); compiled-only options are
 in tests named ``test_compiled_*``."""
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -108,6 +109,8 @@ def test_nonfinite_data_with_zero_epochs_still_raises(impl):
     ({"progress": "no"}, TypeError, ["progress", "True or False"]),
     ({"progress": np.array([1, 0])}, TypeError, ["progress", "True or False"]),
     ({"fit_intercept": 1}, TypeError, ["fit_intercept", "True or False"]),
+    # 2*alpha is the penalty's gradient factor: beyond float64 every step is inf*w
+    ({"alpha": sys.float_info.max * 0.75}, ValueError, ["alpha", "2*alpha"]),
 ])
 def test_bad_parameters(impl, name, kw, exc, words):
     with pytest.raises(exc) as info:
@@ -293,3 +296,13 @@ def test_a_callbacks_own_value_error_leaves_the_generator_as_the_reference_does(
             getattr(module, name)(GOOD_X, GOOD_Y, shuffle=True, seed=g, callback=stop)
         return g.random()
     assert after(impl) == after(reference)
+
+
+def test_the_largest_alpha_is_accepted(impl):
+    """MAX_ALPHA itself passes (the bound refuses only what 2*alpha cannot hold):
+    its cost at w = 1 is finite, and its gradient's penalty term 2*alpha*w is
+    float64's largest value."""
+    from gdfast._validate import MAX_ALPHA
+    assert 2 * MAX_ALPHA == sys.float_info.max
+    c = impl.cost([1.0, 2.0], [2.0, 4.0], 1.0, alpha=MAX_ALPHA)
+    assert math.isfinite(c) and c == MAX_ALPHA + 2.5
