@@ -575,6 +575,23 @@ def test_pass_overflow_in_the_reduction_warns_nothing_as_in_memory():
     assert dsk.value.epoch == mem.value.epoch
 
 
+def test_stats_overflow_in_the_merges_warns_nothing_as_in_memory():
+    """The merge tasks of the statistics' tree warned (np.outer overflowing),
+    so under warnings-as-errors a run that diverges in memory raised a
+    RuntimeWarning on Dask."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((300, 3)) * 1e160, rng.standard_normal(300)
+    kw = dict(lr=1e-300, epochs=3, method="stats")
+    with pytest.raises(gdfast.DivergenceError) as mem:
+        gdfast.batch_gd(X, y, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(gdfast.DivergenceError) as dsk:
+            gdd.batch_gd(da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100),
+                         **kw)
+    assert dsk.value.epoch == mem.value.epoch
+
+
 @pytest.mark.parametrize("trainer", ["batch_gd", "sgd", "minibatch_gd"])
 def test_masked_sparse_or_unknown_width_chunks_refused_by_name(trainer):
     """A masked Dask array trained on its hidden values, sparse chunks failed
