@@ -635,3 +635,20 @@ def test_stats_beyond_memory_is_a_memory_error_and_auto_passes(monkeypatch):
     assert compiled.batch_gd(X, y, epochs=100).method == "pass"
     monkeypatch.setattr(_plan, "_physical_memory", lambda: None)      # unknown: no limit
     assert compiled.batch_gd(X, y, epochs=100).method == "stats"
+
+
+def test_blas_statistics_overflow_warns_nothing_as_pass():
+    """More than SMALL_D features: the BLAS chunks' matmul overflowing warned,
+    so under warnings-as-errors "auto" raised a RuntimeWarning where "pass"
+    (and the d <= 16 kernels) report the divergence."""
+    import warnings
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, _stats.SMALL_D + 1))
+    y = 1e200 * rng.standard_normal(256)
+    with pytest.raises(DivergenceError) as ref:
+        compiled.batch_gd(X, y, w=0.0, lr=0.01, epochs=30, method="pass")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DivergenceError) as got:
+            compiled.batch_gd(X, y, w=0.0, lr=0.01, epochs=30, method="stats")
+    assert got.value.epoch == ref.value.epoch
