@@ -236,8 +236,9 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
  * SGD chain leave gaps in the demand stream that a 1 KiB or eight-row
  * distance left idle; for d > 16 the row sums about 1 KiB plus two rows,
  * the "lanes" SGD two rows (gdfast bench's SGD, mini-batch, pass and
- * batch_gd_100 rows at d = 10 and 100, run on builds with either distance:
- * 4 KiB was faster at d = 10 and slower at d = 100). Through an order GDFAST_PF_FAR = 32 rows
+ * batch_gd_100 rows at d = 10 and 100, run alternately on builds with
+ * either distance on a noisy machine: 4 KiB mostly faster at d = 10, not
+ * at d = 100; a small effect against the run-to-run spread). Through an order GDFAST_PF_FAR = 32 rows
  * (the shuffled rows of bench/bench_sklearn.py show the effect: about 2x at
  * d = 10). -DGDFAST_PF_AHEAD=0 builds without. */
 #ifndef GDFAST_PF_AHEAD
@@ -414,7 +415,7 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
      * registers (the last group's padded lanes collect r*0 and are dropped).   \
      * Four rows at a time: their four x.w reduced together (gdfast_red4, the  \
      * same lanes and order as one at a time), then the sums in row order.      \
-     * Rows are prefetched: in order each line of the block ~1 KiB ahead once \
+     * Rows are prefetched: in order each line of the block ~4 KiB ahead once \
      * (GDFAST_PREFETCH_BLOCK), through an order each row 32 ahead. */         \
     const Py_ssize_t nf = d / 4, t = d % 4, nv = nf + (t ? 1 : 0);                \
     const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \

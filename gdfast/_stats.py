@@ -74,15 +74,18 @@ def merge_moments(*parts):
         return None
     n, xbar, ybar, C, s_uv = parts[0]
     C, s_uv = C.copy(), s_uv.copy()
-    for nb, xb, yb, Cb, sb in parts[1:]:
-        tot = n + nb
-        dx, dy = xb - xbar, yb - ybar
-        f = n * nb / tot
-        C += Cb + f * np.outer(dx, dx)
-        s_uv += sb + (f * dy) * dx
-        xbar = xbar + dx * (nb / tot)
-        ybar = ybar + dy * (nb / tot)
-        n = tot
+    # quietly: a moment overflowing is found where they are used (not
+    # finite: the run's divergence), not a numpy warning (see _blas_chunks)
+    with np.errstate(all="ignore"):
+        for nb, xb, yb, Cb, sb in parts[1:]:
+            tot = n + nb
+            dx, dy = xb - xbar, yb - ybar
+            f = n * nb / tot
+            C += Cb + f * np.outer(dx, dx)
+            s_uv += sb + (f * dy) * dx
+            xbar = xbar + dx * (nb / tot)
+            ybar = ybar + dy * (nb / tot)
+            n = tot
     return n, xbar, ybar, C, s_uv
 
 
@@ -184,12 +187,13 @@ def _merge_squares(parts):
     """sum v*v over the chunks' (m, xbar, ybar, C, s_uv, s_vv): merged as
     merge_moments merges C (the exact pairwise update)."""
     n, _, ybar, _, _, s_vv = parts[0]
-    for nb, _, yb, _, _, sb in parts[1:]:
-        tot = n + nb
-        dy = yb - ybar
-        s_vv += sb + (n * nb / tot) * dy * dy
-        ybar = ybar + dy * (nb / tot)
-        n = tot
+    with np.errstate(all="ignore"):      # as merge_moments
+        for nb, _, yb, _, _, sb in parts[1:]:
+            tot = n + nb
+            dy = yb - ybar
+            s_vv += sb + (n * nb / tot) * dy * dy
+            ybar = ybar + dy * (nb / tot)
+            n = tot
     return s_vv
 
 

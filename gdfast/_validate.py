@@ -368,8 +368,9 @@ def penalty(alpha):
     if alpha < 0.0:
         raise ValueError(f"alpha must be >= 0, got {alpha}")
     if alpha > MAX_ALPHA:
-        raise ValueError(f"alpha must be <= {MAX_ALPHA:.6g} (2*alpha, the penalty's "
-                         f"gradient factor, must be finite), got {alpha}")
+        raise ValueError(f"alpha must be at most half of float64's largest value, "
+                         f"{MAX_ALPHA!r} (2*alpha, the penalty's gradient factor, must be "
+                         f"finite), got {alpha!r}")
     return alpha
 
 

@@ -554,20 +554,6 @@ def _add(*parts):
         return sum(parts[1:], parts[0].copy()) if parts else None
 
 
-def _merged(*parts):
-    """_stats.merge_moments in a tree task, quietly: a statistic overflowing
-    is caught where the merged moments are used (not finite: the epochs'
-    divergence, as in memory), not a numpy warning from a worker."""
-    with np.errstate(all="ignore"):
-        return _stats.merge_moments(*parts)
-
-
-def _merged6(*parts):
-    """_stats.merge_moments6 in a tree task, quietly (see _merged)."""
-    with np.errstate(all="ignore"):
-        return _stats.merge_moments6(*parts)
-
-
 def _one_read(dd):
     """The in-memory statistics' one read (gdfast._stats._one_pass) over the
     chunks: the pilot from the first non-empty chunk's first rows, then one
@@ -585,7 +571,7 @@ def _one_read(dd):
     got = g.task(_pilot, dd.xkeys[first], dd.ykeys[first], dd.d)
     got, mom = g.compute(g.task(_pair, got, g.tree(
         [g.task(_shifted_moments, xk, yk, dd.d, got) for xk, yk in zip(dd.xkeys, dd.ykeys)],
-        _merged6)))
+        _stats.merge_moments6)))
     return None if got is None or mom is None else _stats.from_moments(mom, *got)
 
 
@@ -601,7 +587,7 @@ def _collect(dd):
         g = dd.graph("moments")
         st = _stats.centred(g.compute(g.tree(
             [g.task(_moments, xk, yk, dd.d) for xk, yk in zip(dd.xkeys, dd.ykeys)],
-            _merged)))
+            _stats.merge_moments)))
         if st is None:
             return None
     return _stats.with_residuals(st, _residual_sums(dd, st.xbar, st.ybar, st.wstar))

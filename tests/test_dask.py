@@ -579,17 +579,22 @@ def test_stats_overflow_in_the_merges_warns_nothing_as_in_memory():
     """The merge tasks of the statistics' tree warned (np.outer overflowing),
     so under warnings-as-errors a run that diverges in memory raised a
     RuntimeWarning on Dask."""
+    from gdfast import _stats
     rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((300, 3)) * 1e160, rng.standard_normal(300)
     kw = dict(lr=1e-300, epochs=3, method="stats")
-    with pytest.raises(gdfast.DivergenceError) as mem:
-        gdfast.batch_gd(X, y, **kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with pytest.raises(gdfast.DivergenceError) as dsk:
-            gdd.batch_gd(da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100),
-                         **kw)
-    assert dsk.value.epoch == mem.value.epoch
+    # small (two reads), from ONE_PASS_MIN rows (the one read's tree), and
+    # beyond SMALL_D features (each chunk's own BLAS chunks merged)
+    for n, d, rows in ((300, 3, 100), (_stats.ONE_PASS_MIN + 100, 3, 20_000),
+                       (40_000, _stats.SMALL_D + 1, 35_000)):
+        X, y = rng.standard_normal((n, d)) * 1e160, rng.standard_normal(n)
+        with pytest.raises(gdfast.DivergenceError) as mem:
+            gdfast.batch_gd(X, y, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(gdfast.DivergenceError) as dsk:
+                gdd.batch_gd(da.from_array(X, chunks=(rows, d)),
+                             da.from_array(y, chunks=rows), **kw)
+        assert dsk.value.epoch == mem.value.epoch
 
 
 @pytest.mark.parametrize("trainer", ["batch_gd", "sgd", "minibatch_gd"])

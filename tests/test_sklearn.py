@@ -591,7 +591,7 @@ def test_failed_fit_keeps_the_fitted_schema():
     ({"method": "affine", "solver": "minibatch", "fit_intercept": False, "alpha": 0.1},
      ValueError, "method='affine' needs .*alpha=0.1"),
     # 2*alpha overflows: every penalised step would be inf*w
-    ({"alpha": 1e308}, ValueError, "alpha must be <="),
+    ({"alpha": 1e308}, ValueError, "alpha must be at most half"),
     ({"tol": -1.0}, ValueError, "tol"),                # SGDRegressor: [0, inf) or None
     ({"max_iter": 2 ** 63}, ValueError, "max_iter"),   # not the core's "epochs"
     ({"max_iter": 2 ** 63, "solver": "batch"}, ValueError, "max_iter"),

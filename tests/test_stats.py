@@ -638,20 +638,24 @@ def test_stats_beyond_memory_is_a_memory_error_and_auto_passes(monkeypatch):
 
 
 def test_blas_statistics_overflow_warns_nothing_as_pass():
-    """More than SMALL_D features: the BLAS chunks' matmul overflowing warned,
-    so under warnings-as-errors "auto" raised a RuntimeWarning where "pass"
-    (and the d <= 16 kernels) report the divergence."""
+    """More than SMALL_D features: the BLAS chunks' matmul and the merges of
+    their moments overflowing warned, so under warnings-as-errors "stats"
+    raised a RuntimeWarning where "pass" (and the d <= 16 kernels) report
+    the divergence."""
     import warnings
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((256, _stats.SMALL_D + 1))
-    y = 1e200 * rng.standard_normal(256)
-    with pytest.raises(DivergenceError) as ref:
-        compiled.batch_gd(X, y, w=0.0, lr=0.01, epochs=30, method="pass")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with pytest.raises(DivergenceError) as got:
-            compiled.batch_gd(X, y, w=0.0, lr=0.01, epochs=30, method="stats")
-    assert got.value.epoch == ref.value.epoch
+    n = 3 * _stats._chunk_rows(_stats.SMALL_D + 1)     # chunks whose moments are merged
+    for X, y, lr in ((rng.standard_normal((n, _stats.SMALL_D + 1)),
+                      1e200 * rng.standard_normal(n), 0.01),
+                     (1e160 * rng.standard_normal((n, _stats.SMALL_D + 1)),
+                      rng.standard_normal(n), 1e-300)):
+        with pytest.raises(DivergenceError) as ref:
+            compiled.batch_gd(X, y, w=0.0, lr=lr, epochs=30, method="pass")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(DivergenceError) as got:
+                compiled.batch_gd(X, y, w=0.0, lr=lr, epochs=30, method="stats")
+        assert got.value.epoch == ref.value.epoch
 
 
 @pytest.mark.parametrize("seed", [0, 2])

@@ -299,10 +299,14 @@ def test_a_callbacks_own_value_error_leaves_the_generator_as_the_reference_does(
 
 
 def test_the_largest_alpha_is_accepted(impl):
-    """MAX_ALPHA itself passes (the bound refuses only what 2*alpha cannot hold):
-    its cost at w = 1 is finite, and its gradient's penalty term 2*alpha*w is
-    float64's largest value."""
+    """MAX_ALPHA itself passes (the bound refuses only what 2*alpha cannot
+    hold): its cost at w = 1 is alpha*|w|**2 = MAX_ALPHA (the data's mean
+    square error, 2.5, is below its rounding), and the gradient's penalty
+    term 2*alpha*w is float64's largest value, finite."""
     from gdfast._validate import MAX_ALPHA
     assert 2 * MAX_ALPHA == sys.float_info.max
-    c = impl.cost([1.0, 2.0], [2.0, 4.0], 1.0, alpha=MAX_ALPHA)
-    assert math.isfinite(c) and c == MAX_ALPHA + 2.5
+    assert impl.cost([1.0, 2.0], [2.0, 4.0], 1.0, alpha=MAX_ALPHA) == MAX_ALPHA
+    g = impl.gradient([1.0, 2.0], [2.0, 4.0], 1.0, alpha=MAX_ALPHA)
+    assert g == sys.float_info.max + (2 * (1 * -1 + 2 * -2) / 2)    # the penalty's term rules
+    with pytest.raises(ValueError, match="at most half of float64's largest value"):
+        impl.cost([1.0, 2.0], [2.0, 4.0], 1.0, alpha=math.nextafter(MAX_ALPHA, math.inf))
