@@ -412,6 +412,19 @@ def test_minibatch_one_feature_close():
     close(r, r0, 1e-12)
 
 
+@pytest.mark.parametrize("size", [7, 400])
+def test_minibatch_n_by_1_without_intercept_close(size):
+    """(n, 1) without intercept or penalty: in memory the tutorial's 1-D
+    kernel runs (its sums in lanes), on Dask the 2-D chain; equal up to
+    rounding (docs/dask.md), here with batches across chunk boundaries."""
+    X, y = make(d=1)
+    Xd, yd = dask_pair(X, y)
+    r = gdd.minibatch_gd(Xd, yd, size, lr=0.01, epochs=3)
+    assert r.coef.shape == (1,) and r.coef_history.shape == (3, 1)
+    close(r, gdfast.minibatch_gd(X, y, size, lr=0.01, epochs=3, method="batches"), 1e-12)
+    close(r, gdfast.minibatch_gd(X, y, size, lr=0.01, epochs=3), 1e-9)   # in-memory "auto"
+
+
 # --------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("trainer", ["batch_gd", "sgd", "minibatch_gd"])
