@@ -603,6 +603,17 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         return auto_lr(self.solver, mx, tot / seen, bool(self.fit_intercept),
                        float(self.alpha)), (mx, tot, seen)
 
+    def _check_reference_method(self):
+        """In memory under GDFAST_PURE_PYTHON=1: refuse a method that
+        gdfast.reference cannot run (it has no ``method``: it computes what
+        "pass", "plain" and "batches" do, nothing else) -- called before the
+        data are validated, and again where the trainer is called."""
+        if (_gd.IMPLEMENTATION != "compiled" and self.method != "auto"
+                and self.method not in _REFERENCE_METHODS):
+            raise InvalidParameterError(
+                f"method={self.method!r} needs gdfast's compiled implementation "
+                "(GDFAST_PURE_PYTHON is set); use method='auto'")
+
     def _epoch(self, X, y, w, b, lr, alpha, rng, epochs=1, callback=None, trainers=_gd):
         """``epochs`` epochs of the solver's trainer from (w, b): the
         TrainResult. ``trainers``: gdfast, or gdfast.dask for Dask arrays."""
@@ -611,12 +622,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if self.method != "auto":
             if trainers is not _gd or _gd.IMPLEMENTATION == "compiled":
                 common["method"] = self.method
-            elif self.method not in _REFERENCE_METHODS:
-                # gdfast.reference (GDFAST_PURE_PYTHON=1) has no method: it
-                # computes what "pass", "plain" and "batches" do, nothing else
-                raise InvalidParameterError(
-                    f"method={self.method!r} needs gdfast's compiled implementation "
-                    "(GDFAST_PURE_PYTHON is set); use method='auto'")
+            else:
+                self._check_reference_method()
         if self.solver == "batch":
             return trainers.batch_gd(X, y, **common)
         shuffle = self.shuffle if isinstance(self.shuffle, str) else bool(self.shuffle)
@@ -697,6 +704,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         with _schema_kept_on_error(self), _advice_for(self):
             if _is_dask(X) or _is_dask(y):
                 return self._fit_dask(X, y, alpha, tol, partial=False)
+            self._check_reference_method()
             X, y = self._data(X, y, reset=True)
             with _finite_inputs(X, y):
                 return self._fit(X, y, alpha, tol)
@@ -784,6 +792,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         with _schema_kept_on_error(self), _advice_for(self):
             if _is_dask(X) or _is_dask(y):
                 return self._fit_dask(X, y, alpha, None, partial=True)
+            self._check_reference_method()
             first = not hasattr(self, "coef_")
             X, y = self._data(X, y, reset=first)
             with _finite_inputs(X, y):

@@ -783,7 +783,8 @@ def test_runs_on_the_pure_python_implementation(tmp_path):
 def test_methods_under_the_pure_python_implementation(tmp_path):
     """GDFAST_PURE_PYTHON=1: the reference takes no method; the methods it
     computes anyway ("pass", "plain", "batches") fit, the others are refused
-    with a message that says why."""
+    with a message that says why, before the data are validated (data that
+    would be refused too do not hide the method's error)."""
     code = ("import numpy as np, gdfast\n"
             "from gdfast import GDRegressor\n"
             "assert gdfast.IMPLEMENTATION == 'python'\n"
@@ -794,10 +795,18 @@ def test_methods_under_the_pure_python_implementation(tmp_path):
             "try:\n"
             "    GDRegressor(solver='sgd', method='gram', max_iter=2, tol=None).fit(X, y)\n"
             "except ValueError as e:\n"
-            "    print('refused:', type(e).__name__, e)\n")
+            "    print('refused:', type(e).__name__, e)\n"
+            "for call in ('fit', 'partial_fit'):\n"   # before the data are looked at
+            "    try:\n"
+            "        getattr(GDRegressor(solver='sgd', method='gram'), call)([['x']], [1.0])\n"
+            "    except ValueError as e:\n"
+            "        print(call, 'refused first:', type(e).__name__, e)\n")
     env = dict(os.environ, GDFAST_PURE_PYTHON="1")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert ("refused: InvalidParameterError method='gram' needs gdfast's compiled "
             "implementation" in proc.stdout)
+    for call in ("fit", "partial_fit"):
+        assert (f"{call} refused first: InvalidParameterError method='gram' needs gdfast's "
+                "compiled implementation" in proc.stdout), proc.stdout
