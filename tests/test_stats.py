@@ -312,7 +312,14 @@ def test_one_pass_moments_of_the_shifted_column_equal_their_definition():
         u, vc = X - X.mean(axis=0), v - v.mean()
         np.testing.assert_allclose(mx, (X - x0).mean(axis=0), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(mv, v.mean(), rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(C, u.T @ u, rtol=1e-12)
+        # C against its definition in long double, each entry relative to
+        # sqrt(C_jj C_kk): against numpy's float64 u'u with rtol=1e-12 this
+        # failed on a near-zero covariance at d = 20 (the two 1.4e-12 apart,
+        # BLAS 7.6e-13 and the kernel 6.8e-13 from the long-double value)
+        ul = X.astype(np.longdouble) - X.astype(np.longdouble).mean(axis=0)
+        exact = ul.T @ ul
+        scale = np.sqrt(np.outer(np.diag(exact), np.diag(exact)))
+        assert np.all(np.abs(C - exact) <= 1e-13 * scale), float(np.max(np.abs(C - exact) / scale))
         np.testing.assert_allclose(s_uv, u.T @ vc, rtol=1e-10, atol=1e-9 * np.abs(s_uv).max())
         np.testing.assert_allclose(s_vv, vc @ vc, rtol=1e-12)
 
