@@ -146,13 +146,28 @@ gdfast_mom_merge(double *N, double *M, double *C, const Py_ssize_t W, double m,
     *N = tot;
 }
 
-/* The chunks' moments merged pairwise, as a binary counter: a stack of
- * levels, each the merge of a run of consecutive chunks whose length is a
- * power of two, longest (oldest) at the bottom; a new chunk is pushed as a
- * run of one and merged with the run below while the two are as long, the
- * older absorbing the newer (the order kept). Like
- * pairwise summation, the rounding of C then grows with log2 of the number of
- * chunks instead of the number: merged one after another, 4000 chunks whose
+/* Pairwise merging in order, as a binary counter -- the one mechanism behind
+ * both merges below (the chunks' moments, gdfast_mstack; the residual pass's
+ * partial sums, gdfast_sstack): a stack of levels, each the merge of a run of
+ * consecutive items whose length is a power of two, longest (oldest) at the
+ * bottom; a new item is pushed as a run of one and merged with the run below
+ * while the two are as long, the older absorbing the newer (the order kept).
+ * Like pairwise summation, the rounding then grows with log2 of the number
+ * of items instead of the number. gdfast_carry: after a push (*top levels,
+ * size[l] the items level l covers), whether the newest two levels are due
+ * to merge; if so it books the merge (the older level, now *top - 1, covers
+ * both) and the caller merges level *top into level *top - 1. */
+static inline int gdfast_carry(double *size, Py_ssize_t *top) {
+    if (*top >= 2 && size[*top - 1] == size[*top - 2]) {
+        size[*top - 2] *= 2.0;
+        --*top;
+        return 1;
+    }
+    return 0;
+}
+
+/* The chunks' moments merged pairwise (gdfast_carry): merged one after
+ * another, 4000 chunks whose
  * means differ (a tenth of the rows offset in a cluster) lost over 4 eps of
  * C, pairwise under 1 eps (tests/test_stats.py) -- rounding that the centred features'
  * conditioning amplifies in the trajectory (gdfast/_plan.py,
@@ -174,12 +189,11 @@ gdfast_mstack_push(gdfast_mstack *s, double m, const double *mc, const double *G
     for (j = 0; j < W; j++) M[j] = 0.0;
     for (j = 0; j < W * W; j++) C[j] = 0.0;
     gdfast_mom_merge(&s->N[t], M, C, W, m, mc, G);    /* exactly (m, mc, G) */
-    s->top = ++t;
-    while (t >= 2 && s->size[t - 1] == s->size[t - 2]) {
-        gdfast_mom_merge(&s->N[t - 2], s->M + (t - 2) * W, s->C + (t - 2) * W * W, W,
-                         s->N[t - 1], s->M + (t - 1) * W, s->C + (t - 1) * W * W);
-        s->size[t - 2] *= 2.0;
-        s->top = --t;
+    s->top = t + 1;
+    while (gdfast_carry(s->size, &s->top)) {
+        t = s->top;                                   /* level t into t - 1 */
+        gdfast_mom_merge(&s->N[t - 1], s->M + (t - 1) * W, s->C + (t - 1) * W * W, W,
+                         s->N[t], s->M + t * W, s->C + t * W * W);
     }
 }
 
@@ -192,6 +206,46 @@ static inline void gdfast_mstack_finish(gdfast_mstack *s) {
         gdfast_mom_merge(&s->N[t - 2], s->M + (t - 2) * W, s->C + (t - 2) * W * W, W,
                          s->N[t - 1], s->M + (t - 1) * W, s->C + (t - 1) * W * W);
     s->top = t;
+}
+
+/* Vectors of W sums merged pairwise (gdfast_carry) by plain addition, older
+ * + newer: the residual pass's partial sums of runs of rows. S holds levels
+ * of W doubles, size one count per level (the caller allocates both, for
+ * 1 + the bit length of the number of pushes). gdfast_sstack_slot: the next
+ * level, zeroed, for the caller to add a run's sums into; then
+ * gdfast_sstack_push. */
+typedef struct {
+    Py_ssize_t W, top;
+    double *size, *S;
+} gdfast_sstack;
+
+static inline double *gdfast_sstack_slot(gdfast_sstack *s) {
+    double *p = s->S + s->top * s->W;
+    Py_ssize_t j;
+    for (j = 0; j < s->W; j++) p[j] = 0.0;
+    return p;
+}
+
+static inline void gdfast_sstack_push(gdfast_sstack *s) {
+    const Py_ssize_t W = s->W;
+    Py_ssize_t j;
+    s->size[s->top++] = 1.0;
+    while (gdfast_carry(s->size, &s->top)) {
+        double *older = s->S + (s->top - 1) * W;
+        const double *newer = s->S + s->top * W;
+        for (j = 0; j < W; j++) older[j] = older[j] + newer[j];
+    }
+}
+
+/* out (W values) = every level, newest first: out = level + out, from zero. */
+static inline void gdfast_sstack_finish(gdfast_sstack *s, double *out) {
+    const Py_ssize_t W = s->W;
+    Py_ssize_t j;
+    for (j = 0; j < W; j++) out[j] = 0.0;
+    while (s->top > 0) {
+        s->top--;
+        for (j = 0; j < W; j++) out[j] = s->S[s->top * W + j] + out[j];
+    }
 }
 
 #define GDFAST_CENTRE_C(SUFFIX, TX, TY, ATTR)                                     \

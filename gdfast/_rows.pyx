@@ -82,6 +82,13 @@ cdef extern from "_moments.h" nogil:
         double* M
         double* C
     void gdfast_mstack_finish(gdfast_mstack* s)
+    ctypedef struct gdfast_sstack:
+        Py_ssize_t W, top
+        double* size
+        double* S
+    double* gdfast_sstack_slot(gdfast_sstack* s)
+    void gdfast_sstack_push(gdfast_sstack* s)
+    void gdfast_sstack_finish(gdfast_sstack* s, double* out)
     void mom_rows_dd(const double* X, const double* y, Py_ssize_t n, Py_ssize_t d,
                      const double* K, gdfast_mstack* S, double* U, const double* w0)
     void mom_rows_df(const double* X, const float* y, Py_ssize_t n, Py_ssize_t d,
@@ -547,49 +554,35 @@ def residuals(const floating[:, ::1] X, const yfloat[::1] y, const double[::1] x
     out = [sum e**2, sum e, sum e*u (d values), sum u (d values)].
 
     Each RES_ROWS rows are summed in order, and those partial sums merged
-    pairwise, in order (a binary counter: a partial merges with the one
-    below it while they cover as many rows). One running sum over all rows
+    pairwise, in order (gdfast_sstack in _moments.h: the binary counter the
+    moments' merge uses too). One running sum over all rows
     let the rounding of sum u -- zero in exact arithmetic, kept for the
     rounding of the centring -- add up on clustered coarse-grid features
     (float32 rows offset in a cluster: adversarial testing found the
     statistics method 1e-10 of the coefficients from "pass",
     test_stats.py::test_residual_sums_are_merged_pairwise)."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], lo = 0, m, j
-    cdef Py_ssize_t width = 2 * d + 2, top = 0
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], lo = 0, m
     cdef Ticker t = Ticker(0, signals)
-    cdef double* stack
-    cdef Py_ssize_t covers[RES_LEVELS + 1]
-    cdef double* part
+    cdef gdfast_sstack S
+    cdef double* work
     with nogil:
-        stack = <double*>malloc((RES_LEVELS + 1) * width * sizeof(double))
-        if stack == NULL:
+        S.W, S.top = 2 * d + 2, 0
+        work = <double*>malloc((RES_LEVELS + 1) * (S.W + 1) * sizeof(double))
+        if work == NULL:
             with gil:
                 raise MemoryError()
+        S.size, S.S = work, work + RES_LEVELS + 1
         try:
             while lo < n:
                 m = min(<Py_ssize_t>RES_ROWS, n - lo)
-                part = stack + top * width
-                for j in range(width):
-                    part[j] = 0.0
-                res_part(&X[lo, 0], &y[lo], m, d, &xbar[0], ybar, &wstar[0], part)
-                covers[top] = 1
-                top += 1
-                while top > 1 and covers[top - 2] == covers[top - 1]:
-                    for j in range(width):
-                        stack[(top - 2) * width + j] = (stack[(top - 2) * width + j]
-                                                        + stack[(top - 1) * width + j])
-                    covers[top - 2] *= 2
-                    top -= 1
+                res_part(&X[lo, 0], &y[lo], m, d, &xbar[0], ybar, &wstar[0],
+                         gdfast_sstack_slot(&S))
+                gdfast_sstack_push(&S)
                 tick(&t, m * d)
                 lo += m
-            for j in range(width):
-                out[j] = 0.0
-            while top > 0:           # the rest, latest first: out = earlier + out
-                top -= 1
-                for j in range(width):
-                    out[j] = stack[top * width + j] + out[j]
+            gdfast_sstack_finish(&S, &out[0])
         finally:
-            free(stack)
+            free(work)
     end_of_call(signals)
 
 
