@@ -255,9 +255,16 @@ def _array(obj, name, max_ndim):
         if bad.any():
             where = np.argwhere(bad)[0] if arr.ndim > 1 else np.flatnonzero(bad)[0]
             where = tuple(int(i) for i in where) if arr.ndim > 1 else int(where)
-            raise ValueError(f"{name} is out of float64's range (|value| <= "
-                             f"{_F64_MAX:.4g}): got {arr[where]!r} at index {_index(where)}")
+            raise out_of_range(name, arr[where], where)
     return out
+
+
+def out_of_range(name, value, where):
+    """The ValueError for an element float64 cannot hold (a longdouble
+    beyond its range) at index ``where`` (an int or a tuple): here and in
+    gdfast.dask, whose chunks are converted as their tasks run."""
+    return ValueError(f"{name} is out of float64's range (|value| <= {_F64_MAX:.4g}): "
+                      f"got {value!r} at index {_index(where)}")
 
 
 def data(X, y, names=("X", "y")):

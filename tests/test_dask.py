@@ -427,6 +427,32 @@ def test_minibatch_n_by_1_without_intercept_close(size):
 
 # --------------------------------------------------------------- bad input
 
+@pytest.mark.parametrize("where", [("X", (1234, 1)), ("y", (801,)), ("x", (1234,))])
+def test_longdouble_beyond_float64_named_by_global_index(scheduler, where):
+    """A longdouble chunk is converted as in memory: a value float64 cannot
+    hold is refused with the in-memory message and its global index, not
+    numpy's cast warning and then "must be finite, got inf"."""
+    if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
+        pytest.skip("longdouble is float64 here")
+    X, y = make()
+    name, idx = where
+    if name == "x":
+        X = X[:, 1].copy()
+    X, y = X.astype(np.longdouble), y.astype(np.longdouble)
+    (y if name == "y" else X)[idx] = np.longdouble(10.0) ** 400
+    Xd = da.from_array(X, chunks=(CHUNKS,) + X.shape[1:])
+    yd = da.from_array(y, chunks=(CHUNKS,))
+    with pytest.raises(ValueError) as in_memory:
+        gdfast.sgd(X, y, epochs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError) as distributed_:
+            gdd.sgd(Xd, yd, epochs=1)
+    assert str(distributed_.value) == str(in_memory.value)
+    assert "out of float64's range" in str(distributed_.value)
+    assert "at index " + (str(idx[0]) if len(idx) == 1 else "(1234, 1)") in str(distributed_.value)
+
+
 @pytest.mark.parametrize("trainer", ["batch_gd", "sgd", "minibatch_gd"])
 @pytest.mark.parametrize("where", [("X", (1234, 1)), ("y", (801,))])
 def test_nan_in_a_chunk_named_by_global_index(scheduler, trainer, where):
