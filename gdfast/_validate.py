@@ -248,23 +248,26 @@ def _array(obj, name, max_ndim):
         # and widen both arrays to float64 copies
         dtype = _F32 if dtype == _F32 else _F64
         return np.asarray(arr, dtype=dtype, order="C")   # no-op when already so
+    return as_float64(arr, name)
+
+
+def as_float64(arr, name, start=(0, 0)):
+    """ints, float16, longdouble -> C-contiguous float64, as float() converts
+    each value; one float64 cannot hold (a longdouble beyond its range) is a
+    ValueError naming its index, offset by ``start`` (the row and column
+    where a chunk of gdfast.dask begins; a 0-d array is the one sample 0),
+    never numpy's cast warning and an inf."""
     with np.errstate(over="ignore"):                      # reported below, by index
-        out = np.asarray(arr, dtype=_F64, order="C")     # ints, float16, longdouble
+        out = np.asarray(arr, dtype=_F64, order="C")
     if _is_nonnative_float(arr):
         bad = np.isinf(out) & np.isfinite(arr)
         if bad.any():
-            where = np.argwhere(bad)[0] if arr.ndim > 1 else np.flatnonzero(bad)[0]
-            where = tuple(int(i) for i in where) if arr.ndim > 1 else int(where)
-            raise out_of_range(name, arr[where], where)
+            local = tuple(int(i) for i in np.argwhere(bad)[0])     # () when 0-d
+            where = tuple(i + s for i, s in zip(local, start))
+            raise ValueError(f"{name} is out of float64's range (|value| <= "
+                             f"{_F64_MAX:.4g}): got {arr[local]!r} at index "
+                             f"{_index(where if arr.ndim > 1 else (where or start)[0])}")
     return out
-
-
-def out_of_range(name, value, where):
-    """The ValueError for an element float64 cannot hold (a longdouble
-    beyond its range) at index ``where`` (an int or a tuple): here and in
-    gdfast.dask, whose chunks are converted as their tasks run."""
-    return ValueError(f"{name} is out of float64's range (|value| <= {_F64_MAX:.4g}): "
-                      f"got {value!r} at index {_index(where)}")
 
 
 def data(X, y, names=("X", "y")):

@@ -131,18 +131,10 @@ def _dask_dtype(a, name):
 
 
 def _longdouble_to_f64(block, name, block_info=None):
-    """A longdouble chunk as float64, as the in-memory validation converts
-    it: a value beyond float64's range is its error, by global index (not
-    numpy's cast warning and then an inf reported as non-finite)."""
-    with np.errstate(over="ignore"):
-        out = block.astype(np.float64)
-    bad = np.isinf(out) & np.isfinite(block)
-    if bad.any():
-        local = tuple(int(i) for i in np.argwhere(bad)[0])
-        start = [lo for lo, _ in block_info[0]["array-location"]]
-        where = tuple(i + lo for i, lo in zip(local, start))
-        raise _validate.out_of_range(name, block[local], where if block.ndim > 1 else where[0])
-    return out
+    """A longdouble chunk as float64, converted as in memory
+    (_validate.as_float64): a value beyond float64's range is refused by
+    its global index."""
+    return _validate.as_float64(block, name, [lo for lo, _ in block_info[0]["array-location"]])
 
 
 def _frame_to_array(a):

@@ -606,8 +606,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     def _check_reference_method(self):
         """In memory under GDFAST_PURE_PYTHON=1: refuse a method that
         gdfast.reference cannot run (it has no ``method``: it computes what
-        "pass", "plain" and "batches" do, nothing else) -- called before the
-        data are validated, and again where the trainer is called."""
+        "pass", "plain" and "batches" do, nothing else) -- called by fit and
+        partial_fit before the data are validated."""
         if (_gd.IMPLEMENTATION != "compiled" and self.method != "auto"
                 and self.method not in _REFERENCE_METHODS):
             raise InvalidParameterError(
@@ -619,11 +619,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         TrainResult. ``trainers``: gdfast, or gdfast.dask for Dask arrays."""
         common = dict(w=w, b=b, lr=lr, epochs=epochs, alpha=alpha,
                       fit_intercept=bool(self.fit_intercept), callback=callback)
-        if self.method != "auto":
-            if trainers is not _gd or _gd.IMPLEMENTATION == "compiled":
-                common["method"] = self.method
-            else:
-                self._check_reference_method()
+        if self.method != "auto" and (trainers is not _gd or _gd.IMPLEMENTATION == "compiled"):
+            common["method"] = self.method   # the reference takes none: fit and partial_fit
+                                             # refused the methods it cannot run
         if self.solver == "batch":
             return trainers.batch_gd(X, y, **common)
         shuffle = self.shuffle if isinstance(self.shuffle, str) else bool(self.shuffle)

@@ -584,6 +584,15 @@ def test_longdouble_beyond_float64_says_so(impl):
     assert impl.cost(np.array([1.0, 2.0], dtype=np.longdouble), [1.0, 2.0], 1.0) == 0.0
 
 
+def test_longdouble_beyond_float64_as_a_single_sample_says_so(impl):
+    """A 0-d longdouble X (one sample) beyond float64: the same message, at
+    index 0 (it raised IndexError while building the message)."""
+    with _no_warnings():
+        for X in (np.longdouble("1e400"), np.array(np.longdouble("-1e400"))):
+            with pytest.raises(ValueError, match=r"X is out of float64's range.*at index 0$"):
+                impl.sgd(X, 1.0, epochs=1)
+
+
 class _no_warnings:
     def __enter__(self):
         import warnings
