@@ -477,18 +477,31 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
     out[0] = rr;                                                                  \
     out[1] = rs;                                                                  \
 }                                                                                 \
+/* In order (idx NULL) the bodies get a literal NULL: the compiler then drops \
+ * the per-row branches on idx, which it did not hoist out of the loop       \
+ * (measured: a float32 pass at d = 10 about 15% faster, in cache). */         \
 __attribute__((target("avx2"))) static void                                       \
 block_sums_##XY##_avx2(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo, \
                        Py_ssize_t hi, Py_ssize_t d, const double *w, double b,     \
                        double *out) {                                             \
-    switch (d) {                                                                  \
-    GDFAST_CASES16(GDFAST_VCASE, XY)                                              \
-    default:                                                                      \
-        block_vbody_##XY(X, y, idx, lo, hi, d, w, b, out, out + 2);               \
+    if (!idx) {                                                                   \
+        switch (d) {                                                              \
+        GDFAST_CASES16(GDFAST_VCASE0, XY)                                         \
+        default:                                                                  \
+            block_vbody_##XY(X, y, NULL, lo, hi, d, w, b, out, out + 2);          \
+        }                                                                         \
+    } else {                                                                      \
+        switch (d) {                                                              \
+        GDFAST_CASES16(GDFAST_VCASE, XY)                                          \
+        default:                                                                  \
+            block_vbody_##XY(X, y, idx, lo, hi, d, w, b, out, out + 2);           \
+        }                                                                         \
     }                                                                             \
 }
 #define GDFAST_VCASE(XY, D)                                                       \
     case D: block_vsmall_##XY(X, y, idx, lo, hi, D, w, b, out); break;
+#define GDFAST_VCASE0(XY, D)                                                      \
+    case D: block_vsmall_##XY(X, y, (const int64_t *)NULL, lo, hi, D, w, b, out); break;
 
 GDFAST_BLOCK_AVX2(dd, double, double, GDFAST_LD_d, GDFAST_LDM_d, GDFAST_LD_d)
 GDFAST_BLOCK_AVX2(df, double, float, GDFAST_LD_d, GDFAST_LDM_d, GDFAST_LD_f)
@@ -777,11 +790,18 @@ sgd4v_core_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,     
     return b;                                                                     \
 }                                                                                 \
 /* decay (a penalty) a constant in each copy: without it the loop keeps fewer  \
- * constants live, and fewer values spill from the sixteen registers */       \
+ * constants live, and fewer values spill from the sixteen registers; and in \
+ * order (idx NULL) a literal NULL, so the per-row branches on idx go (as in  \
+ * block_sums: about 10% of an SGD epoch at d = 10) */                        \
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) double \
 sgd4v_body_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,        \
                 const Py_ssize_t d, double *w, double b, double c, double delta,   \
                 double fb, double *rss) {                                         \
+    if (!idx) {                                                                   \
+        if (delta != 1.0)                                                         \
+            return sgd4v_core_##XY(X, y, (const int64_t *)NULL, n, d, w, b, c, delta, fb, rss, 1); \
+        return sgd4v_core_##XY(X, y, (const int64_t *)NULL, n, d, w, b, c, delta, fb, rss, 0); \
+    }                                                                             \
     if (delta != 1.0) return sgd4v_core_##XY(X, y, idx, n, d, w, b, c, delta, fb, rss, 1); \
     return sgd4v_core_##XY(X, y, idx, n, d, w, b, c, delta, fb, rss, 0);          \
 }
