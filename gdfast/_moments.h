@@ -411,7 +411,7 @@ res_vsmall_##XY(const TX *X, const TY *y, Py_ssize_t n, const Py_ssize_t d,     
     for (i = 0; i < n; i++) {                                                     \
         xi = X + i * d;                                                           \
         GDFAST_PREFETCH(X, y, (const int64_t *)NULL, i, n, d,                     \
-                        GDFAST_PF_NEAR(d, sizeof(TX), 4096));                         \
+                        GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM));                         \
         for (q = 0; q < nv; q++)                                                  \
             u[q] = _mm256_sub_pd(q < nf ? LD(xi + 4 * q) : LDM(xi + 4 * q, m, m32), xb[q]); \
         acc = _mm256_add_pd(_mm256_setzero_pd(), _mm256_mul_pd(u[0], wv[0]));     \
@@ -476,9 +476,9 @@ mom_centre_##XY(const TX *__restrict X, const TY *__restrict y, Py_ssize_t m,   
         const TX *xa = X + i * d, *xb = xa + d;                                   \
         __m256d ra, rb, aa = _mm256_setzero_pd(), ab = aa;                        \
         GDFAST_PREFETCH(X, y, (const int64_t *)NULL, i, m, d,                     \
-                        2 + GDFAST_PF_NEAR(d, sizeof(TX), 4096));                     \
+                        2 + GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM));                     \
         GDFAST_PREFETCH(X, y, (const int64_t *)NULL, i + 1, m, d,                 \
-                        2 + GDFAST_PF_NEAR(d, sizeof(TX), 4096));                     \
+                        2 + GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM));                     \
         for (q = 0; q < nv; q++) {                                                \
             ra = _mm256_sub_pd(q < nf ? LD(xa + 4 * q) : LDM(xa + 4 * q, mk, m32), kv[q]); \
             rb = _mm256_sub_pd(q < nf ? LD(xb + 4 * q) : LDM(xb + 4 * q, mk, m32), kv[q]); \

@@ -230,19 +230,24 @@ GDFAST_BLOCK(ff_base, float, float, , dotp_f)
  * the out-of-order window within a row or two, too few for the memory to stay
  * busy on wide rows; through a shuffled order it is the only way a row's
  * address is known early. A prefetch is only a hint: it cannot change a
- * result or fault. Distances in order: about 4 KiB ahead for the d <= 16
- * forms (the row sums four rows at a time, the "gram" SGD, the statistics
- * passes of _moments.h: GDFAST_PF_NEAR), where the mini-batch steps and the
- * SGD chain leave gaps in the demand stream that a 1 KiB or eight-row
- * distance left idle; for d > 16 the row sums about 1 KiB plus two rows,
- * the "lanes" SGD two rows (gdfast bench's SGD, mini-batch, pass and
- * batch_gd_100 rows at d = 10 and 100, run alternately on builds with
- * either distance on a noisy machine: 4 KiB mostly faster at d = 10, not
- * at d = 100; a small effect against the run-to-run spread). Through an order GDFAST_PF_FAR = 32 rows
- * (the shuffled rows of bench/bench_sklearn.py show the effect: about 2x at
- * d = 10). -DGDFAST_PF_AHEAD=0 builds without. */
+ * result or fault. Distances in order: about GDFAST_PF_STREAM = 16 KiB ahead
+ * for the passes that stream rows (the row sums of a pass or mini-batch, any
+ * d; the "lanes" SGD; the statistics passes of _moments.h); about 4 KiB for
+ * the "gram" SGD of d <= 16, whose chain, not the memory, sets its pace. An
+ * earlier, noisier machine could not tell 1 or 4 KiB from two rows at d =
+ * 100; on an AMD EPYC (Zen 5, fast memory) a C harness over 160 MB, builds
+ * with each distance run alternately, medians: the pass at d = 100 about
+ * 15-20% faster with 16 KiB than with 1 KiB (float64 and float32), at d = 10
+ * about 7% than with 4 KiB, the "lanes" SGD at d = 100 about 15% than with
+ * two rows (none at d = 20, 50), the moments about 5%, the "gram" SGD at d =
+ * 10 no change. Through an order GDFAST_PF_FAR = 32 rows (the shuffled rows
+ * of bench/bench_sklearn.py show the effect: about 2x at d = 10).
+ * -DGDFAST_PF_AHEAD=0 builds without. */
 #ifndef GDFAST_PF_AHEAD
 #define GDFAST_PF_AHEAD 1
+#endif
+#ifndef GDFAST_PF_STREAM
+#define GDFAST_PF_STREAM 16384
 #endif
 #ifndef GDFAST_PF_FAR
 #define GDFAST_PF_FAR 32
@@ -369,9 +374,9 @@ block_vbody_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,   
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         k1 = idx ? (Py_ssize_t)idx[i + 1] : i + 1;                                \
         GDFAST_PREFETCH(X, y, idx, i, hi, d,                                      \
-                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX), 1024)); \
+                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM)); \
         GDFAST_PREFETCH(X, y, idx, i + 1, hi, d,                                  \
-                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX), 1024)); \
+                        idx ? GDFAST_PF_FAR : 2 + GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM)); \
         xi = X + k * d;                                                           \
         x1 = X + k1 * d;                                                          \
         GDFAST_VDOT8(xi, a0, a1, LD, LDM)                                         \
@@ -415,7 +420,7 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
      * registers (the last group's padded lanes collect r*0 and are dropped).   \
      * Four rows at a time: their four x.w reduced together (gdfast_red4, the  \
      * same lanes and order as one at a time), then the sums in row order.      \
-     * Rows are prefetched: in order each line of the block ~4 KiB ahead once \
+     * Rows are prefetched: in order each line of the block ~16 KiB ahead once \
      * (GDFAST_PREFETCH_BLOCK), through an order each row 32 ahead. */         \
     const Py_ssize_t nf = d / 4, t = d % 4, nv = nf + (t ? 1 : 0);                \
     const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
@@ -432,7 +437,7 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
     }                                                                             \
     for (i = lo; i + 4 <= hi; i += 4) {                                           \
-        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, GDFAST_PF_NEAR(d, sizeof(TX), 4096)); \
+        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM)); \
         for (u = 0; u < 4; u++) {                                                 \
             kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
             if (idx) GDFAST_PREFETCH(X, y, idx, i + u, hi, d, GDFAST_PF_FAR);     \
@@ -560,7 +565,7 @@ sgd_body_##SUFFIX(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t n,   
     for (i = 0; i < n; i++) {                                                     \
         k = idx ? (Py_ssize_t)idx[i] : i;                                         \
         xi = X + k * d;                                                           \
-        GDFAST_PREFETCH(X, y, idx, i, n, d, idx ? GDFAST_PF_FAR : 2);                                 \
+        GDFAST_PREFETCH(X, y, idx, i, n, d, idx ? GDFAST_PF_FAR : GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM));                                \
         r = DOTX(xi, w, d) + b - (double)y[k];                                    \
         sq = sq + r * r;                                                          \
         cr = c * r;                                                               \
