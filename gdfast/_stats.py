@@ -92,13 +92,15 @@ def merge_moments(*parts):
 def _blas_chunks(X, y, kx, ky, signals, w0=None):
     """The moments of each chunk of rows, shifted by (kx, ky) (the first
     row: offsets cancel before any sum) and centred on the chunk's own
-    means; its Gram matrix and cross products through numpy's BLAS (a
-    float32 chunk is widened as it is shifted). With w0, y's column is
+    means (compiled: _rows.shift_rows, centre_rows); its Gram matrix and
+    cross products through numpy's BLAS (a float32 chunk is widened as it
+    is shifted). With w0, y's column is
     (y - ky) - (x - kx).w0; each chunk also gives its sum of squares."""
     from . import _rows
     n, d = X.shape
     rows = _chunk_rows(d)
     buf, vbuf = np.empty((min(rows, n), d)), np.empty(min(rows, n))
+    colsum = np.empty(d)
     for lo in range(0, n, rows):
         m = min(rows, n - lo)
         U, v = buf[:m], vbuf[:m]
@@ -106,13 +108,13 @@ def _blas_chunks(X, y, kx, ky, signals, w0=None):
         # finite: the run's divergence, as with "pass" and the d <= 16 kernels),
         # not a numpy warning (which warnings-as-errors turned into the outcome)
         with np.errstate(all="ignore"):
-            np.subtract(X[lo:lo + m], kx, out=U, dtype=np.float64)
+            _rows.shift_rows(X[lo:lo + m], kx, U, colsum)   # U = x - kx, its sums
             np.subtract(y[lo:lo + m], ky, out=v, dtype=np.float64)
             if w0 is not None:
                 v -= U @ w0
-            xbar = U.sum(axis=0) / m
+            xbar = colsum / m
             ybar = float(v.sum()) / m
-            U -= xbar
+            _rows.centre_rows(U, xbar)                      # U -= xbar
             v -= ybar
             part = m, xbar, ybar, U.T @ U, v @ U, float(v @ v)
         yield part

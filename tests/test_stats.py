@@ -199,6 +199,29 @@ def test_merged_chunk_moments_equal_the_moments_of_the_whole():
     assert _stats.merge_moments(None, None) is None
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [17, 40, 101])
+def test_blas_chunk_centring_equals_its_definition_bit_for_bit(d, dtype):
+    # the d > 16 statistics' compiled centring (_rows.shift_rows, centre_rows):
+    # U = x - k, its column sums in row order from 0, then U - mean
+    from gdfast import _rows
+    rng = np.random.default_rng(d)
+    m = 301
+    X = (rng.standard_normal((m, d)) * 3.0 + 1e4).astype(dtype)
+    k = X[0].astype(np.float64)
+    U, s = np.full((m, d), np.nan), np.full(d, np.nan)
+    _rows.shift_rows(X, k, U, s)
+    want = X.astype(np.float64) - k
+    tot = np.zeros(d)
+    for row in want:                      # the rows in order, from zero
+        tot = tot + row
+    assert np.array_equal(U, want)
+    assert np.array_equal(s, tot)
+    mean = s / m
+    _rows.centre_rows(U, mean)
+    assert np.array_equal(U, want - mean)
+
+
 @pytest.mark.parametrize("d", [1, 3, 4, 10, 16, 17, 40])
 def test_residuals_equal_their_definition(d):
     from gdfast import _stats
