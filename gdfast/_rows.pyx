@@ -532,13 +532,19 @@ def shift_rows(const floating[:, ::1] X, const double[::1] k, double[:, ::1] U,
     rows in order from 0: the first half of a BLAS chunk's centring for d > 16
     (gdfast._stats._blas_chunks), in one read of the chunk. numpy's subtract,
     then U.sum(axis=0), read it twice, the second time from cache, and cost
-    about five times the memory floor at d = 100."""
+    about five times the memory floor at d = 100. X, U C-contiguous (the
+    memoryviews refuse other layouts); shapes are checked (ValueError)."""
     cdef Py_ssize_t m = X.shape[0], d = X.shape[1], i, j
     cdef const floating* x
     cdef double* u
-    cdef double* sp = &s[0]
-    cdef const double* kp = &k[0]
+    cdef double* sp
+    cdef const double* kp
     cdef double v
+    if k.shape[0] != d or s.shape[0] != d or U.shape[0] != m or U.shape[1] != d:
+        raise ValueError(f"shift_rows: X is ({m}, {d}); k and s need {d} values and U "
+                         f"that shape, got {k.shape[0]}, {s.shape[0]} and "
+                         f"({U.shape[0]}, {U.shape[1]})")
+    sp, kp = &s[0], &k[0]
     with nogil:
         for j in range(d):
             sp[j] = 0.0
@@ -552,10 +558,14 @@ def shift_rows(const floating[:, ::1] X, const double[::1] k, double[:, ::1] U,
 
 
 def centre_rows(double[:, ::1] U, const double[::1] mean):
-    """U -= mean, row by row, in place (the second half of shift_rows's centring)."""
+    """U -= mean, row by row, in place (the second half of shift_rows's
+    centring). Shapes are checked (ValueError); U must be C-contiguous."""
     cdef Py_ssize_t m = U.shape[0], d = U.shape[1], i, j
     cdef double* u
-    cdef const double* mp = &mean[0]
+    cdef const double* mp
+    if mean.shape[0] != d:
+        raise ValueError(f"centre_rows: U has {d} columns, mean {mean.shape[0]} values")
+    mp = &mean[0]
     with nogil:
         for i in range(m):
             u = &U[i, 0]

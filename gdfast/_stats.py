@@ -95,7 +95,9 @@ def _blas_chunks(X, y, kx, ky, signals, w0=None):
     means (compiled: _rows.shift_rows, centre_rows); its Gram matrix and
     cross products through numpy's BLAS (a float32 chunk is widened as it
     is shifted). With w0, y's column is
-    (y - ky) - (x - kx).w0; each chunk also gives its sum of squares."""
+    (y - ky) - (x - kx).w0; each chunk also gives its sum of squares.
+    X C-contiguous (as every caller's is: gdfast._validate, gdfast.dask's
+    _rows_of)."""
     from . import _rows
     n, d = X.shape
     rows = _chunk_rows(d)

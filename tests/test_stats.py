@@ -222,6 +222,38 @@ def test_blas_chunk_centring_equals_its_definition_bit_for_bit(d, dtype):
     assert np.array_equal(U, want - mean)
 
 
+@pytest.mark.parametrize("with_w0", [False, True])
+def test_blas_chunks_equal_their_definition_bit_for_bit(with_w0, monkeypatch):
+    # _blas_chunks' wiring of the compiled centring: chunks of 64 rows (a
+    # short last one), the buffers reused from chunk to chunk
+    monkeypatch.setattr(_stats, "_chunk_rows", lambda d: 64)
+    rng = np.random.default_rng(7)
+    n, d = 200, 20
+    X = rng.standard_normal((n, d)) + 50.0
+    y = rng.standard_normal(n) - 3.0
+    kx, ky = X[0].copy(), float(y[0])
+    w0 = rng.standard_normal(d) if with_w0 else None
+    parts = list(_stats._blas_chunks(X, y, kx, ky, False, w0))
+    assert [p[0] for p in parts] == [64, 64, 64, 8]
+    for lo, (m, xbar, ybar, G, s_uv, s_vv) in zip(range(0, n, 64), parts):
+        U = X[lo:lo + m] - kx
+        v = y[lo:lo + m] - ky
+        if w0 is not None:
+            v = v - U @ w0
+        tot = np.zeros(d)
+        for row in U:                     # the rows in order, from zero
+            tot = tot + row
+        want_xbar = tot / m
+        assert np.array_equal(xbar, want_xbar)
+        assert ybar == float(v.sum()) / m
+        U, v = U - want_xbar, v - ybar
+        # the BLAS products of the centred chunk (alignment may steer BLAS's
+        # kernels: equal to rounding, not necessarily in bits)
+        assert np.allclose(G, U.T @ U, rtol=1e-13, atol=0)
+        assert np.allclose(s_uv, v @ U, rtol=1e-12, atol=1e-12 * np.sqrt(v @ v * m))
+        assert s_vv == pytest.approx(float(v @ v), rel=1e-13)
+
+
 @pytest.mark.parametrize("d", [1, 3, 4, 10, 16, 17, 40])
 def test_residuals_equal_their_definition(d):
     from gdfast import _stats
