@@ -526,8 +526,8 @@ def moments_small(const floating[:, ::1] X, const yfloat[::1] y, double[::1] mea
     end_of_call(signals)
 
 
-def shift_rows(const floating[:, ::1] X, const double[::1] k, double[:, ::1] U,
-               double[::1] s):
+def shift_rows(const floating[:, ::1] X not None, const double[::1] k not None,
+               double[:, ::1] U not None, double[::1] s not None):
     """U = X - k row by row (widened to float64) and s = the column sums of U,
     rows in order from 0: the first half of a BLAS chunk's centring for d > 16
     (gdfast._stats._blas_chunks), in one read of the chunk. numpy's subtract,
@@ -557,7 +557,7 @@ def shift_rows(const floating[:, ::1] X, const double[::1] k, double[:, ::1] U,
                 sp[j] = sp[j] + v
 
 
-def centre_rows(double[:, ::1] U, const double[::1] mean):
+def centre_rows(double[:, ::1] U not None, const double[::1] mean not None):
     """U -= mean, row by row, in place (the second half of shift_rows's
     centring). Shapes are checked (ValueError); U must be C-contiguous."""
     cdef Py_ssize_t m = U.shape[0], d = U.shape[1], i, j
