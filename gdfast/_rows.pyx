@@ -530,9 +530,9 @@ def shift_rows(const floating[:, ::1] X not None, const double[::1] k not None,
                double[:, ::1] U not None, double[::1] s not None):
     """U = X - k row by row (widened to float64) and s = the column sums of U,
     rows in order from 0: the first half of a BLAS chunk's centring for d > 16
-    (gdfast._stats._blas_chunks), in one read of the chunk. numpy's subtract,
-    then U.sum(axis=0), read it twice, the second time from cache, and cost
-    about five times the memory floor at d = 100. X, U C-contiguous (the
+    (gdfast._stats._blas_chunks), in one read of the chunk, where numpy's
+    subtract, then U.sum(axis=0), read it twice (docs/speed.md, "Statistics":
+    a throwaway timing, not kept). X, U C-contiguous (the
     memoryviews refuse other layouts); shapes are checked (ValueError)."""
     cdef Py_ssize_t m = X.shape[0], d = X.shape[1], i, j
     cdef const floating* x
