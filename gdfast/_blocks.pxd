@@ -60,7 +60,7 @@ cdef inline void block_sums(const floating* x, const floating* y, Py_ssize_t m,
 cdef inline double sgd_fold(const floating* x, const floating* y, const int64_t* idx,
                             Py_ssize_t m, double w, double c2,
                             double* mxy=NULL) noexcept nogil:
-    """SGD over m samples as four folded affine segments (see _blocks.h);
+    """SGD over m samples as eight folded affine segments (see _blocks.h);
     with mxy, also mxy[0] = max(mxy[0], max |x|), mxy[1] likewise for y."""
     if floating is double:
         return sgd_fold_d(x, y, idx, m, w, c2, mxy)

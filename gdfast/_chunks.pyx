@@ -10,8 +10,8 @@ alone, so every chunk's map can be computed at the same time (on different
 workers) and the maps composed in visiting order afterwards (``gdfast.dask``).
 
 The chunk is taken in runs of RUN samples, each folded as the in-memory
-affine SGD epoch folds it (``sgd_fold`` in _blocks.h: four segments side by
-side, SIMD, the next run prefetched), and the runs' maps are composed in
+affine SGD epoch folds it (``sgd_fold`` in _blocks.h: eight segments side
+by side, SIMD, the run after next prefetched), and the runs' maps are composed in
 order. Rounding: each sample adds at most a few units in the last place
 relative to ``|A|*|w| + sum |c_i| prod_{j>i} |a_j|`` (the bound
 tests/test_dask.py checks); nothing here is bit-identical to the plain loop.

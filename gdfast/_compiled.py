@@ -586,7 +586,7 @@ def sgd(X, y, w=1.0, lr=0.01, epochs=100, shuffle=False, seed=None, *, b=0.0,
 
     method : "plain" evaluates the reference's update as written (bit for
         bit). "affine" (one feature, no intercept, no penalty) evaluates the
-        same update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding four
+        same update as ``w = (1 - 2*lr*x*x)*w + 2*lr*x*y``, folding eight
         segments of each block side by side: several times faster, equal up
         to rounding (docs/accuracy.md). "lanes" (any data) takes each x·w in
         SIMD lanes and vectorises the update. "gram" (any data) updates

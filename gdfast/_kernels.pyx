@@ -428,7 +428,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     Plain form (affine=False): the tutorial's expression and order of
     operations, bit for bit. Affine form (affine=True): each step is the map
     w -> a*w + b with a = 1 - 2*lr*x*x, b = 2*lr*x*y; each block of BLOCK
-    samples is folded as four segments side by side (sgd_fold in _blocks.h)
+    samples is folded as eight segments side by side (sgd_fold in _blocks.h)
     instead of one five-operation dependency chain per sample. Exact in real
     arithmetic, equal up to rounding (bounded in tests). The recorded loss
     is (x*w - y)**2 of the epoch's last sample after its update. With a

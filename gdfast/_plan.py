@@ -157,7 +157,7 @@ GRAM_MAX_D = 16
 def sgd_method(method, n, d, one_feature, certified=None, shuffled=False):
     """"plain" (the update as written, the reference's order), "affine" (1-D
     data without intercept or penalty only: each step as a map
-    w -> a*w + c, folded four segments at a time), "lanes" (any data: the
+    w -> a*w + c, folded eight segments at a time), "lanes" (any data: the
     dot product x·w in SIMD lanes, the update vectorised) or "gram" (any
     data, four rows at a time through their Gram matrix; fastest for
     d <= GRAM_MAX_D). auto, from STATS_MIN_N samples on: "affine" where it

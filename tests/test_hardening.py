@@ -405,7 +405,7 @@ def test_compiled_auto_still_picks_the_fast_methods_on_ordinary_data():
 def test_auto_certificate_from_the_first_epoch_sees_every_sample(dtype, where):
     """Unshuffled, "auto" runs the first epoch in the affine form while the
     kernel collects max|x| and max|y|; one sample anywhere (first, inside a
-    run, in the m mod 4 tail, in the last partial mini-batch) that breaks the
+    run, in the m mod 8 tail, in the last partial mini-batch) that breaks the
     certificate must send the call back to the per-epoch method, with its
     exact results."""
     n = N16 + 7                        # a run tail and a short last batch

@@ -14,6 +14,10 @@ import pytest
 import gdfast
 
 HEADER_DIR = pathlib.Path(gdfast.__file__).parent
+#: the run lengths the harness tries: with the fold's eight segments of m // 8
+#: steps, 57 and 5003 have float's four-step tiles, a remaining step or
+#: more and a tail; 31 only remaining steps; 32, 100 and 2048 tiles alone
+SIZES = (1, 3, 4, 5, 31, 32, 57, 100, 2048, 5003)
 CC = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
 
 HARNESS = r"""
@@ -33,7 +37,7 @@ int main(void) {
     static double xd[5003], yd[5003];
     static float xf[5003], yf[5003];
     static int64_t idx[5003];
-    const Py_ssize_t sizes[] = {1, 3, 4, 5, 31, 32, 2048, 5003};
+    const Py_ssize_t sizes[] = {1, 3, 4, 5, 31, 32, 57, 100, 2048, 5003};
     double out[3], mx[8][2];
     int k, i, j;
     for (i = 0; i < 5003; i++) {
@@ -42,7 +46,7 @@ int main(void) {
         idx[i] = (int64_t)((i * 7919L) % 5003);
     }
     printf("simd %d\n", gdfast_simd_level());
-    for (k = 0; k < 8; k++) {
+    for (k = 0; k < 10; k++) {
         Py_ssize_t m = sizes[k];
         block_sums_d(xd, yd, m, 1.37, out, 1);
         printf("d %ld %a %a %a\n", (long)m, out[0], out[1], out[2]);
@@ -128,13 +132,13 @@ def test_scalar_sse2_and_avx2_paths_give_identical_bits(tmp_path):
     sse2 = _build_and_run(tmp_path, "simd", [], env={"GDFAST_NO_AVX2": "1"})
     best = _build_and_run(tmp_path, "simd", [])
     assert (scalar[0], sse2[0]) == ("simd 0", "simd 1") and best[0] in ("simd 1", "simd 2")
-    assert len(scalar) == 1 + 6 * 8 + 1
+    assert len(scalar) == 1 + 6 * len(SIZES) + 1
     assert scalar[1:] == sse2[1:] == best[1:]
     grp = scalar[-1].split()       # the group run = the same samples' written rows
     assert grp[0] == "grp" and grp[1] == grp[2] and grp[3] == grp[4]
     # collecting the maxima changes no w, and every way finds the true maxima
     xall, yall = _c_data(5003)
-    for m, lines in zip((1, 3, 4, 5, 31, 32, 2048, 5003), np.reshape(scalar[1:-1], (8, 6))):
+    for m, lines in zip(SIZES, np.reshape(scalar[1:-1], (len(SIZES), 6))):
         sgd, mb, mx = lines[2].split()[2:], lines[3].split()[2:], lines[4].split()[2:]
         assert mx[:4] == [sgd[0], sgd[1], mb[0], mb[3]], m
         xd, yd = xall[:m], yall[:m]
