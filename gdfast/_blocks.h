@@ -401,9 +401,10 @@ GDFAST_MB_ENTRY(f, float)
  * a*B + c). The four chains of earlier versions left the fold bound by that
  * latency, float32 no faster than float64 though it reads half the bytes.
  * With eight (and AVX2 where the CPU has it), a C harness on an AMD EPYC
- * (Zen 5; alternated, medians; not kept) ran the fold about 1.4x as fast in
- * cache; streaming from memory float64 stayed at its speed, near the read's,
- * and float32 became about 1.35x as fast, taking 0.8-0.9 of float64's time.
+ * (Zen 5; alternated, medians; not kept) ran the float64 fold about 1.4x as
+ * fast in cache, and streaming from memory at about its old speed, near the
+ * read's; float32 (with the tiles below) about 1.5x as fast, in 0.7-0.8 of
+ * float64's time (gdfast bench's figures: docs/speed.md).
  * The same operations in the same order on every path (scalar, SSE2 with
  * segments in pairs, AVX2 with four in a register): the same bits. */
 #define GDFAST_SEGS 8
