@@ -346,9 +346,25 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
 /* float32 rows are the exception: each use of a float32 row vector would
  * repeat its widening to double (cvtps_pd), which costs more than the spills
  * of keeping it (measured: a float32 pass at d = 10 became slower than
- * float64's), so those are widened once per block and kept in xw[u][q];
- * GDFAST_KEEP(TX) is a compile-time constant. */
+ * float64's), so those are widened once: the "gram" SGD below keeps them in
+ * xw[u][q], the row sums in a buffer (GDFAST_VB); GDFAST_KEEP(TX) is a
+ * compile-time constant. */
 #define GDFAST_KEEP(TX) (sizeof(TX) == sizeof(float))
+/* The row sums of d <= 16 (block_vsmall) take up to GDFAST_VB rows in two
+ * phases: first their residuals, four rows at a time, into a buffer (float
+ * rows widened once, into a buffer too); then the sums into g, row by row,
+ * the rows read again from L1. Done in one phase, the four rows' vectors, w
+ * and the sums of g needed more than the sixteen registers, and the
+ * compiler spilled the sums themselves, putting a store and a load on their
+ * chains (the float kernel all of them, the float64 one the last group's).
+ * The same operations in the same order: the same bits. A C harness on an
+ * AMD EPYC at d = 10 (alternated, medians; not kept): the float kernel about
+ * 0.8 of its old time in cache, as fast as the float64 one; the float64
+ * kernel 0.8-1.0 of its time. Sixteen rows gave float its best time
+ * against float64; 32 and 64 were no faster. */
+#ifndef GDFAST_VB
+#define GDFAST_VB 16
+#endif
 #define GDFAST_XUSE(TX, LD_, LDM_, u, q)                                          \
     (GDFAST_KEEP(TX) ? xw[u][q] : GDFAST_XROW(LD_, LDM_, u, q))
 
@@ -420,7 +436,8 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
      * registers (the last group's padded lanes collect r*0 and are dropped).   \
      * Four rows at a time: their four x.w reduced together (gdfast_red4, the  \
      * same lanes and order as one at a time), then the sums in row order.      \
-     * Rows are prefetched: in order each line of the block ~16 KiB ahead once \
+     * In two phases over up to GDFAST_VB rows (see there). Rows are          \
+     * prefetched: in order each line of the block ~16 KiB ahead once          \
      * (GDFAST_PREFETCH_BLOCK), through an order each row 32 ahead. */         \
     const Py_ssize_t nf = d / 4, t = d % 4, nv = nf + (t ? 1 : 0);                \
     const __m256i m = _mm256_setr_epi64x(t > 0 ? -1 : 0, t > 1 ? -1 : 0,          \
@@ -428,38 +445,53 @@ block_vsmall_##XY(const TX *X, const TY *y, const int64_t *idx, Py_ssize_t lo,  
     const __m128i m32 = _mm_setr_epi32(t > 0 ? -1 : 0, t > 1 ? -1 : 0,            \
                                        t > 2 ? -1 : 0, 0);                        \
     const __m256d z = _mm256_setzero_pd(), bv = _mm256_set1_pd(b);                \
-    Py_ssize_t i, k, q, u, kk[4];                                                 \
-    double r, rr = 0.0, rs = 0.0, rl[4], lanes[4];                                \
+    Py_ssize_t i, k, q, u, v, nb, kk[4];                                          \
+    double r, rr = 0.0, rs = 0.0, lanes[4], rb[GDFAST_VB];                        \
+    double xb[GDFAST_KEEP(TX) ? GDFAST_VB * 16 : 1];                              \
+    const double *xp[GDFAST_VB];                                                  \
     const TX *xi, *xr[4];                                                         \
-    __m256d acc, ac[4], rv, R, yv, xv[4], xw[4][4], wv[4], gv[4];                 \
+    __m256d acc, ac[4], rv, R, yv, xv[4], xq, wv[4], gv[4];                       \
     for (q = 0; q < nv; q++) {                                                    \
         gv[q] = _mm256_setzero_pd();                                              \
         wv[q] = q < nf ? _mm256_loadu_pd(w + 4 * q) : _mm256_maskload_pd(w + 4 * q, m); \
     }                                                                             \
-    for (i = lo; i + 4 <= hi; i += 4) {                                           \
-        if (!idx) GDFAST_PREFETCH_BLOCK(X, i, d, GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM)); \
-        for (u = 0; u < 4; u++) {                                                 \
-            kk[u] = idx ? (Py_ssize_t)idx[i + u] : i + u;                         \
-            if (idx) GDFAST_PREFETCH(X, y, idx, i + u, hi, d, GDFAST_PF_FAR);     \
-            xr[u] = X + kk[u] * d;                                                \
-            if (GDFAST_KEEP(TX))                                                  \
-                for (q = 0; q < nv; q++) xw[u][q] = GDFAST_XROW(LD, LDM, u, q);   \
-            ac[u] = _mm256_add_pd(z, _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, u, 0), wv[0])); \
-            for (q = 1; q < nv; q++)                                              \
-                ac[u] = _mm256_add_pd(ac[u], _mm256_mul_pd(GDFAST_XUSE(TX, LD, LDM, u, q), wv[q])); \
+    for (i = lo; i + 4 <= hi; i += nb) {                                          \
+        /* phase 1: the residuals of up to GDFAST_VB rows, four at a time;   \
+         * phase 2: their sums into g, row by row (few registers live in    \
+         * each, so the compiler keeps the sums in registers) */            \
+        nb = (hi - i) / 4 * 4;                                                    \
+        if (nb > GDFAST_VB) nb = GDFAST_VB;                                       \
+        for (v = 0; v < nb; v += 4) {                                             \
+            if (!idx) GDFAST_PREFETCH_BLOCK(X, i + v, d, GDFAST_PF_NEAR(d, sizeof(TX), GDFAST_PF_STREAM)); \
+            for (u = 0; u < 4; u++) {                                             \
+                kk[u] = idx ? (Py_ssize_t)idx[i + v + u] : i + v + u;             \
+                if (idx) GDFAST_PREFETCH(X, y, idx, i + v + u, hi, d, GDFAST_PF_FAR); \
+                xr[u] = X + kk[u] * d;                                            \
+                for (q = 0; q < nv; q++) {                                        \
+                    xq = GDFAST_XROW(LD, LDM, u, q);                              \
+                    if (GDFAST_KEEP(TX)) _mm256_storeu_pd(xb + (v + u) * 16 + 4 * q, xq); \
+                    ac[u] = q ? _mm256_add_pd(ac[u], _mm256_mul_pd(xq, wv[q]))    \
+                              : _mm256_add_pd(z, _mm256_mul_pd(xq, wv[0]));       \
+                }                                                                 \
+                if (!GDFAST_KEEP(TX)) xp[v + u] = (const double *)xr[u];          \
+            }                                                                     \
+            yv = idx ? _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
+                                      (double)y[kk[3]])                           \
+                     : LDY(y + i + v);                                            \
+            R = _mm256_sub_pd(_mm256_add_pd(gdfast_red4(ac[0], ac[1], ac[2], ac[3]), bv), yv); \
+            _mm256_storeu_pd(rb + v, R);                                          \
         }                                                                         \
-        yv = idx ? _mm256_setr_pd((double)y[kk[0]], (double)y[kk[1]], (double)y[kk[2]], \
-                                  (double)y[kk[3]])                               \
-                 : LDY(y + i);                                                    \
-        R = _mm256_sub_pd(_mm256_add_pd(gdfast_red4(ac[0], ac[1], ac[2], ac[3]), bv), yv); \
-        _mm256_storeu_pd(rl, R);                                                  \
-        for (u = 0; u < 4; u++) {                                                 \
-            r = rl[u];                                                            \
+        for (u = 0; u < nb; u++) {                                                \
+            r = rb[u];                                                            \
             rr = rr + r * r;                                                      \
             rs = rs + r;                                                          \
             rv = _mm256_set1_pd(r);                                               \
-            for (q = 0; q < nv; q++)                                              \
-                gv[q] = _mm256_add_pd(gv[q], _mm256_mul_pd(rv, GDFAST_XUSE(TX, LD, LDM, u, q))); \
+            for (q = 0; q < nv; q++) {                                            \
+                xq = GDFAST_KEEP(TX) ? _mm256_loadu_pd(xb + u * 16 + 4 * q)       \
+                   : q < nf ? _mm256_loadu_pd(xp[u] + 4 * q)                      \
+                            : _mm256_maskload_pd(xp[u] + 4 * q, m);               \
+                gv[q] = _mm256_add_pd(gv[q], _mm256_mul_pd(rv, xq));              \
+            }                                                                     \
         }                                                                         \
     }                                                                             \
     for (; i < hi; i++) {                                                         \
