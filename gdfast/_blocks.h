@@ -22,8 +22,10 @@
  * and Clang's builtin; other compilers (MSVC) build without the hints. */
 #if defined(__GNUC__) || defined(__clang__)
 #define GDFAST_HINT(addr, rw, locality) __builtin_prefetch((addr), (rw), (locality))
+#define GDFAST_ALWAYS_INLINE __attribute__((always_inline))
 #else
 #define GDFAST_HINT(addr, rw, locality) ((void)(addr))
+#define GDFAST_ALWAYS_INLINE
 #endif
 
 #if !defined(GDFAST_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || \
@@ -489,7 +491,7 @@ GDFAST_MB_ENTRY(f, float)
       _mm_storeu_pd(l_, a);                                                       \
       for (k_ = 0; k_ < 2; k_++) t = l_[k_] > t ? l_[k_] : t; }
 #define GDFAST_SGD_FOLD_SSE2(NAME, T, KEEP, MAP, GRP)                             \
-static inline __attribute__((always_inline)) double NAME GDFAST_SGD_ARGS(T) {    \
+static inline GDFAST_ALWAYS_INLINE double NAME GDFAST_SGD_ARGS(T) {              \
     const Py_ssize_t q = m / GDFAST_SEGS;                                         \
     const int grp_ = GRP;                                                         \
     const __m128d one = _mm_set1_pd(1.0), cv = _mm_set1_pd(c2);                   \

@@ -440,7 +440,7 @@ def sgd_epochs(const floating[::1] x, const floating[::1] y, double w, double lr
     runs of GROUP_RUN samples (a run never spans two groups): a full group
     of 64 blocks (group == 64, block_rows a multiple of 8, not holding the
     short last block) straight from the blocks' rows (sgd_fold_group, with
-    the next runs prefetched), any other group through its written rows;
+    the run after next prefetched), any other group through its written rows;
     ``direct=False`` folds every group through its written rows (the same
     bits; tests compare the two).
     With ``maxima`` (2 values, unshuffled affine form only), every epoch

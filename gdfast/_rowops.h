@@ -365,6 +365,9 @@ gdfast_red4(__m256d m0, __m256d m1, __m256d m2, __m256d m3) {
 #ifndef GDFAST_VB
 #define GDFAST_VB 16
 #endif
+#if GDFAST_VB < 4 || GDFAST_VB % 4
+#error "GDFAST_VB: the rows of a phase go four at a time (a positive multiple of 4)"
+#endif
 #define GDFAST_XUSE(TX, LD_, LDM_, u, q)                                          \
     (GDFAST_KEEP(TX) ? xw[u][q] : GDFAST_XROW(LD_, LDM_, u, q))
 
