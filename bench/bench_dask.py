@@ -154,7 +154,7 @@ def main(argv=None):
             lambda: gdfast.batch_gd(X, y, epochs=100, method="stats", **kw),
             lambda: gdd.batch_gd(Xd, yd, epochs=100, method="stats", **kw), a.repeats)
         row("batch_gd stats, 100 epochs (target <= 1.5)", t_m, t_d,
-            f"max |coef diff| {np.max(np.abs(r_m.coef - r_d.coef)):.1e}")
+            f"max \\|coef diff\\| {np.max(np.abs(r_m.coef - r_d.coef)):.1e}")
 
         sgd_rows(a, gdfast, gdd, (X, y, x1, y1), (Xd, yd, x1d, y1d), row)
         # the same chain over the same chunks placed by gdfast.dask.persist:
@@ -172,7 +172,7 @@ def main(argv=None):
             lambda: gdfast.sgd(x1, y1, epochs=10, lr=1e-3, method="affine"),
             lambda: gdd.sgd(x1d, y1d, epochs=10, lr=1e-3, method="affine"), a.repeats)
         row("sgd d=1, 10 epochs, in-memory affine vs one composed map", t_a, t_d,
-            f"|w diff| {abs(r_a.w - r_d.w):.1e}")
+            f"\\|w diff\\| {abs(r_a.w - r_d.w):.1e}")
 
         print("\n| in memory vs gdfast.dask | in memory s | dask s | dask / memory | |")
         print("|---|---:|---:|---:|---|")
@@ -212,11 +212,11 @@ def sgd_rows(a, gdfast, gdd, mem, lazy, row):
     t_p, t_d, r_p, r_d = paired(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3, method="plain"),
                                 maps, a.repeats)
     row("sgd d=1, 1 epoch, in-memory plain vs composed maps (target <= 0.67)", t_p, t_d,
-        f"|w diff| {abs(r_p.w - r_d.w):.1e}")
+        f"\\|w diff\\| {abs(r_p.w - r_d.w):.1e}")
     t_a, t_d, r_a, r_d = paired(lambda: gdfast.sgd(x1, y1, epochs=1, lr=1e-3), maps,
                                 a.repeats)
     row(f"sgd d=1, 1 epoch, in-memory auto ({r_a.method}) vs composed maps", t_a, t_d,
-        f"|w diff| {abs(r_a.w - r_d.w):.1e}")
+        f"\\|w diff\\| {abs(r_a.w - r_d.w):.1e}")
 
 
 def reach(gdd, Xd, yd, target):

@@ -445,8 +445,9 @@ GDFAST_MB_ENTRY(f, float)
     return w;
 
 /* KEEP = 1: also raise mxy[0], mxy[1] to the run's max |x|, max |y| (the
- * overflow certificate's maxima, gdfast._plan) from the same loads; the
- * fold's arithmetic, hence w, is the same either way. MAP = 1: instead of
+ * overflow certificate's maxima, gdfast._plan) from the same loads (float
+ * in order with AVX2: from contiguous loads of the same run, GDFAST_CMAX_F);
+ * the fold's arithmetic, hence w, is the same either way. MAP = 1: instead of
  * applying the run to w, compose its map into map[0..1] = (A, B), i.e.
  * (A, B) <- run o (A, B): the eight segment maps, then the tail's steps
  * (gdfast._chunks, the Dask epoch's per-chunk maps); w is unused. */
@@ -549,7 +550,8 @@ static inline GDFAST_ALWAYS_INLINE double NAME GDFAST_SGD_ARGS(T) {             
  * segments' values one by one (as double does, and float does through an
  * order) cost more shuffles and conversions than the chains' arithmetic: a
  * C harness on an AMD EPYC (alternated, medians; not kept) ran the float
- * fold about 1.2x as fast this way, as fast as the float64 fold in cache.
+ * fold about 1.2x as fast this way: in cache as fast as the float64 fold,
+ * streaming from memory (half the bytes) in 0.7-0.8 of its time.
  * For float64 the tile's transpose costs as many shuffles as the gather and
  * ran slower. */
 #define GDFAST_T4_F(p, s, c)                                                       \

@@ -444,9 +444,9 @@ GDFAST_RESV(fd, float, double, GDFAST_LD_f, GDFAST_LDM_f)
 GDFAST_RESV(ff, float, float, GDFAST_LD_f, GDFAST_LDM_f)
 /* The chunk's means and centred rows in AVX2 (d <= 16 a compile-time
  * constant; the short last group of x loaded with a mask): the same sums,
- * even rows and odd rows apart, each in order, as mom_body's C. Rows go
- * four at a time, so that the one pass's x.w0 of four rows are combined by
- * one gdfast_red4 instead of four horizontal sums (a C harness on an AMD
+ * even rows and odd rows apart, each in order, as mom_body's C. The means'
+ * loop takes rows four at a time, so that the one pass's x.w0 of four rows
+ * are combined by one gdfast_red4 instead of four horizontal sums (a C harness on an AMD
  * EPYC, alternated, medians, not kept: the moments pass at d = 5 to 16 0.87
  * to 0.99 of its time with w0). */
 /* (l0 + l1) + (l2 + l3) of a vector's four lanes (hh: scratch) */

@@ -15,8 +15,9 @@ import gdfast
 
 HEADER_DIR = pathlib.Path(gdfast.__file__).parent
 #: the run lengths the harness tries: with the fold's eight segments of q =
-#: m // 8 steps, taken four at a time in float's tiles, q % 4 is 0 (32, 100,
-#: 2048), 1 (8, 57, 5003), 2 (16, 48) and 3 (31); 57, 100 and 5003 have a tail
+#: m // 8 steps, taken four at a time in float's tiles, q is 0 (1-5: a tail
+#: alone) and q % 4 is 0 (32, 100, 2048), 1 (8, 5003), 2 (16, 48) and 3 (31,
+#: 57); 31, 57, 100 and 5003 have a tail too
 SIZES = (1, 3, 4, 5, 8, 16, 31, 32, 48, 57, 100, 2048, 5003)
 CC = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
 
