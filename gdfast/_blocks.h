@@ -461,7 +461,7 @@ GDFAST_MB_ENTRY(f, float)
 #ifndef GDFAST_FOLD_PF
 #define GDFAST_FOLD_PF 2
 #endif
-/* The prefetches of one step i (of q) of a fold. A group run: block i's line
+/* The prefetches of step I (of q) of a fold. A group run: block i's line
  * of a later run (pfb, pfj: its blocks' first rows and its first row; rows
  * pfj and pfj + 7, the two lines eight rows may span), into L2. In order:
  * the samples of the run after next, one line of x and of y per step or
@@ -471,17 +471,17 @@ GDFAST_MB_ENTRY(f, float)
  * with this one it streams as fast (C harness over 160 MB on an AMD EPYC,
  * alternated, medians; not kept). A prefetch never faults, and the
  * addresses are formed as integers. */
-#define GDFAST_FOLD_PREFETCH(T)                                                   \
-    if (GDFAST_FOLD_PF && grp_ && pfb && i < 64) {                                \
-        const uintptr_t o_ = (uintptr_t)(pfb[i] + pfj) * sizeof(T);               \
+#define GDFAST_FOLD_PREFETCH(T, I)                                                \
+    if (GDFAST_FOLD_PF && grp_ && pfb && (I) < 64) {                              \
+        const uintptr_t o_ = (uintptr_t)(pfb[I] + pfj) * sizeof(T);               \
         const uintptr_t e_ = o_ + 7 * sizeof(T);                                  \
         GDFAST_HINT((const void *)((uintptr_t)x + o_), 0, GDFAST_FOLD_PF);         \
         GDFAST_HINT((const void *)((uintptr_t)y + o_), 0, GDFAST_FOLD_PF);         \
         GDFAST_HINT((const void *)((uintptr_t)x + e_), 0, GDFAST_FOLD_PF);         \
         GDFAST_HINT((const void *)((uintptr_t)y + e_), 0, GDFAST_FOLD_PF);         \
     }                                                                             \
-    if (GDFAST_FOLD_PF && !idx && (sizeof(T) >= 8 || !(i & 1))) {                 \
-        const uintptr_t o_ = (uintptr_t)(2 * m + GDFAST_SEGS * i) * sizeof(T);    \
+    if (GDFAST_FOLD_PF && !idx && (sizeof(T) >= 8 || !((I) & 1))) {             \
+        const uintptr_t o_ = (uintptr_t)(2 * m + GDFAST_SEGS * (I)) * sizeof(T);  \
         GDFAST_HINT((const void *)((uintptr_t)x + o_), 0, 3);                     \
         GDFAST_HINT((const void *)((uintptr_t)y + o_), 0, 3);                     \
     }
@@ -505,7 +505,7 @@ static inline GDFAST_ALWAYS_INLINE double NAME GDFAST_SGD_ARGS(T) {             
         Av[j] = one; Bv[j] = _mm_setzero_pd(); mx[j] = Bv[j]; my[j] = Bv[j];      \
     }                                                                             \
     for (i = 0; i < q; i++) {                                                     \
-        GDFAST_FOLD_PREFETCH(T)                                                   \
+        GDFAST_FOLD_PREFETCH(T, i)                                                \
         for (j = 0; j < 4; j++) {                                                 \
             uv = _mm_set_pd(GDFAST_AT(x, (2 * j + 1) * q + i), GDFAST_AT(x, 2 * j * q + i)); \
             vv = _mm_set_pd(GDFAST_AT(y, (2 * j + 1) * q + i), GDFAST_AT(y, 2 * j * q + i)); \
@@ -595,15 +595,7 @@ NAME GDFAST_SGD_ARGS(T) {                                                       
     int j;                                                                        \
     if (tile_)                                                                    \
         for (; i + 4 <= q; i += 4) {                                              \
-            if (GDFAST_FOLD_PF) {                                                 \
-                /* the two lines of the run after next that steps i .. i+3   \
-                 * cover (see GDFAST_FOLD_PREFETCH) */                         \
-                const uintptr_t o_ = (uintptr_t)(2 * m + GDFAST_SEGS * i) * sizeof(T); \
-                GDFAST_HINT((const void *)((uintptr_t)x + o_), 0, 3);             \
-                GDFAST_HINT((const void *)((uintptr_t)y + o_), 0, 3);             \
-                GDFAST_HINT((const void *)((uintptr_t)x + o_ + 64), 0, 3);        \
-                GDFAST_HINT((const void *)((uintptr_t)y + o_ + 64), 0, 3);        \
-            }                                                                     \
+            for (j = 0; j < 4; j++) { GDFAST_FOLD_PREFETCH(T, i + j) }            \
             if (KEEP) GDFAST_CMAX_F(4)                                            \
             GDFAST_T4_F(x, 0, xa) GDFAST_T4_F(x, 4, xb)                           \
             GDFAST_T4_F(y, 0, ya) GDFAST_T4_F(y, 4, yb)                           \
@@ -613,7 +605,7 @@ NAME GDFAST_SGD_ARGS(T) {                                                       
             GDFAST_FOLD_STEP4(xa[3], xb[3], ya[3], yb[3])                         \
         }                                                                         \
     for (; i < q; i++) {                                                          \
-        GDFAST_FOLD_PREFETCH(T)                                                   \
+        GDFAST_FOLD_PREFETCH(T, i)                                                \
         u0 = GDFAST_AT4(x, 0); u1 = GDFAST_AT4(x, 4);                             \
         v0 = GDFAST_AT4(y, 0); v1 = GDFAST_AT4(y, 4);                             \
         if (KEEP && tile_) {                                                      \
